@@ -1,0 +1,116 @@
+"""The coin acceptor and change hopper contracts.
+
+Coins are credited as the acceptor reports them (:class:`CoinCredited`, delivered through the awaited sink before
+the event is taken as read).  Change is paid by hoppers, one coin value each.  A hopper reports what it really
+paid: a :class:`DispenseResult` with ``unpaid > 0`` means the hopper ran short or jammed, and the kiosk turns the
+unpaid part into a refund owed — it never asks the same hopper to pay the same coins twice.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from hal.events import DeviceEvent, EventSink
+
+YEN_COINS = frozenset({10, 50, 100, 500})
+
+
+class CoinAcceptorState(enum.Enum):
+    DISABLED = "disabled"
+    ACCEPTING = "accepting"
+    JAMMED = "jammed"
+    CASHBOX_FULL = "cashbox_full"
+    FAILURE = "failure"
+    OFFLINE = "offline"
+
+    @property
+    def out_of_service(self) -> bool:
+        return self in (CoinAcceptorState.JAMMED, CoinAcceptorState.CASHBOX_FULL, CoinAcceptorState.FAILURE,
+                        CoinAcceptorState.OFFLINE)
+
+
+@dataclass(frozen=True)
+class CoinCredited(DeviceEvent):
+    value: int
+    credit_id: str  # unique per coin event, so a repeated report is counted once
+
+
+@dataclass(frozen=True)
+class CoinRejected(DeviceEvent):
+    reason: str
+
+
+@dataclass(frozen=True)
+class CoinEventsLost(DeviceEvent):
+    """The acceptor reported more events than it could buffer: some coins may not have been credited.
+    Recorded for reconciliation, and the acceptor is put out of service until staff count the box."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class CoinAcceptorStateChanged(DeviceEvent):
+    state: CoinAcceptorState
+
+
+@runtime_checkable
+class CoinAcceptor(Protocol):
+    name: str
+
+    async def start(self, sink: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def state(self) -> CoinAcceptorState: ...
+
+    def denominations(self) -> frozenset[int]: ...
+
+    async def enable(self, denominations: frozenset[int]) -> None: ...
+
+    async def disable(self) -> None: ...
+
+
+class HopperState(enum.Enum):
+    READY = "ready"
+    LOW = "low"  # the low-level sensor is uncovered: still pays, but soon empty
+    EMPTY = "empty"
+    DISPENSING = "dispensing"
+    JAMMED = "jammed"
+    FAILURE = "failure"
+    OFFLINE = "offline"
+
+    @property
+    def can_pay(self) -> bool:
+        return self in (HopperState.READY, HopperState.LOW)
+
+
+@dataclass(frozen=True)
+class DispenseResult:
+    """What a hopper really paid for one request: ``paid + unpaid == requested``."""
+
+    requested: int
+    paid: int
+    unpaid: int
+
+    def __post_init__(self):
+        if self.paid < 0 or self.unpaid < 0 or self.paid + self.unpaid != self.requested:
+            raise ValueError(f"inconsistent dispense result {self.paid}+{self.unpaid} != {self.requested}")
+
+
+@runtime_checkable
+class Hopper(Protocol):
+    name: str
+    coin_value: int
+
+    async def start(self, sink: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def state(self) -> HopperState: ...
+
+    def coins_estimate(self) -> int | None:
+        """How many coins the kiosk believes are in the hopper (None if it cannot tell)."""
+
+    async def dispense(self, count: int) -> DispenseResult:
+        """Pay ``count`` coins.  Returns what was paid; never raises after a coin has left the hopper."""

@@ -1,0 +1,107 @@
+"""The printer contract.
+
+The kiosk hands the printer finished 1-bit rasters (text is always rendered into the image; the printer is never
+asked to draw Japanese text itself).  A page either prints whole or :meth:`Printer.print_page` raises
+:class:`PrinterFault` with the status that stopped it — paper can run out in the middle of a page.
+After :meth:`Printer.cut` the sheets wait in the outlet until the resident takes them: ``document_waiting`` and
+the :class:`DocumentTaken` event come from the outlet sensor.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from hal.events import DeviceError, DeviceEvent, EventSink
+
+
+class PrinterState(enum.Enum):
+    """The printer's main condition.  Exactly one holds at a time; see :class:`PrinterStatus` for the flags
+    that can accompany it (paper low, a document waiting in the outlet)."""
+
+    READY = "ready"
+    PAPER_OUT = "paper_out"
+    COVER_OPEN = "cover_open"
+    JAMMED = "jammed"
+    OFFLINE = "offline"  # does not answer, or reports a fault it cannot recover from
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    state: PrinterState
+    paper_low: bool = False  # near end: still prints
+    document_waiting: bool = False  # a printed sheet lies in the outlet
+
+    @property
+    def can_print(self) -> bool:
+        return self.state is PrinterState.READY
+
+    def describe(self) -> str:
+        flags = [f for f, on in (("paper low", self.paper_low), ("document waiting", self.document_waiting)) if on]
+        return self.state.value + (f" ({', '.join(flags)})" if flags else "")
+
+
+@dataclass(frozen=True)
+class PageRaster:
+    """One page as the printer prints it: ``height`` rows of ``width`` dots, packed 8 dots a byte, most
+    significant bit first, 1 = black.  ``label`` identifies the page in logs (ids only, never content)."""
+
+    width: int
+    height: int
+    dpi: int
+    rows: bytes
+    label: str = ""
+
+    @property
+    def row_bytes(self) -> int:
+        return (self.width + 7) // 8
+
+    def __post_init__(self):
+        if self.width <= 0 or self.height <= 0 or self.dpi <= 0:
+            raise ValueError("a page raster needs a positive size and resolution")
+        if len(self.rows) != self.row_bytes * self.height:
+            raise ValueError(f"page raster has {len(self.rows)} bytes, expected {self.row_bytes * self.height}")
+
+
+class PrinterFault(DeviceError):
+    """Printing stopped; ``status`` says why.  ``rows_printed`` tells how far the page got."""
+
+    def __init__(self, device: str, status: PrinterStatus, rows_printed: int = 0):
+        super().__init__(device, f"printing stopped: {status.describe()}")
+        self.status = status
+        self.rows_printed = rows_printed
+
+
+@dataclass(frozen=True)
+class PrinterStatusChanged(DeviceEvent):
+    status: PrinterStatus
+
+
+@dataclass(frozen=True)
+class DocumentPresented(DeviceEvent):
+    """The cut sheets lie in the outlet."""
+
+
+@dataclass(frozen=True)
+class DocumentTaken(DeviceEvent):
+    """The outlet sensor saw the sheets taken."""
+
+
+@runtime_checkable
+class Printer(Protocol):
+    name: str
+    dpi: int
+    width_dots: int  # printable width
+
+    async def start(self, sink: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def status(self) -> PrinterStatus:
+        """Ask the printer (a real-time status query, not a cached value)."""
+
+    async def print_page(self, page: PageRaster) -> None:
+        """Print one page.  Raises :class:`PrinterFault` if it cannot finish it."""
+
+    async def cut(self) -> None:
+        """Cut and present what was printed in the outlet."""
