@@ -1,0 +1,229 @@
+"""The cashier: takes the fee in notes and coins, pays change and refunds, and journals every yen first.
+
+It knows money and nothing else: which notes and coins the kiosk can take now (only those whose overpayment the
+hoppers can pay back), when a credit is durable (journalled before the device is told), and what a hopper really
+paid.  The visit decides when to start, stop, pay change or refund.  A paid visit::
+
+    cashier.begin(txn); await cashier.start_accepting()          # devices deliver to cashier.on_event
+    ...  # the resident pays; cashier.remaining() reaches 0; the visit stops accepting and prints
+    await cashier.pay_change(txn); journal.settle(txn)
+"""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+
+from hal.coins import CoinAcceptor, CoinCredited, CoinEventsLost, DispenseResult, Hopper, YEN_COINS
+from hal.events import DeviceEvent
+from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteValidator, YEN_NOTES
+from firmware.change import change_plan, largest_payable
+from firmware.journal import Journal
+
+
+@dataclass(frozen=True)
+class PayoutOutcome:
+    """What a change or refund payout came to, in yen: ``paid`` by the hoppers, ``owed`` as a refund slip."""
+
+    paid: int
+    owed: int
+    payout_id: str | None = None
+
+
+class Cashier:
+    """Money for one transaction at a time, on one note validator, one coin acceptor and the change hoppers."""
+
+    def __init__(self, journal: Journal, notes: NoteValidator, coins: CoinAcceptor, hoppers: list[Hopper]):
+        self.journal = journal
+        self.notes = notes
+        self.coins = coins
+        self.hoppers = list(hoppers)
+        self._txn: str | None = None
+        self._due = 0
+        self._accepting = False
+        self._refresh: asyncio.Task | None = None
+
+    # ---- what the kiosk can pay and take ---------------------------------------------------------------------
+
+    def stock(self) -> dict[int, int]:
+        """{coin value: coins believed in the hoppers that can pay now}.  A jammed, offline or uncountable
+        hopper counts as empty."""
+        stock: dict[int, int] = {}
+        for hopper in self._usable_hoppers():
+            stock[hopper.coin_value] = stock.get(hopper.coin_value, 0) + hopper.coins_estimate()
+        return stock
+
+    def _usable_hoppers(self) -> list[Hopper]:
+        return [h for h in self.hoppers if h.state().can_pay and (h.coins_estimate() or 0) > 0]
+
+    def change_plan(self, amount: int) -> dict[int, int] | None:
+        """{coin value: count} paying ``amount`` yen from the hoppers' stock, or None if it cannot be done."""
+        return change_plan(amount, self.stock())
+
+    def acceptable_denominations(self, due: int | None = None) -> tuple[frozenset[int], frozenset[int]]:
+        """(notes, coins) the kiosk may take while ``due`` yen are still to pay (default :meth:`remaining`).
+
+        A denomination is acceptable if it does not overpay, or if the hoppers can pay its overpayment back.
+        Nothing is acceptable when nothing is due or the acceptor is out of service."""
+        due = self.remaining() if due is None else due
+        if due <= 0:
+            return frozenset(), frozenset()
+        stock = self.stock()
+
+        def fits(value: int) -> bool:
+            return value <= due or change_plan(value - due, stock) is not None
+
+        notes = frozenset() if self.notes.state().out_of_service else frozenset(
+            v for v in self.notes.denominations() & YEN_NOTES if fits(v))
+        coins = frozenset() if self.coins.state().out_of_service else frozenset(
+            v for v in self.coins.denominations() & YEN_COINS if fits(v))
+        return notes, coins
+
+    # ---- one transaction's payment ---------------------------------------------------------------------------
+
+    def begin(self, txn: str, due: int | None = None) -> None:
+        """Collect the fee of journal transaction ``txn`` (``due``, if given, must equal its quoted fee)."""
+        fee = self.journal.fee(txn)
+        if due is not None and due != fee:
+            raise ValueError(f"due {due} differs from the fee {fee} quoted in the journal")
+        self._txn, self._due = txn, fee
+
+    def due(self) -> int:
+        return self._due
+
+    def paid(self) -> int:
+        """Yen credited to the current transaction (from the journal: the truth)."""
+        return self.journal.balance(self._txn).credited if self._txn else 0
+
+    def remaining(self) -> int:
+        return max(self._due - self.paid(), 0) if self._txn else 0
+
+    async def start_accepting(self, due: int | None = None) -> None:
+        """Enable the acceptable notes and coins (a device with none acceptable is disabled)."""
+        self._accepting = True
+        await self._apply(*self.acceptable_denominations(due))
+
+    async def stop_accepting(self) -> None:
+        """Disable both acceptors.  A note in escrow stays there until stacked or returned."""
+        self._accepting = False
+        if self._refresh is not None and self._refresh is not asyncio.current_task():
+            self._refresh.cancel()
+        await self.notes.disable()
+        await self.coins.disable()
+
+    async def _apply(self, notes: frozenset[int], coins: frozenset[int]) -> None:
+        await (self.notes.enable(notes) if notes else self.notes.disable())
+        await (self.coins.enable(coins) if coins else self.coins.disable())
+
+    async def refresh_acceptance(self) -> None:
+        """Re-enable what is acceptable now (after a credit or a hopper change); nothing if not accepting."""
+        if self._accepting:
+            await self._apply(*self.acceptable_denominations())
+
+    # ---- device events ---------------------------------------------------------------------------------------
+
+    async def on_event(self, event: DeviceEvent) -> None:
+        """The sink for the note validator and the coin acceptor."""
+        if isinstance(event, NoteEscrowed):
+            await self.on_note_escrowed(event.value)
+        elif isinstance(event, (NoteCredited, CoinCredited)):
+            await self.on_credit(event)
+        elif isinstance(event, NoteNeedsReconciliation):
+            self.journal.record_reconciliation("note_in_stacker_at_power_up", txn=self._open_txn(),
+                                               device=event.device)
+        elif isinstance(event, CoinEventsLost):
+            self.journal.record_reconciliation("coin_events_lost", txn=self._open_txn(), device=event.device)
+
+    async def on_note_escrowed(self, value: int) -> bool:
+        """A note waits in escrow: journal it, then stack it (True) or, if it is no longer acceptable, return
+        it (False).  Outside a transaction every note goes back."""
+        txn = self._open_txn()
+        if txn is None:
+            await self.notes.return_note()
+            return False
+        self.journal.record_note_escrowed(txn, value=value, device=self.notes.name)
+        if self._accepting and value in self.acceptable_denominations()[0]:
+            await self.notes.stack()
+            return True
+        await self.notes.return_note()
+        self.journal.record_note_returned(txn, value=value, device=self.notes.name)
+        return False
+
+    async def on_credit(self, event: NoteCredited | CoinCredited) -> bool:
+        """Journal a credit before returning (the device acknowledges after).  False for a repeated report.
+
+        A credit outside an open transaction (a coin falling through after the visit closed) is journalled for
+        reconciliation: the money is in the box but belongs to no one the kiosk can name."""
+        medium = "note" if isinstance(event, NoteCredited) else "coin"
+        txn = self._open_txn()
+        if txn is None:
+            try:
+                self.journal.record_reconciliation("credit_outside_visit", amount=event.value,
+                                                   device=event.device, ref=f"{event.device}:{event.credit_id}")
+            except sqlite3.IntegrityError:
+                return False
+            return True
+        fresh = self.journal.record_credit(txn, amount=event.value, device=event.device,
+                                           credit_id=event.credit_id, medium=medium)
+        if fresh and self._accepting:
+            # The device is waiting for this sink to return before it acknowledges; talk to it afterwards.
+            self._refresh = asyncio.get_running_loop().create_task(self.refresh_acceptance())
+        return fresh
+
+    def _open_txn(self) -> str | None:
+        return self._txn if self._txn is not None and self.journal.is_open(self._txn) else None
+
+    # ---- paying out ------------------------------------------------------------------------------------------
+
+    def refundable(self, txn: str) -> int:
+        """Yen of ``txn`` not yet in any bucket and not in a payout under way."""
+        b = self.journal.balance(txn)
+        return b.unaccounted - b.pending_payout
+
+    async def pay_change(self, txn: str | None = None) -> PayoutOutcome:
+        """Pay back what ``txn`` holds beyond its fee (call when the documents are printed)."""
+        txn = txn or self._txn
+        b = self.journal.balance(txn)
+        fee = 0 if b.fee_collected or b.fee_held else self.journal.fee(txn)
+        amount = b.unaccounted - b.pending_payout - fee
+        if amount <= 0:
+            return PayoutOutcome(0, 0)
+        return await self._payout(txn, "change", amount)
+
+    async def refund(self, txn: str, amount: int) -> PayoutOutcome:
+        """Pay ``amount`` yen back to the resident (what the hoppers cannot pay is owed)."""
+        if amount <= 0:
+            return PayoutOutcome(0, 0)
+        return await self._payout(txn, "refund", amount)
+
+    async def refund_all(self, txn: str | None = None) -> PayoutOutcome:
+        """Cancel: stop taking money and pay back everything ``txn`` holds."""
+        txn = txn or self._txn
+        await self.stop_accepting()
+        return await self.refund(txn, self.refundable(txn))
+
+    async def _payout(self, txn: str, kind: str, amount: int) -> PayoutOutcome:
+        payable, plan = largest_payable(amount, self.stock())
+        payout = self.journal.begin_payout(txn, kind, amount, unplannable=amount - payable)
+        paid, owed = 0, amount - payable
+        for value, count in sorted(plan.items(), reverse=True):
+            for hopper, share in self._share(value, count):
+                try:
+                    result = await hopper.dispense(share)
+                except Exception:  # the contract: a hopper raises only before a coin has left it
+                    result = DispenseResult(requested=share, paid=0, unpaid=share)
+                self.journal.record_dispensed(txn, payout, hopper=hopper.name, coin_value=value, result=result)
+                paid += result.paid * value
+                owed += result.unpaid * value
+        return PayoutOutcome(paid, owed, payout)
+
+    def _share(self, value: int, count: int) -> list[tuple[Hopper, int]]:
+        """Split ``count`` coins of ``value`` over the usable hoppers of that value, fullest first."""
+        shares = []
+        for hopper in sorted((h for h in self._usable_hoppers() if h.coin_value == value),
+                             key=lambda h: -h.coins_estimate()):
+            take = min(count, hopper.coins_estimate())
+            if take:
+                shares.append((hopper, take))
+                count -= take
+        return shares

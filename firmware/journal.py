@@ -1,0 +1,373 @@
+"""The durable journal: every yen the kiosk takes or gives, written to disk before a device is told.
+
+SQLite in WAL mode with ``synchronous=FULL``; every write method commits before it returns, so a caller may
+acknowledge the device (a note's VEND VALID, a coin event) as soon as the method came back.  A transaction
+(one visit's purchase, id = the server's idempotency key) is a row; everything that happens to it is an event
+row.  Money events make up its :class:`Balance`; :meth:`Journal.settle` closes it (see :mod:`firmware.recovery`)
+and :meth:`Journal.recover` settles whatever a power cut left open.
+
+Typical use by the visit (the cashier makes the money calls)::
+
+    journal.open(txn, kiosk_id="k01")
+    journal.quote(txn, certificate="residence_record", copies=1, fee=300)
+    journal.record_credit(txn, amount=1000, device="notes", credit_id="n-17", medium="note")
+    journal.record_documents_received(txn, pages=1); journal.record_page_printed(txn, page=1)
+    journal.settle(txn)
+
+The journal holds ids, codes, counts and amounts only (see :mod:`firmware.journal_schema`).  Its methods are
+synchronous: each costs one fsync, which the asyncio loop can afford at kiosk speeds.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from hal.coins import DispenseResult
+from firmware import journal_schema as s
+from firmware.recovery import Settlement, TransactionFacts, plan_settlement
+
+JST = timezone(timedelta(hours=9))
+
+
+class JournalError(Exception):
+    """A write the journal refuses (unknown or closed transaction, a payout larger than the money held)."""
+
+
+class JournalSchemaError(JournalError):
+    """The journal file was written by a newer version of the kiosk."""
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Where one transaction's money is, in yen.  ``unaccounted`` is 0 for every closed transaction."""
+
+    credited: int
+    fee_collected: int  # the fee of a fully printed set
+    fee_held: int  # the fee of a partly printed set, held while a reprint is owed
+    change_paid: int
+    refund_paid: int
+    refund_owed: int
+    pending_payout: int = 0  # payouts started whose outcome is not journalled yet
+
+    @property
+    def unaccounted(self) -> int:
+        """Money taken but in no bucket yet: the resident's credit still in play, or a pending payout."""
+        return self.credited - (self.fee_collected + self.fee_held + self.change_paid + self.refund_paid
+                                + self.refund_owed)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Journal:
+    """The kiosk's money journal in one SQLite file at ``path`` (created, with its schema, on first open)."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], datetime] | None = None):
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise JournalError(f"journal needs WAL mode, SQLite gave {mode}")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._write() as cur:
+            version = cur.execute("PRAGMA user_version").fetchone()[0]
+            if version > s.SCHEMA_VERSION:
+                raise JournalSchemaError(f"journal schema version {version} is newer than this kiosk's "
+                                         f"{s.SCHEMA_VERSION}; refusing to open it")
+            if version == 0:
+                for statement in s.SCHEMA.split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
+                cur.execute(f"PRAGMA user_version = {s.SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def _insert(self, cur, txn: str | None, kind: str, amount: int = 0, *, device: str | None = None,
+                ref: str | None = None, detail: dict | None = None, at: datetime | None = None) -> None:
+        assert kind in s.KINDS, kind
+        s.check_amount(amount)
+        if device is not None:
+            s.check_id(device, "device")
+        if ref is not None:
+            s.check_id(ref, "ref")
+        cur.execute("INSERT INTO events (transaction_id, at, kind, amount, device, ref, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (txn, _utc(at or self._clock()), kind, amount, device, ref, s.check_detail(detail)))
+        if txn is not None and kind in s.STATE_AFTER:
+            cur.execute("UPDATE transactions SET state = ? WHERE id = ?", (s.STATE_AFTER[kind], txn))
+
+    def _require_open(self, cur, txn: str) -> sqlite3.Row:
+        s.check_transaction_id(txn)
+        row = cur.execute("SELECT fee, state FROM transactions WHERE id = ?", (txn,)).fetchone()
+        if row is None:
+            raise JournalError(f"unknown transaction {txn}")
+        if row[1] == "closed":
+            raise JournalError(f"transaction {txn} is closed")
+        return row
+
+    # ---- the visit's records -------------------------------------------------------------------------------
+
+    def open(self, txn: str, *, kiosk_id: str) -> None:
+        """Start transaction ``txn`` (32 hex digits) on this kiosk."""
+        s.check_transaction_id(txn)
+        s.check_id(kiosk_id, "kiosk id")
+        with self._write() as cur:
+            cur.execute("INSERT INTO transactions (id, opened_at, kiosk_id, state) VALUES (?, ?, ?, 'open')",
+                        (txn, _utc(self._clock()), kiosk_id))
+            self._insert(cur, txn, "opened", ref=f"{txn}.opened")
+
+    def quote(self, txn: str, *, certificate: str, copies: int, fee: int) -> None:
+        """Set what is being bought and its fee in yen.  Refused once money has been credited."""
+        s.check_id(certificate, "certificate code")
+        s.check_amount(copies, "copies")
+        s.check_amount(fee, "fee")
+        with self._write() as cur:
+            self._require_open(cur, txn)
+            if self._sum(cur, txn, s.CREDIT):
+                raise JournalError(f"transaction {txn} already holds credit; its fee cannot change")
+            cur.execute("UPDATE transactions SET certificate = ?, copies = ?, fee = ? WHERE id = ?",
+                        (certificate, copies, fee, txn))
+            self._insert(cur, txn, "quoted", fee, detail={"certificate": certificate, "copies": copies})
+
+    def record_credit(self, txn: str, *, amount: int, device: str, credit_id: str, medium: str) -> bool:
+        """Credit ``amount`` yen (``medium`` 'note' or 'coin').  Returns False, recording nothing, when this
+        device already reported ``credit_id``.  Committed on return: the device may then acknowledge."""
+        if medium not in ("note", "coin") or amount <= 0:
+            raise ValueError("a credit is a positive amount of a note or a coin")
+        ref = f"{s.check_id(device, 'device')}:{s.check_id(credit_id, 'credit id')}"
+        try:
+            with self._write() as cur:
+                self._require_open(cur, txn)
+                self._insert(cur, txn, s.CREDIT, amount, device=device, ref=ref, detail={"medium": medium})
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def record_note_escrowed(self, txn: str, *, value: int, device: str) -> None:
+        self._record(txn, "note_escrowed", value, device=device, detail={"value": value})
+
+    def record_note_returned(self, txn: str, *, value: int, device: str) -> None:
+        self._record(txn, "note_returned", value, device=device, detail={"value": value})
+
+    def record_documents_received(self, txn: str, *, pages: int) -> None:
+        """The server's document set arrived: ``pages`` pages are to be printed."""
+        if s.check_amount(pages, "pages") <= 0:
+            raise ValueError("a document set has at least one page")
+        self._record(txn, "documents_received", ref=f"{txn}.documents", detail={"pages": pages})
+
+    def record_page_printed(self, txn: str, *, page: int) -> bool:
+        """Page ``page`` (1-based) left the printer.  Returns False if it was already recorded."""
+        try:
+            self._record(txn, "page_printed", ref=f"{txn}.page{s.check_amount(page, 'page')}",
+                         detail={"page": page})
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def note(self, txn: str, kind: str, *, device: str | None = None, detail: dict | None = None) -> None:
+        """Record a fact that moves no money: payment_complete, issue_requested, document_rejected,
+        print_failed, cancelled or timed_out."""
+        if kind not in s.NOTE_KINDS:
+            raise ValueError(f"{kind!r} is not a kind that Journal.note records")
+        self._record(txn, kind, device=device, detail=detail)
+
+    def record_reconciliation(self, reason: str, *, txn: str | None = None, amount: int = 0,
+                              device: str | None = None, ref: str | None = None) -> None:
+        """Something a person must count: a note found in the stacker at power-up, lost coin events, a credit
+        that arrived outside any visit.  May belong to no transaction."""
+        detail = {"reason": s.check_id(reason, "reason")}
+        with self._write() as cur:
+            if txn is not None:
+                s.check_transaction_id(txn)
+            self._insert(cur, txn, "reconciliation_needed", amount, device=device, ref=ref, detail=detail)
+
+    def _record(self, txn: str, kind: str, amount: int = 0, **kw) -> None:
+        with self._write() as cur:
+            self._require_open(cur, txn)
+            self._insert(cur, txn, kind, amount, **kw)
+
+    # ---- payouts ---------------------------------------------------------------------------------------------
+
+    def begin_payout(self, txn: str, kind: str, amount: int, *, unplannable: int = 0) -> str:
+        """Journal the intent to pay ``amount`` yen as 'change' or 'refund'; returns the payout id.
+
+        ``unplannable`` (part of ``amount``) is what the hoppers cannot pay at all: it is owed at once.
+        Refused if it is more than the transaction holds (for change, the unearned fee is kept back)."""
+        if kind not in ("change", "refund"):
+            raise ValueError("a payout is 'change' or 'refund'")
+        s.check_amount(amount)
+        if not 0 <= s.check_amount(unplannable, "unplannable") <= amount or amount == 0:
+            raise ValueError("a payout is a positive amount, of which unplannable is a part")
+        with self._write() as cur:
+            fee = self._require_open(cur, txn)[0]
+            b = self._balance(cur, txn)
+            held = b.unaccounted - b.pending_payout
+            if kind == "change" and b.fee_collected + b.fee_held == 0:
+                held -= fee
+            if amount > held:
+                raise JournalError(f"payout of {amount} exceeds the {max(held, 0)} yen transaction {txn} holds")
+            number = cur.execute("SELECT count(*) FROM events WHERE transaction_id = ? AND kind IN "
+                                 "('change_intent', 'refund_intent')", (txn,)).fetchone()[0] + 1
+            payout = f"{txn}.p{number}"
+            self._insert(cur, txn, f"{kind}_intent", amount, ref=payout)
+            if unplannable:
+                self._insert(cur, txn, s.REFUND_OWED, unplannable, ref=f"{payout}.none",
+                             detail={"reason": "no_change", "payout": payout})
+        return payout
+
+    def record_dispensed(self, txn: str, payout: str, *, hopper: str, coin_value: int,
+                         result: DispenseResult) -> None:
+        """What ``hopper`` really paid for ``payout``: the paid part as change/refund paid, the unpaid part as
+        change_unpaid and refund_owed, in one commit.  Each hopper reports once per payout."""
+        ref = f"{s.check_id(payout, 'payout id')}.{s.check_id(hopper, 'hopper')}"
+        with self._write() as cur:
+            self._require_open(cur, txn)
+            intent = cur.execute("SELECT kind, amount FROM events WHERE ref = ? AND transaction_id = ? AND kind IN "
+                                 "('change_intent', 'refund_intent')", (payout, txn)).fetchone()
+            if intent is None:
+                raise JournalError(f"no payout {payout} in transaction {txn}")
+            paid, unpaid = result.paid * coin_value, result.unpaid * coin_value
+            if self._payout_settled(cur, payout) + paid + unpaid > intent[1]:
+                raise JournalError(f"hopper results exceed payout {payout}")
+            detail = {"coin_value": coin_value, "requested": result.requested, "paid": result.paid,
+                      "unpaid": result.unpaid, "payout": payout}
+            paid_kind = s.CHANGE_PAID if intent[0] == "change_intent" else s.REFUND_PAID
+            self._insert(cur, txn, paid_kind, paid, device=hopper, ref=ref, detail=detail)
+            if unpaid:
+                self._insert(cur, txn, "change_unpaid", unpaid, device=hopper, ref=ref, detail=detail)
+                self._insert(cur, txn, s.REFUND_OWED, unpaid, device=hopper, ref=ref, detail=detail)
+
+    # ---- settlement ------------------------------------------------------------------------------------------
+
+    def settle(self, txn: str, now: datetime | None = None) -> Settlement:
+        """Close ``txn``: put every yen it holds in a bucket (see :mod:`firmware.recovery`), atomically."""
+        with self._write() as cur:
+            self._require_open(cur, txn)
+            settlement, events = plan_settlement(self._facts(cur, txn))
+            for event in events:
+                self._insert(cur, txn, event.kind, event.amount, ref=event.ref, detail=event.detail, at=now)
+            cur.execute("UPDATE transactions SET closed_at = ?, outcome = ? WHERE id = ?",
+                        (_utc(now or self._clock()), settlement.kind.value, txn))
+        return settlement
+
+    def recover(self, now: datetime | None = None) -> list[Settlement]:
+        """Settle every transaction a crash left open.  Run at start-up, before money is taken."""
+        return [self.settle(txn, now) for txn in self.open_transactions()]
+
+    def _facts(self, cur, txn: str) -> TransactionFacts:
+        b = self._balance(cur, txn)
+        pages = cur.execute("SELECT max(json_extract(detail, '$.pages')) FROM events WHERE transaction_id = ? "
+                            "AND kind = 'documents_received'", (txn,)).fetchone()[0]
+        escrowed = self._count(cur, txn, "note_escrowed") - self._count(cur, txn, "note_returned")
+        notes_credited = cur.execute("SELECT count(*) FROM events WHERE transaction_id = ? AND kind = 'credit' "
+                                     "AND json_extract(detail, '$.medium') = 'note'", (txn,)).fetchone()[0]
+        return TransactionFacts(
+            transaction_id=txn, fee=self._require_open(cur, txn)[0], credited=b.credited,
+            fee_earned=b.fee_collected, fee_held=b.fee_held, change_paid=b.change_paid,
+            refund_paid=b.refund_paid, refund_owed=b.refund_owed, pages_expected=pages,
+            pages_printed=self._count(cur, txn, "page_printed"),
+            unresolved_payouts=tuple((p, a) for p, a in self._unresolved_payouts(cur, txn)),
+            unresolved_notes=max(escrowed - notes_credited, 0),
+        )
+
+    def _unresolved_payouts(self, cur, txn: str) -> list[tuple[str, int]]:
+        intents = cur.execute("SELECT ref, amount FROM events WHERE transaction_id = ? AND kind IN "
+                              "('change_intent', 'refund_intent') ORDER BY seq", (txn,)).fetchall()
+        return [(ref, amount - self._payout_settled(cur, ref)) for ref, amount in intents
+                if amount > self._payout_settled(cur, ref)]
+
+    @staticmethod
+    def _payout_settled(cur, payout: str) -> int:
+        return cur.execute("SELECT coalesce(sum(amount), 0) FROM events WHERE ref LIKE ? AND kind IN "
+                           "('change_paid', 'refund_paid', 'refund_owed')", (payout + ".%",)).fetchone()[0]
+
+    # ---- queries ---------------------------------------------------------------------------------------------
+
+    def balance(self, txn: str) -> Balance:
+        """Where ``txn``'s money is now."""
+        s.check_transaction_id(txn)
+        return self._balance(self._db.cursor(), txn)
+
+    def _balance(self, cur, txn: str) -> Balance:
+        return Balance(
+            credited=self._sum(cur, txn, s.CREDIT), fee_collected=self._sum(cur, txn, s.FEE_EARNED),
+            fee_held=self._sum(cur, txn, s.REPRINT_OWED), change_paid=self._sum(cur, txn, s.CHANGE_PAID),
+            refund_paid=self._sum(cur, txn, s.REFUND_PAID), refund_owed=self._sum(cur, txn, s.REFUND_OWED),
+            pending_payout=sum(a for _, a in self._unresolved_payouts(cur, txn)),
+        )
+
+    @staticmethod
+    def _sum(cur, txn: str, kind: str) -> int:
+        return cur.execute("SELECT coalesce(sum(amount), 0) FROM events WHERE transaction_id = ? AND kind = ?",
+                           (txn, kind)).fetchone()[0]
+
+    @staticmethod
+    def _count(cur, txn: str, kind: str) -> int:
+        return cur.execute("SELECT count(*) FROM events WHERE transaction_id = ? AND kind = ?",
+                           (txn, kind)).fetchone()[0]
+
+    def fee(self, txn: str) -> int:
+        row = self._db.execute("SELECT fee FROM transactions WHERE id = ?", (s.check_transaction_id(txn),))
+        found = row.fetchone()
+        if found is None:
+            raise JournalError(f"unknown transaction {txn}")
+        return found[0]
+
+    def is_open(self, txn: str) -> bool:
+        row = self._db.execute("SELECT state FROM transactions WHERE id = ?", (s.check_transaction_id(txn),))
+        found = row.fetchone()
+        return found is not None and found[0] != "closed"
+
+    def outcome(self, txn: str) -> str | None:
+        """How ``txn`` was settled (a :class:`~firmware.recovery.SettlementKind` value), None while open."""
+        row = self._db.execute("SELECT outcome FROM transactions WHERE id = ?", (s.check_transaction_id(txn),))
+        found = row.fetchone()
+        return found[0] if found else None
+
+    def open_transactions(self) -> list[str]:
+        """Ids of the transactions not yet closed, oldest first."""
+        return [r[0] for r in self._db.execute(
+            "SELECT id FROM transactions WHERE state != 'closed' ORDER BY opened_at, id")]
+
+    def events(self, txn: str) -> list[tuple[str, int]]:
+        """(kind, amount) of every event of ``txn`` in order (for tests and the maintenance screen)."""
+        return [(k, a) for k, a in self._db.execute(
+            "SELECT kind, amount FROM events WHERE transaction_id = ? ORDER BY seq", (s.check_transaction_id(txn),))]
+
+    def day_summary(self, day: date, tz: timezone = JST) -> dict:
+        """Counts and sums per kind of the events of local day ``day`` (Japan time by default), and how many
+        transactions were opened that day, by outcome ('open' while unsettled)."""
+        start = datetime.combine(day, time(0), tz)
+        span = (_utc(start), _utc(start + timedelta(days=1)))
+        rows = self._db.execute("SELECT kind, count(*), coalesce(sum(amount), 0) FROM events "
+                                "WHERE at >= ? AND at < ? GROUP BY kind", span).fetchall()
+        outcomes = self._db.execute("SELECT coalesce(outcome, 'open'), count(*) FROM transactions "
+                                    "WHERE opened_at >= ? AND opened_at < ? GROUP BY 1", span).fetchall()
+        return {"kinds": {k: {"count": c, "amount": a} for k, c, a in rows}, "transactions": dict(outcomes)}
+
+    def totals(self) -> dict:
+        """Counts and sums per kind over the whole journal, and the number of open transactions."""
+        rows = self._db.execute("SELECT kind, count(*), coalesce(sum(amount), 0) FROM events GROUP BY kind")
+        return {"kinds": {k: {"count": c, "amount": a} for k, c, a in rows},
+                "open_transactions": len(self.open_transactions())}
