@@ -132,6 +132,12 @@ class SimPrinter:
         """Every byte a real ESC/POS printer would have received, in order."""
         return bytes(self._raw)
 
+    def clear(self) -> None:
+        """Forget the pages and bytes kept so far (a long demo run would otherwise keep every sheet in memory).
+        PNG files already written stay where they are."""
+        self.pages.clear()
+        self._raw = bytearray(ESC_INIT)
+
     async def paper_out(self, after_rows: int | None = None) -> None:
         """The paper ends now, or after ``after_rows`` more printed rows (in the middle of the next page)."""
         await self._fault("paper_out", after_rows)

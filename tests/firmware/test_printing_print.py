@@ -162,3 +162,20 @@ def test_only_a_verified_set_is_printed():
     with pytest.raises(TypeError):
         asyncio.run(print_verified(good.envelope, printer))
     assert printer.pages == []
+
+
+def test_rasterisation_runs_in_a_worker_thread_not_on_the_event_loop(monkeypatch):
+    import threading
+
+    import firmware.printing
+
+    verified = verified_set(make_envelope((1,)))
+    threads = []
+
+    def recording_rasterise(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return rasterise(*args, **kwargs)
+
+    monkeypatch.setattr(firmware.printing, "rasterise", recording_rasterise)
+    report, _ = print_with(SimPrinter(), verified)
+    assert report.complete and threads and threading.main_thread() not in threads

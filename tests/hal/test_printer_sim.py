@@ -265,3 +265,21 @@ def test_refuses_a_raster_wider_than_the_printable_width_or_at_another_resolutio
 
     printer = run(scenario())
     assert printer.pages == [] and b"\x1dv0" not in printer.raw
+
+
+def test_clear_forgets_kept_pages_but_not_the_files(tmp_path):
+    raster, bits = make_raster()
+
+    async def scenario():
+        printer = SimPrinter(out_dir=tmp_path)
+        await printer.start(Recorder())
+        await printer.print_page(raster)
+        printer.clear()
+        await printer.print_page(raster)
+        return printer
+
+    printer = run(scenario())
+    assert len(printer.pages) == 1 and printer.pages[0].path.name.startswith("0002-")
+    assert len(list(tmp_path.glob("*.png"))) == 2
+    (sheet,) = decode_escpos(printer.raw)
+    assert np.array_equal(sheet[:, :raster.width], bits)

@@ -39,6 +39,9 @@ _SYNTHETIC_LINES = (
     "令和八年十一月二十六日　　架空市長　見本　花子",
 )
 
+_FILLER = ("世帯員の記載事項：前住所　架空県見本郡見本町、転入届出日　令和元年五月一日、",
+           "備考：この欄には異動の経過と証明の対象となる事項を記載します。")
+
 
 def _register_font() -> None:
     if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
@@ -46,9 +49,10 @@ def _register_font() -> None:
 
 
 def render_pdf(footers: Sequence[Sequence[str]], title: str = "住民票の写し",
-               order: Sequence[int] | None = None) -> bytes:
+               order: Sequence[int] | None = None, filler_lines: int = 0) -> bytes:
     """An A4 PDF with one page per entry of ``footers``; each page ends with those footer lines (0, 1 or more).
-    ``order`` (page indexes) draws the pages in another order, body and footer together."""
+    ``order`` (page indexes) draws the pages in another order, body and footer together; ``filler_lines`` adds
+    that many lines of small print (up to about 40) to make a dense page."""
     _register_font()
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4, invariant=1)
@@ -65,6 +69,9 @@ def render_pdf(footers: Sequence[Sequence[str]], title: str = "住民票の写�
             y -= 24
         pdf.drawString(56, y - 12, f"（{number}／{len(footers)}枚目）")
         pdf.rect(48, y - 30, width - 96, height - 100 - (y - 30))
+        pdf.setFont(FONT_NAME, 9)
+        for line_no in range(min(filler_lines, int((y - 110) // 12))):
+            pdf.drawString(56, y - 50 - 12 * line_no, (_FILLER[line_no % 2] + _FILLER[1 - line_no % 2])[:56])
         pdf.setFont(FONT_NAME, 7)
         for offset, line in enumerate(footer_lines):
             pdf.drawString(56, 40 - 10 * offset, line)
@@ -107,6 +114,7 @@ def make_envelope(
     swap_pages_in: int | None = None,
     page_transaction_id: str | None = None,
     drop_last_page_of: int | None = None,
+    filler_lines: int = 0,
     pdf_override: Mapping[int, bytes] | None = None,
 ) -> TestEnvelope:
     """Seal an envelope of ``len(pages)`` documents with ``pages[i]`` pages each.
@@ -115,7 +123,8 @@ def make_envelope(
     the page without a binding line; ``double_binding_on`` prints two; ``swap_pages_in`` swaps pages 1 and 2 of
     that document; ``page_transaction_id`` writes another transaction into every binding line (the manifest keeps
     the right one); ``drop_last_page_of`` leaves out that document's last page (the manifest still counts it);
-    ``pdf_override`` replaces a document's bytes before sealing (a garbage PDF, signed).
+    ``filler_lines`` makes dense pages (for benchmarks); ``pdf_override`` replaces a document's bytes before
+    sealing (a garbage PDF, signed).
     """
     transaction_id = transaction_id or new_transaction_id()
     subject_ref = subject_ref or new_subject_ref()
@@ -140,7 +149,7 @@ def make_envelope(
             order[0], order[1] = order[1], order[0]
         if drop_last_page_of == doc_index:
             order.pop()
-        pdf = render_pdf(footers, order=order)
+        pdf = render_pdf(footers, order=order, filler_lines=filler_lines)
         if pdf_override and doc_index in pdf_override:
             pdf = pdf_override[doc_index]
         pdfs[document_id] = pdf
