@@ -110,7 +110,7 @@ class Journal:
         if device is not None:
             s.check_id(device, "device")
         if ref is not None:
-            s.check_id(ref, "ref")
+            s.check_ref(ref, "ref")
         cur.execute("INSERT INTO events (transaction_id, at, kind, amount, device, ref, detail) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (txn, _utc(at or self._clock()), kind, amount, device, ref, s.check_detail(detail)))
@@ -155,7 +155,7 @@ class Journal:
         device already reported ``credit_id``.  Committed on return: the device may then acknowledge."""
         if medium not in ("note", "coin") or amount <= 0:
             raise ValueError("a credit is a positive amount of a note or a coin")
-        ref = f"{s.check_id(device, 'device')}:{s.check_id(credit_id, 'credit id')}"
+        ref = f"{s.check_id(device, 'device')}:{s.check_ref(credit_id, 'credit id')}"
         try:
             with self._write() as cur:
                 self._require_open(cur, txn)
@@ -240,7 +240,13 @@ class Journal:
                          result: DispenseResult) -> None:
         """What ``hopper`` really paid for ``payout``: the paid part as change/refund paid, the unpaid part as
         change_unpaid and refund_owed, in one commit.  Each hopper reports once per payout."""
-        ref = f"{s.check_id(payout, 'payout id')}.{s.check_id(hopper, 'hopper')}"
+        ref = f"{s.check_ref(payout, 'payout id')}.{s.check_id(hopper, 'hopper')}"
+        try:
+            self._record_dispensed(txn, payout, ref, hopper, coin_value, result)
+        except sqlite3.IntegrityError:
+            raise JournalError(f"hopper {hopper} already reported for payout {payout}") from None
+
+    def _record_dispensed(self, txn, payout, ref, hopper, coin_value, result) -> None:
         with self._write() as cur:
             self._require_open(cur, txn)
             intent = cur.execute("SELECT kind, amount FROM events WHERE ref = ? AND transaction_id = ? AND kind IN "

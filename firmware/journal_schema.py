@@ -78,8 +78,11 @@ DETAIL_KEYS = frozenset({
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}")
 _LONG_DIGIT_RUN = re.compile(r"\d{10,}")
+_LETTER = re.compile(r"[A-Za-z]")
 _TXN_ID = re.compile(r"[0-9a-f]{32}")
-_MAX_INT = 10**9  # amounts, counts and codes are far below this; a My Number or a phone number is not
+_TXN_PREFIX = re.compile(r"^[0-9a-f]{32}(?=$|[.:])")
+_MAX_INT = 10**9  # amounts and counts are far below this; a My Number or a phone number is not
+_MAX_DETAIL_INT = 10**6  # counts, pages, coin and note values; a birth date written as 19800401 is not
 
 
 def check_transaction_id(txn: str) -> str:
@@ -90,8 +93,18 @@ def check_transaction_id(txn: str) -> str:
 
 
 def check_id(value: str, what: str) -> str:
-    """An id or code: ASCII letters, digits and ``_ . : -``, at most 80, no run of ten or more digits."""
-    if not isinstance(value, str) or not _ID.fullmatch(value) or _LONG_DIGIT_RUN.search(value):
+    """An id or code: ASCII letters, digits and ``_ . : -``, at most 80, with at least one letter (so no date,
+    PIN or number alone) and no run of ten or more digits (a My Number's or a phone number's shape) outside a
+    leading transaction id."""
+    check_ref(value, what)
+    if not _LETTER.search(value) or _LONG_DIGIT_RUN.search(_TXN_PREFIX.sub("", value, count=1)):
+        raise ValueError(f"{what} is not an id or code")
+    return value
+
+
+def check_ref(value: str, what: str) -> str:
+    """An id a device or the journal made (a credit id, a reference): the id pattern, any digits."""
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise ValueError(f"{what} is not an id or code")
     return value
 
@@ -112,7 +125,7 @@ def check_detail(detail: dict | None) -> str | None:
         if key not in DETAIL_KEYS:
             raise ValueError("detail key is not on the journal's allow-list")
         if isinstance(value, int) and not isinstance(value, bool):
-            if abs(value) >= _MAX_INT:
+            if abs(value) >= _MAX_DETAIL_INT:
                 raise ValueError(f"detail value for {key!r} is out of range")
         else:
             check_id(value, f"detail value for {key!r}")
