@@ -1,0 +1,58 @@
+"""The harness registries: every suite runs once per registered harness of its device kind.
+
+A real-driver harness is added by putting its class in the matching registry below (give it an
+``unavailable()`` classmethod returning a skip reason when its emulator or service is missing).
+"""
+from __future__ import annotations
+
+import pytest
+
+from .sim_harnesses import (
+    SimCardReaderHarness, SimCoinAcceptorHarness, SimHopperHarness, SimNoteValidatorHarness, SimSignalsHarness,
+    SimVoiceHarness,
+)
+
+CARD_READER_HARNESSES = {"sim": SimCardReaderHarness}
+NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness}
+COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness}
+HOPPER_HARNESSES = {"sim": SimHopperHarness}
+SIGNALS_HARNESSES = {"sim": SimSignalsHarness}
+VOICE_HARNESSES = {"sim": SimVoiceHarness}
+
+
+def _harness(request, registry):
+    cls = registry[request.param]
+    reason = cls.unavailable() if hasattr(cls, "unavailable") else None
+    if reason:
+        pytest.skip(f"{request.param} harness unavailable: {reason}")
+    return cls
+
+
+@pytest.fixture(params=sorted(CARD_READER_HARNESSES))
+def card_harness(request):
+    return _harness(request, CARD_READER_HARNESSES)
+
+
+@pytest.fixture(params=sorted(NOTE_VALIDATOR_HARNESSES))
+def note_harness(request):
+    return _harness(request, NOTE_VALIDATOR_HARNESSES)
+
+
+@pytest.fixture(params=sorted(COIN_ACCEPTOR_HARNESSES))
+def coin_harness(request):
+    return _harness(request, COIN_ACCEPTOR_HARNESSES)
+
+
+@pytest.fixture(params=sorted(HOPPER_HARNESSES))
+def hopper_harness(request):
+    return _harness(request, HOPPER_HARNESSES)
+
+
+@pytest.fixture(params=sorted(SIGNALS_HARNESSES))
+def signals_harness(request):
+    return _harness(request, SIGNALS_HARNESSES)
+
+
+@pytest.fixture(params=sorted(VOICE_HARNESSES))
+def voice_harness(request):
+    return _harness(request, VOICE_HARNESSES)
