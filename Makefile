@@ -1,0 +1,30 @@
+# The README's two commands: `make run` and `make test`.  Both bootstrap what they need first:
+# the Debian packages that are missing, a virtual environment in .venv, and the project installed into it.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.bootstrapped
+
+.PHONY: run test bootstrap demo bench clean
+
+run: $(STAMP)
+	scripts/run-dev.sh
+
+test: $(STAMP)
+	scripts/run-tests.sh
+
+demo: $(STAMP)
+	scripts/run-dev.sh --scenario scenarios/demo-residence-record.toml
+
+bench: $(STAMP)
+	$(PY) tests/bench/bench_visit.py
+	$(PY) tests/bench/bench_print_pipeline.py
+
+bootstrap: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	VENV=$(VENV) scripts/bootstrap.sh
+	touch $@
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

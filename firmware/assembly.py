@@ -1,0 +1,59 @@
+"""Putting a kiosk together from its configuration: devices, server client, journal, cashier, trusted keys."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from certs.envelope import key_id
+from hal.factory import Devices, build_devices
+from firmware.audit import AuditLog
+from firmware.cashier import Cashier
+from firmware.clock import Clock, SystemClock
+from firmware.config import ConfigError, KioskConfig
+from firmware.controller import Kiosk, KioskSettings
+from firmware.journal import Journal
+from firmware.server_client import ServerClient
+
+
+def load_document_keys(paths: tuple[Path, ...]) -> dict[str, Ed25519PublicKey]:
+    """The document-signing keys this kiosk trusts, by key id."""
+    keys = {}
+    for path in paths:
+        try:
+            key = load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"document key {path}: cannot be read ({type(exc).__name__})") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise ConfigError(f"document key {path}: must be an Ed25519 public key")
+        keys[key_id(key)] = key
+    return keys
+
+
+@dataclass
+class Assembled:
+    kiosk: Kiosk
+    devices: Devices
+    journal: Journal
+    server: ServerClient
+
+    async def close(self) -> None:
+        await self.kiosk.stop()
+        await self.server.aclose()
+        self.journal.close()
+
+
+def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | None = None) -> Assembled:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    devices = build_devices(config.devices)
+    journal = Journal(config.journal_path)
+    server = ServerClient(config.server)
+    cashier = Cashier(journal, devices.notes, devices.coins, devices.hoppers)
+    settings = KioskSettings(kiosk_id=config.kiosk_id, timeouts=config.timeouts,
+                             warn_before_timeout_s=config.warn_before_timeout_s, max_copies=config.max_copies,
+                             language=config.language)
+    kiosk = Kiosk(settings, devices, server, journal, cashier, load_document_keys(config.document_keys),
+                  clock or SystemClock(), audit)
+    return Assembled(kiosk, devices, journal, server)

@@ -1,0 +1,115 @@
+"""Audit events: one catalogue, structured log lines, no personal data.
+
+Every event the kiosk audits is declared in :data:`CATALOGUE` with its meaning and its fields.  Each field says
+whether it is personal data; none of the kiosk's audit fields is, and :meth:`AuditLog.emit` refuses an event
+that is not in the catalogue, a field that is not declared, a field marked personal, and any value that is not
+an integer, a boolean or a short id/code (so a name or an address cannot slip in as a "reason").  Lines are JSON,
+one per event, on the ``kiosk.audit`` logger.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class AuditField:
+    name: str
+    meaning: str
+    personal: bool = False
+
+
+@dataclass(frozen=True)
+class AuditEventSpec:
+    id: str
+    meaning: str
+    fields: tuple[AuditField, ...]
+
+
+def _f(name: str, meaning: str) -> AuditField:
+    return AuditField(name, meaning)
+
+
+_VISIT = _f("visit", "kiosk-local visit number")
+_TXN = _f("txn", "transaction id (32 hex; the server's idempotency key)")
+_STATE = _f("state", "visit state when it happened")
+_AMOUNT = _f("amount", "yen")
+
+CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
+    AuditEventSpec("kiosk.started", "the kiosk process started and recovered its journal",
+                   (_f("kiosk", "kiosk id"), _f("recovered", "transactions settled by recovery"))),
+    AuditEventSpec("kiosk.stopped", "the kiosk process stopped cleanly", ()),
+    AuditEventSpec("kiosk.out_of_service", "the kiosk stopped selling", (_f("reason", "reason code"),)),
+    AuditEventSpec("kiosk.in_service", "the kiosk sells again", ()),
+    AuditEventSpec("visit.started", "a card was placed on an idle kiosk", (_VISIT, _f("card", "card kind"))),
+    AuditEventSpec("visit.ended", "the visit returned to idle", (_VISIT, _f("outcome", "outcome code"))),
+    AuditEventSpec("visit.cancelled", "the resident cancelled", (_VISIT, _STATE)),
+    AuditEventSpec("visit.timed_out", "no input before the state's deadline: the whole visit aborts",
+                   (_VISIT, _STATE)),
+    AuditEventSpec("visit.card_lifted", "the card left the reader before the visit allowed it", (_VISIT, _STATE)),
+    AuditEventSpec("card.refused", "the card cannot be used here", (_VISIT, _f("reason", "reason code"))),
+    AuditEventSpec("card.pin_wrong", "the card refused a PIN", (_VISIT, _f("tries_left", "tries left"))),
+    AuditEventSpec("card.pin_locked", "the PIN is blocked; the resident is sent to the counter", (_VISIT,)),
+    AuditEventSpec("signin.succeeded", "the server accepted the card", (_VISIT, _f("method", "jpki/citizen"))),
+    AuditEventSpec("signin.failed", "the server refused the card", (_VISIT, _f("code", "server error code"))),
+    AuditEventSpec("payment.started", "the kiosk began taking money", (_VISIT, _TXN, _f("fee", "yen due"))),
+    AuditEventSpec("payment.completed", "the fee was paid in full", (_VISIT, _TXN, _AMOUNT)),
+    AuditEventSpec("money.refund_owed", "money the kiosk could not pay back; the counter owes it",
+                   (_TXN, _AMOUNT)),
+    AuditEventSpec("money.reconciliation_needed", "the cash box or hopper needs a count", (_f("reason", "code"),)),
+    AuditEventSpec("document.rejected", "SECURITY: a document failed verification and was not printed",
+                   (_VISIT, _TXN, _f("reason", "rejection reason code"))),
+    AuditEventSpec("print.completed", "every page printed and cut", (_TXN, _f("pages", "pages printed"))),
+    AuditEventSpec("print.fault", "printing stopped", (_TXN, _f("printer", "printer state"),
+                                                     _f("pages", "pages printed before the fault"))),
+    AuditEventSpec("server.unavailable", "the server did not answer", (_f("op", "operation"),)),
+    AuditEventSpec("server.refused", "the server answered with an error code", (_f("op", "operation"),
+                                                                               _f("code", "error code"))),
+    AuditEventSpec("server.result_unreported", "the result report did not reach the server", (_TXN,)),
+    AuditEventSpec("recovery.settled", "start-up recovery settled an unfinished transaction",
+                   (_TXN, _f("settlement", "settlement kind"), _f("refund_owed", "yen"),
+                    _f("reprint_owed", "whether a reprint is owed"))),
+    AuditEventSpec("device.fault", "a device reported a fault", (_f("device", "device name"), _STATE)),
+    AuditEventSpec("door.opened", "the service door or tamper switch opened", ()),
+    AuditEventSpec("door.closed", "the service door closed", ()),
+    AuditEventSpec("reminder.escalated", "a forgotten card/certificate/change reminder escalated",
+                   (_VISIT, _f("item", "card/document/change"), _f("level", "voice/buzzer/beacon"))),
+    AuditEventSpec("reminder.abandoned", "an item was left behind at the end of a visit",
+                   (_VISIT, _f("item", "card/document/change"))),
+    AuditEventSpec("staff.called", "the resident pressed the staff-call button", (_VISIT,)),
+)}
+
+_SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/-]{0,64}$")
+
+
+class AuditLog:
+    def __init__(self, logger: logging.Logger | None = None, keep: int = 200):
+        self._logger = logger or logging.getLogger("kiosk.audit")
+        self._keep = keep
+        self.recent: list[dict] = []
+
+    def emit(self, event_id: str, **fields: object) -> dict:
+        spec = CATALOGUE.get(event_id)
+        if spec is None:
+            raise ValueError(f"audit event {event_id!r} is not in the catalogue")
+        declared = {f.name: f for f in spec.fields}
+        for name, value in fields.items():
+            field = declared.get(name)
+            if field is None:
+                raise ValueError(f"audit event {event_id} has no field {name!r}")
+            if field.personal:
+                raise ValueError(f"audit field {event_id}.{name} is personal data and is never written")
+            if not (isinstance(value, (bool, int)) or value is None
+                    or (isinstance(value, str) and _SAFE_TEXT.match(value))):
+                raise ValueError(f"audit field {event_id}.{name} must be a number, a flag or a short code")
+        record = {"audit": event_id, "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **fields}
+        self._logger.info(json.dumps(record, ensure_ascii=True, sort_keys=True))
+        self.recent.append(record)
+        del self.recent[:-self._keep]
+        return record
+
+    def ids(self) -> list[str]:
+        return [r["audit"] for r in self.recent]

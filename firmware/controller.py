@@ -1,0 +1,519 @@
+"""The kiosk controller: one visit at a time, driven by events.
+
+Everything that happens reaches the controller as one item on one queue — a device event, a resident's intent,
+the outcome of an operation (card, server, printer), or a clock tick — and the controller handles the items one
+by one, so a visit's state never changes under its feet.  Long operations run as tasks and report back with the
+visit number and an epoch: an outcome that arrives after its visit was aborted is dropped, never applied to
+whatever came next (the 2023 Yokohama incident printed the next applicant's file after a timeout).
+
+The money steps live in :mod:`firmware.visit_payment`, the reminders in :mod:`firmware.visit_attention`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable, Mapping
+
+from certs import wire
+from hal.card import CardKind, CardPlaced, CardRemoved, Pin
+from hal.events import DeviceEvent
+from hal.coins import CoinCredited, CoinEventsLost
+from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation
+from hal.printer import DocumentTaken
+from hal.signals import DoorClosed, DoorOpened, StaffCallPressed
+from firmware import operations as ops
+from firmware.audit import AuditLog
+from firmware.clock import Clock
+from firmware.server_client import ServerUnavailable
+from firmware.visit import (CANCELLABLE, RESIDENT_STATES, Back, CallStaff, Cancel, ChooseCertificate,
+                            ChooseLanguage, Confirm, EnterPin, Intent, MoreTime, OfferView, SetOptions,
+                            SilenceVoice, TakeChange, VisitState, VisitView)
+from firmware.visit_attention import AttentionSteps
+from firmware.visit_payment import PaymentSteps
+
+log = logging.getLogger("kiosk.controller")
+S = VisitState
+MONEY_EVENTS = (NoteEscrowed, NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost)
+"""Events the cashier journals inside the device sink, before the device acknowledges them."""
+
+
+@dataclass(frozen=True)
+class OperationDone:
+    visit: int
+    epoch: int
+    name: str
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Tick:
+    pass
+
+
+@dataclass
+class Visit:
+    """What the kiosk knows about the visit in progress.  Memory only; dropped when the visit ends."""
+
+    number: int
+    card: ops.CardRead | None = None
+    session: wire.Session | None = None
+    offers: list[wire.Offer] = field(default_factory=list)
+    certificate: str | None = None
+    options: dict = field(default_factory=dict)
+    copies: int = 1
+    quote: wire.Quote | None = None
+    txn: str | None = None
+    pages_total: int = 0
+    pages_printed: int = 0
+    change_paid: int = 0
+    refund_owed: int = 0
+    items: set[str] = field(default_factory=set)
+    tries_left: int | None = None
+    message: str | None = None
+    busy: bool = False
+    outcome: str = "abandoned"
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    kiosk_id: str
+    timeouts: Mapping[str, float]
+    warn_before_timeout_s: float = 15.0
+    max_copies: int = 5
+    language: str = "ja"
+    tick_s: float = 0.2
+    readiness_every_s: float = 5.0
+
+
+class Kiosk(PaymentSteps, AttentionSteps):
+    def __init__(self, settings: KioskSettings, devices, server, journal, cashier, trusted_keys, clock: Clock,
+                 audit: AuditLog | None = None):
+        self.settings, self.devices, self.server, self.journal = settings, devices, server, journal
+        self.cashier, self.trusted_keys, self.clock = cashier, trusted_keys, clock
+        self.audit = audit or AuditLog()
+        self.state = S.IDLE
+        self.language = settings.language
+        self.visit = Visit(0)
+        self._visits = 0
+        self._epoch = 0
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._listeners: list[Callable[[VisitView], None]] = []
+        self._tasks: set[asyncio.Task] = set()
+        self._runner: asyncio.Task | None = None
+        self._deadline: float | None = None
+        self._entered_at = clock.now()
+        self._next_readiness = 0.0
+        self.out_of_service_reason: str | None = None
+        self.view = VisitView(S.IDLE)
+
+    # ---- life cycle ----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settlements = self.journal.recover()
+        for s in settlements:
+            self.audit.emit("recovery.settled", txn=s.transaction_id, settlement=s.kind.value,
+                            refund_owed=s.refund_owed, reprint_owed=s.reprint_owed)
+        self.audit.emit("kiosk.started", kiosk=self.settings.kiosk_id, recovered=len(settlements))
+        await self.devices.start_all(self.device_sink)
+        self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
+        self._spawn_forever(self._ticker(), "kiosk-ticker")
+        await self._queue.put(Tick())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks) + ([self._runner] if self._runner else []):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *([self._runner] if self._runner else []), return_exceptions=True)
+        await self.devices.stop_all()
+        self.audit.emit("kiosk.stopped")
+
+    def subscribe(self, listener: Callable[[VisitView], None]) -> None:
+        self._listeners.append(listener)
+        listener(self.view)
+
+    def send(self, intent: Intent) -> None:
+        """A resident's intent, from a screen, a keypad or a scenario."""
+        self._queue.put_nowait(intent)
+
+    async def device_sink(self, event: DeviceEvent) -> None:
+        """Every device event enters here.  Credits are journalled before this returns, so the device only
+        acknowledges what is on disk; everything else is queued for the controller."""
+        if isinstance(event, MONEY_EVENTS):
+            await self.cashier.on_event(event)
+        await self._queue.put(event)
+
+    async def idle(self) -> None:
+        """Wait until every queued item has been handled (for tests and scenarios)."""
+        while True:
+            await asyncio.sleep(0)
+            if self._queue.empty() and not any(t for t in self._tasks if t.get_name().startswith("op:")):
+                await asyncio.sleep(0)
+                if self._queue.empty():
+                    return
+            await asyncio.sleep(0.001)
+
+    async def _ticker(self) -> None:
+        while True:
+            await self.clock.sleep(self.settings.tick_s)
+            await self._queue.put(Tick())
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                await self._handle(item)
+            except Exception:  # a bug must not leave money in limbo: log it and stop taking money
+                log.exception("controller failed handling %s", type(item).__name__)
+                await self._fault("internal_error")
+            self._publish()
+
+    # ---- dispatch ------------------------------------------------------------------------------------------
+
+    async def _handle(self, item: object) -> None:
+        if isinstance(item, Tick):
+            await self._on_tick()
+        elif isinstance(item, OperationDone):
+            if item.visit != self.visit.number or item.epoch != self._epoch:
+                log.info("dropped a late %s outcome of an earlier visit or step", item.name)
+                return
+            self.visit.busy = False
+            await getattr(self, f"_done_{item.name}")(item.result, item.error)
+        elif isinstance(item, Intent):
+            await self._on_intent(item)
+        elif isinstance(item, DeviceEvent):
+            await self._on_device_event(item)
+
+    async def _on_device_event(self, event: DeviceEvent) -> None:
+        if isinstance(event, CardPlaced):
+            if self.state is S.IDLE:
+                await self._begin_visit(event.kind)
+        elif isinstance(event, CardRemoved):
+            await self._on_card_removed()
+        elif isinstance(event, (NoteCredited, CoinCredited)):
+            await self._on_credit(event)
+        elif isinstance(event, DocumentTaken):
+            await self._item_taken("document")
+        elif isinstance(event, DoorOpened):
+            self.audit.emit("door.opened")
+            await self._fault("door_open")
+        elif isinstance(event, DoorClosed):
+            self.audit.emit("door.closed")
+            self._next_readiness = 0.0
+        elif isinstance(event, StaffCallPressed):
+            self._call_staff()
+
+    async def _on_intent(self, intent: Intent) -> None:
+        if isinstance(intent, ChooseLanguage):
+            self.language = intent.language
+        elif isinstance(intent, SilenceVoice):
+            self.devices.voice.silence()
+        elif isinstance(intent, CallStaff):
+            self._call_staff()
+        elif isinstance(intent, MoreTime) and self._deadline is not None and self.state in RESIDENT_STATES:
+            self._arm_deadline()
+        elif isinstance(intent, Cancel) and self.state in CANCELLABLE:
+            await self._cancel()
+        elif isinstance(intent, TakeChange):
+            await self._item_taken("change")
+        elif self.visit.busy:
+            return  # a double tap while the card or the server works does one thing
+        elif isinstance(intent, EnterPin) and self.state is S.PIN:
+            self._activity()
+            self._enter_pin(intent)
+        elif isinstance(intent, ChooseCertificate) and self.state is S.MENU:
+            self._activity()
+            self._choose(intent.certificate)
+        elif isinstance(intent, SetOptions) and self.state is S.OPTIONS:
+            self._activity()
+            self._set_options(intent)
+        elif isinstance(intent, Confirm) and self.state is S.CONFIRM:
+            await self._start_payment()
+        elif isinstance(intent, Back) and self.state in (S.OPTIONS, S.CONFIRM):
+            self._enter(S.MENU if self.state is S.OPTIONS else S.OPTIONS)
+
+    # ---- states --------------------------------------------------------------------------------------------
+
+    def _enter(self, state: VisitState, message: str | None = None) -> None:
+        self.state = state
+        self.visit.message = message
+        self._entered_at = self.clock.now()
+        self._arm_deadline()
+        self._on_enter_attention(state)
+
+    def _arm_deadline(self) -> None:
+        timeout = self.settings.timeouts.get(self.state.value)
+        self._deadline = None if timeout is None else self.clock.now() + timeout
+
+    def _activity(self) -> None:
+        if self.state in RESIDENT_STATES:
+            self._arm_deadline()
+
+    def _spawn(self, name: str, coro: Awaitable) -> None:
+        visit, epoch = self.visit.number, self._epoch
+        self.visit.busy = True
+
+        async def run():
+            try:
+                result = await coro
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # reported to the controller, which decides
+                await self._queue.put(OperationDone(visit, epoch, name, error=exc))
+            else:
+                await self._queue.put(OperationDone(visit, epoch, name, result=result))
+
+        task = asyncio.create_task(run(), name=f"op:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _spawn_forever(self, coro: Awaitable, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _begin_visit(self, kind: CardKind) -> None:
+        reason = await self._readiness()
+        if reason:
+            await self._go_out_of_service(reason)
+            return
+        self._visits += 1
+        self._epoch += 1
+        self.visit = Visit(self._visits)
+        self.audit.emit("visit.started", visit=self.visit.number, card=kind.value)
+        self._enter(S.READING)
+        self._spawn("read_card", ops.read_card(self.devices.card_reader))
+
+    async def _done_read_card(self, card: ops.CardRead | None, error: BaseException | None) -> None:
+        if error is not None or card is None or card.kind is CardKind.UNKNOWN:
+            reason = "card_unreadable" if error is not None else "card_unsupported"
+            self.audit.emit("card.refused", visit=self.visit.number, reason=reason)
+            self._enter(S.RETURN_CARD, reason)
+            return
+        self.visit.card = card
+        if card.kind is CardKind.MY_NUMBER and card.tries_left == 0:
+            self.audit.emit("card.pin_locked", visit=self.visit.number)
+            self._enter(S.RETURN_CARD, "pin_locked")
+            return
+        self.visit.tries_left = card.tries_left
+        self._enter(S.PIN, "pin_last_try" if card.tries_left == 1 else None)
+
+    def _enter_pin(self, intent: EnterPin) -> None:
+        try:
+            pin = Pin(intent.digits)
+        except ValueError:
+            self.visit.message = "pin_format"
+            return
+        card = self.visit.card
+        if card.kind is CardKind.MY_NUMBER:
+            self._spawn("sign_in", ops.sign_in_my_number(self.devices.card_reader, self.server,
+                                                         self.settings.kiosk_id, card.certificate, pin))
+        else:
+            self._spawn("sign_in", ops.sign_in_citizen(self.server, card.card_id, pin))
+
+    async def _done_sign_in(self, result, error: BaseException | None) -> None:
+        visit = self.visit
+        if isinstance(result, ops.PinRefused):
+            visit.tries_left = result.tries_left
+            if result.tries_left == 0:
+                self.audit.emit("card.pin_locked", visit=visit.number)
+                self._enter(S.RETURN_CARD, "pin_locked")
+            else:
+                self.audit.emit("card.pin_wrong", visit=visit.number, tries_left=result.tries_left)
+                self._enter(S.PIN, "pin_last_try" if result.tries_left == 1 else "pin_wrong")
+            return
+        if error is not None:
+            self._server_trouble("sign_in", error)
+            self._enter(S.RETURN_CARD, _message_for(error, "signin_failed"))
+            return
+        visit.session, visit.offers = result.session, result.offers
+        self.audit.emit("signin.succeeded", visit=visit.number,
+                        method="jpki" if visit.card.kind is CardKind.MY_NUMBER else "citizen")
+        self._enter(S.MENU)
+
+    def _choose(self, certificate: str) -> None:
+        offer = next((o for o in self.visit.offers if o.certificate.value == certificate), None)
+        if offer is None or not offer.available:
+            self.visit.message = "not_available" if offer is None else f"reason.{offer.reason.value}"
+            return
+        self.visit.certificate, self.visit.options, self.visit.copies = certificate, {}, 1
+        self._enter(S.OPTIONS)
+
+    def _set_options(self, intent: SetOptions) -> None:
+        offer = next(o for o in self.visit.offers if o.certificate.value == self.visit.certificate)
+        limit = min(offer.max_copies, self.settings.max_copies)
+        if not 1 <= intent.copies <= limit:
+            self.visit.message = "copies_out_of_range"
+            return
+        self.visit.options, self.visit.copies = dict(intent.options), intent.copies
+        self._spawn("quote", self.server.quote(self.visit.session, self.visit.certificate, self.visit.options,
+                                               self.visit.copies))
+
+    async def _done_quote(self, quote: wire.Quote | None, error: BaseException | None) -> None:
+        if error is not None:
+            self._server_trouble("quote", error)
+            if isinstance(error, wire.ServerRefused) and error.status < 500 and error.code in (
+                    "bad_option", "bad_copies", "not_eligible"):
+                self.visit.message = f"quote.{error.code}"
+                return
+            self._enter(S.RETURN_CARD, _message_for(error, "quote_failed"))
+            return
+        self.visit.quote = quote
+        self._enter(S.CONFIRM)
+
+    async def _on_card_removed(self) -> None:
+        if self.state in (S.READING, S.PIN, S.MENU, S.OPTIONS, S.CONFIRM):
+            self.audit.emit("visit.card_lifted", visit=self.visit.number, state=self.state.value)
+            self._abandon_operations()
+            await self._end_visit("card_lifted")
+        elif self.state is S.PAYING:
+            self.audit.emit("visit.card_lifted", visit=self.visit.number, state=self.state.value)
+            await self._cancel()
+        elif self.state is S.RETURN_CARD:
+            await self._after_card_returned()
+
+    async def _cancel(self) -> None:
+        self.audit.emit("visit.cancelled", visit=self.visit.number, state=self.state.value)
+        self._abandon_operations()
+        if self.state is S.PAYING:
+            await self._refund_and_close("cancelled")
+            self._enter(S.RETURN_CARD, "cancelled_refunded")
+        else:
+            self._enter(S.RETURN_CARD, "cancelled")
+        self.visit.outcome = "cancelled"
+
+    def _abandon_operations(self) -> None:
+        """Whatever the card, the server or the printer answers now belongs to no one."""
+        self._epoch += 1
+        self.visit.busy = False
+
+    async def _on_tick(self) -> None:
+        now = self.clock.now()
+        if self.state in (S.IDLE, S.OUT_OF_SERVICE) and now >= self._next_readiness:
+            self._next_readiness = now + self.settings.readiness_every_s
+            reason = await self._readiness()
+            if reason and self.state is S.IDLE:
+                await self._go_out_of_service(reason)
+            elif not reason and self.state is S.OUT_OF_SERVICE:
+                self.out_of_service_reason = None
+                self.audit.emit("kiosk.in_service")
+                self._enter(S.IDLE)
+        await self._attention_tick(now)
+        if self._deadline is not None and now >= self._deadline:
+            await self._on_deadline()
+
+    async def _on_deadline(self) -> None:
+        state = self.state
+        self._deadline = None
+        if state in RESIDENT_STATES:
+            self.audit.emit("visit.timed_out", visit=self.visit.number, state=state.value)
+            self._abandon_operations()
+            if state is S.PAYING:
+                await self._refund_and_close("timed_out")
+                self._enter(S.RETURN_CARD, "timeout_refunded")
+            else:
+                self._enter(S.RETURN_CARD, "timeout")
+            self.visit.outcome = "timed_out"
+        elif state in (S.ISSUING, S.PRINTING):
+            self.audit.emit("visit.timed_out", visit=self.visit.number, state=state.value)
+            await self._abort_after_payment("timeout_" + state.value)
+        elif state in (S.RETURN_CARD, S.TAKE_ITEMS):
+            await self._items_abandoned()
+
+    async def _end_visit(self, outcome: str | None = None) -> None:
+        visit = self.visit
+        if visit.session is not None:
+            self._spawn_forever(self._sign_out(visit.session), "sign-out")
+        self.audit.emit("visit.ended", visit=visit.number, outcome=outcome or visit.outcome)
+        self._attention_off()
+        self.visit = Visit(visit.number)  # drop everything the visit held
+        self._enter(S.IDLE)
+        self._deadline = None
+        self._next_readiness = 0.0
+        if self._fault_after_visit:
+            reason, self._fault_after_visit = self._fault_after_visit, None
+            self.devices.signals.set_beacon(True)
+            await self._go_out_of_service(reason)
+
+    async def _sign_out(self, session: wire.Session) -> None:
+        try:
+            await self.server.sign_out(session)
+        except (ServerUnavailable, wire.ServerRefused, wire.ProtocolError):
+            pass  # the session expires on the server by itself
+
+    # ---- service -------------------------------------------------------------------------------------------
+
+    async def _readiness(self) -> str | None:
+        """Why the kiosk cannot sell now (None: it can).  Checked before a visit and before taking money."""
+        d = self.devices
+        if not d.signals.door_closed():
+            return "door_open"
+        if d.card_reader.state().value in ("no_reader", "fault"):
+            return "card_reader"
+        try:
+            status = await d.printer.status()
+        except Exception:
+            return "printer_offline"
+        if not status.can_print:
+            return f"printer_{status.state.value}"
+        if status.document_waiting and self.state in (S.IDLE, S.OUT_OF_SERVICE):
+            return "document_left_in_outlet"
+        if d.notes.state().out_of_service or d.coins.state().out_of_service:
+            return "cash_device"
+        return None
+
+    async def _go_out_of_service(self, reason: str) -> None:
+        if self.out_of_service_reason != reason:
+            self.audit.emit("kiosk.out_of_service", reason=reason)
+        self.out_of_service_reason = reason
+        self.state = S.OUT_OF_SERVICE
+        self._deadline = None
+        self._next_readiness = self.clock.now() + self.settings.readiness_every_s
+
+    async def _fault(self, reason: str) -> None:
+        """Something went wrong that a resident cannot fix: settle the money, then stop selling."""
+        if self.visit.txn is not None and self.journal.is_open(self.visit.txn):
+            await self._refund_and_close(reason)
+        self.devices.signals.set_beacon(True)
+        await self._go_out_of_service(reason)
+
+    def _call_staff(self) -> None:
+        self.audit.emit("staff.called", visit=self.visit.number)
+        self.devices.signals.set_beacon(True)
+
+    def _server_trouble(self, op: str, error: BaseException) -> None:
+        if isinstance(error, wire.ServerRefused):
+            self.audit.emit("server.refused", op=op, code=error.code)
+        elif isinstance(error, ServerUnavailable):
+            self.audit.emit("server.unavailable", op=op)
+        else:
+            log.warning("%s failed: %s", op, type(error).__name__)
+
+    # ---- the view ------------------------------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        v = self.visit
+        now = self.clock.now()
+        warn = (self._deadline is not None and self.state in RESIDENT_STATES
+                and self._deadline - now <= self.settings.warn_before_timeout_s)
+        offers = tuple(OfferView(o.certificate.value, o.available, o.reason.value if o.reason else None, o.fee,
+                                 min(o.max_copies, self.settings.max_copies), o.options) for o in v.offers)
+        self.view = VisitView(
+            state=self.state, visit=v.number, language=self.language, message=v.message, busy=v.busy,
+            tries_left=v.tries_left, offers=offers, certificate=v.certificate, options=dict(v.options),
+            copies=v.copies, fee=v.quote.total_fee if v.quote else 0, paid=self.cashier.paid() if v.txn else 0,
+            change_due=v.change_paid, refund_owed=v.refund_owed, pages_total=v.pages_total,
+            pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
+            out_of_service_reason=self.out_of_service_reason)
+        for listener in self._listeners:
+            listener(self.view)
+
+
+def _message_for(error: BaseException, default: str) -> str:
+    if isinstance(error, ServerUnavailable):
+        return "server_unavailable"
+    if isinstance(error, wire.ServerRefused):
+        return f"server.{error.code}"
+    if isinstance(error, wire.ProtocolError):
+        return "server_protocol_error"
+    return default

@@ -1,0 +1,90 @@
+"""The long operations of a visit, as plain async functions: the controller runs each as a task and hears the
+outcome as an event, so the visit never blocks on a card, the server or the printer.
+
+Each returns a small result object or raises; none of them changes the visit's state.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from certs import wire
+from hal.card import CardKind, CardReader, Pin, digest_info_sha256
+from firmware.server_client import ServerClient
+
+
+@dataclass(frozen=True)
+class CardRead:
+    kind: CardKind
+    tries_left: int | None  # JPKI only
+    certificate: bytes | None = None
+    card_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session: wire.Session
+    offers: list[wire.Offer]
+
+
+@dataclass(frozen=True)
+class PinRefused:
+    tries_left: int  # 0: blocked
+
+
+async def read_card(reader: CardReader) -> CardRead:
+    kind = reader.card_kind()
+    if kind is CardKind.MY_NUMBER:
+        tries = await reader.pin_tries_left()
+        certificate = await reader.read_auth_certificate() if tries > 0 else None
+        return CardRead(kind, tries, certificate=certificate)
+    if kind is CardKind.CITIZEN:
+        return CardRead(kind, None, card_id=await reader.citizen_card_id())
+    return CardRead(CardKind.UNKNOWN, None)
+
+
+async def sign_in_my_number(reader: CardReader, server: ServerClient, kiosk_id: str, certificate: bytes,
+                            pin: Pin) -> SignedIn | PinRefused:
+    """Verify the PIN once on the card, then sign the server's challenge.  The PIN is wiped whatever happens."""
+    try:
+        result = await reader.verify_pin(pin)
+    finally:
+        pin.wipe()
+    if not result.accepted:
+        return PinRefused(result.tries_left)
+    challenge = await server.challenge()
+    signature = await reader.sign(digest_info_sha256(wire.signin_message(challenge.nonce, kiosk_id)))
+    session = await server.sign_in_jpki(challenge.nonce, certificate, signature)
+    return SignedIn(session, await server.menu(session))
+
+
+async def sign_in_citizen(server: ServerClient, card_id: str, password: Pin) -> SignedIn | PinRefused:
+    """The citizen card's password is checked by the server (3 wrong tries lock the card there)."""
+    try:
+        session = await server.sign_in_citizen(card_id, password.ascii_bytes())
+    except wire.ServerRefused as refused:
+        if refused.code == "wrong_password":
+            tries = refused.detail.get("tries_left")
+            return PinRefused(tries if isinstance(tries, int) and tries >= 0 else 0)
+        if refused.code == "card_locked":
+            return PinRefused(0)
+        raise
+    finally:
+        password.wipe()
+    return SignedIn(session, await server.menu(session))
+
+
+async def fetch_documents(server: ServerClient, session: wire.Session, transaction_id: str, quote_id: str,
+                          amount_paid: int, attempts: int = 3, pause_s: float = 0.5) -> dict:
+    """Ask for the documents; retry only when the server did not answer.  Retrying is safe: issuance is
+    idempotent by transaction id, so a retry returns the same document set, never a second one."""
+    from firmware.server_client import ServerUnavailable
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return await server.issue(session, transaction_id, quote_id, amount_paid)
+        except ServerUnavailable:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(pause_s * attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,117 @@
+"""The kiosk's side of the kiosk↔server protocol (docs/kiosk-server-protocol.md), over HTTPS with mTLS.
+
+Every failure reaches the caller as one of three exceptions, each with a message fit for a log (ids and codes,
+never personal data): :class:`ServerUnavailable` (down, timed out, a 5xx), :class:`certs.wire.ServerRefused`
+(a 4xx with an error code from the contract) and :class:`certs.wire.ProtocolError` (a reply that is not what
+the contract promises).  The caller decides what each means for the visit; none of them ever costs money.
+"""
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from certs import wire
+
+
+class ServerUnavailable(Exception):
+    """The server could not be reached or failed (timeout, refused connection, TLS failure, HTTP 5xx)."""
+
+
+@dataclass(frozen=True)
+class ServerEndpoint:
+    url: str
+    ca: Path
+    client_cert: Path
+    client_key: Path
+    timeout_s: float = 10.0
+
+
+def tls_context(endpoint: ServerEndpoint) -> ssl.SSLContext:
+    """Trust only the city's CA, and present the kiosk's device certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(endpoint.ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(endpoint.client_cert), str(endpoint.client_key))
+    return context
+
+
+class ServerClient:
+    def __init__(self, endpoint: ServerEndpoint):
+        self._endpoint = endpoint
+        self._client = httpx.AsyncClient(base_url=endpoint.url, verify=tls_context(endpoint),
+                                         timeout=endpoint.timeout_s, trust_env=False)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _call(self, method: str, path: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = await self._client.request(method, path, json=body, headers=headers)
+        except httpx.TimeoutException:
+            raise ServerUnavailable(f"{method} {path}: timed out") from None
+        except (httpx.TransportError, ssl.SSLError, OSError) as exc:
+            raise ServerUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ServerUnavailable(f"{method} {path}: HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            if response.status_code >= 400:
+                raise wire.parse_error(response.status_code, None) from None
+            raise wire.ProtocolError(f"{method} {path}: reply is not JSON") from None
+        if response.status_code >= 400:
+            raise wire.parse_error(response.status_code, data)
+        return response.status_code, data
+
+    async def health(self) -> bool:
+        _, data = await self._call("GET", wire.PATH_HEALTH)
+        return isinstance(data, dict) and data.get("status") == "ok"
+
+    async def challenge(self) -> wire.Challenge:
+        _, data = await self._call("POST", wire.PATH_CHALLENGE, body={})
+        return wire.Challenge.parse(data)
+
+    async def sign_in_jpki(self, nonce: str, certificate: bytes, signature: bytes) -> wire.Session:
+        import base64
+
+        body = {"method": "jpki", "nonce": nonce, "certificate": base64.b64encode(certificate).decode("ascii"),
+                "signature": base64.b64encode(signature).decode("ascii")}
+        _, data = await self._call("POST", wire.PATH_SIGNIN, body=body)
+        return wire.Session.parse(data)
+
+    async def sign_in_citizen(self, card_id: str, password_digits: bytes) -> wire.Session:
+        body = {"method": "citizen_card", "card_id": card_id, "password": password_digits.decode("ascii")}
+        _, data = await self._call("POST", wire.PATH_SIGNIN, body=body)
+        return wire.Session.parse(data)
+
+    async def sign_out(self, session: wire.Session) -> None:
+        await self._call("POST", wire.PATH_SIGNOUT, token=session.token, body={})
+
+    async def menu(self, session: wire.Session) -> list[wire.Offer]:
+        _, data = await self._call("GET", wire.PATH_MENU, token=session.token)
+        return wire.parse_menu(data)
+
+    async def quote(self, session: wire.Session, certificate: str, options: dict, copies: int) -> wire.Quote:
+        body = {"certificate": certificate, "options": options, "copies": copies}
+        _, data = await self._call("POST", wire.PATH_QUOTES, token=session.token, body=body)
+        return wire.Quote.parse(data)
+
+    async def issue(self, session: wire.Session, transaction_id: str, quote_id: str, amount_paid: int) -> dict:
+        """The envelope, unverified: the caller verifies it before anything prints."""
+        body = {"transaction_id": transaction_id, "quote_id": quote_id, "amount_paid": amount_paid}
+        _, data = await self._call("POST", wire.PATH_ISSUANCES, token=session.token, body=body)
+        if not isinstance(data, dict):
+            raise wire.ProtocolError("issuance: reply is not an envelope object")
+        return data
+
+    async def report_result(self, transaction_id: str, outcome: str, pages_printed: int, fee_collected: int,
+                            refund_owed: int, reason: str | None = None) -> None:
+        if outcome not in wire.ResultOutcome.ALL:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        body = {"outcome": outcome, "pages_printed": pages_printed, "fee_collected": fee_collected,
+                "refund_owed": refund_owed, "reason": reason}
+        await self._call("POST", wire.path_result(transaction_id), body=body)

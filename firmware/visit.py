@@ -1,0 +1,143 @@
+"""One visit, as data: the states, the resident's intents, and the view the screens render.
+
+The controller (:mod:`firmware.controller`) owns the transitions; this module only names things.  The flow:
+
+    idle ─card─> reading ─> pin ─> menu ─> options ─> confirm ─> paying ─> issuing ─> printing
+      ─> return_card ─> take_items ─> idle
+    any state ─cancel / timeout / fault─> (refund if money was taken) ─> return_card ─> idle
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class VisitState(enum.Enum):
+    IDLE = "idle"
+    OUT_OF_SERVICE = "out_of_service"
+    READING = "reading"
+    PIN = "pin"
+    MENU = "menu"
+    OPTIONS = "options"
+    CONFIRM = "confirm"
+    PAYING = "paying"
+    ISSUING = "issuing"
+    PRINTING = "printing"
+    RETURN_CARD = "return_card"
+    TAKE_ITEMS = "take_items"
+
+
+# States in which the resident's inactivity aborts the visit (no money is at stake before PAYING; in PAYING the
+# abort refunds).  ISSUING and PRINTING time out on the server or the printer, not on the resident.
+RESIDENT_STATES = frozenset({VisitState.READING, VisitState.PIN, VisitState.MENU, VisitState.OPTIONS,
+                             VisitState.CONFIRM, VisitState.PAYING})
+CANCELLABLE = frozenset({VisitState.READING, VisitState.PIN, VisitState.MENU, VisitState.OPTIONS,
+                         VisitState.CONFIRM, VisitState.PAYING})
+
+
+# --- the resident's intents (what a screen, a keypad or a scenario sends) ---------------------------------
+
+@dataclass(frozen=True)
+class Intent:
+    pass
+
+
+@dataclass(frozen=True)
+class ChooseLanguage(Intent):
+    language: str
+
+
+@dataclass(frozen=True)
+class EnterPin(Intent):
+    """The four digits typed on the PIN pad.  The controller turns them into a :class:`hal.card.Pin` at once."""
+
+    digits: str
+
+    def __repr__(self) -> str:
+        return "EnterPin(****)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ChooseCertificate(Intent):
+    certificate: str
+
+
+@dataclass(frozen=True)
+class SetOptions(Intent):
+    options: dict = field(default_factory=dict)
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class Confirm(Intent):
+    pass
+
+
+@dataclass(frozen=True)
+class Back(Intent):
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel(Intent):
+    pass
+
+
+@dataclass(frozen=True)
+class MoreTime(Intent):
+    """"Need more time?" — yes."""
+
+
+@dataclass(frozen=True)
+class SilenceVoice(Intent):
+    pass
+
+
+@dataclass(frozen=True)
+class CallStaff(Intent):
+    pass
+
+
+@dataclass(frozen=True)
+class TakeChange(Intent):
+    """The resident confirms the change was taken (the tray has no sensor)."""
+
+
+# --- what the screens render ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OfferView:
+    certificate: str
+    available: bool
+    reason: str | None
+    fee: int
+    max_copies: int
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VisitView:
+    """A snapshot of the visit for the screens.  It carries no name, address or PIN."""
+
+    state: VisitState
+    visit: int = 0
+    language: str = "ja"
+    message: str | None = None  # a message id: why we are here (error, reason, instruction)
+    busy: bool = False  # an operation is under way (reading the card, asking the server, printing)
+    tries_left: int | None = None
+    offers: tuple[OfferView, ...] = ()
+    certificate: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    copies: int = 1
+    fee: int = 0
+    paid: int = 0
+    change_due: int = 0
+    refund_owed: int = 0
+    pages_total: int = 0
+    pages_printed: int = 0
+    timeout_warning: bool = False
+    items_to_take: tuple[str, ...] = ()  # "card", "document", "change"
+    out_of_service_reason: str | None = None

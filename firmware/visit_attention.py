@@ -1,0 +1,98 @@
+"""Lights, voice and reminders: telling the resident where to look, and not letting them leave their card,
+their certificate or their change behind.
+
+A mixin of :class:`firmware.controller.Kiosk`.  Each state has a spoken prompt (message id = ``prompt.<state>``)
+and a guide light.  At the end of a visit the reminders escalate while an item is left: voice at once, the
+buzzer after ``BUZZER_AFTER_S``, the staff beacon after ``BEACON_AFTER_S``.  A prompt that cannot be played falls
+back to the buzzer.
+"""
+from __future__ import annotations
+
+from hal.signals import BuzzerPattern, GuideLight, LightPattern
+from firmware.visit import VisitState as S
+
+BUZZER_AFTER_S = 15.0
+BEACON_AFTER_S = 30.0
+
+_LIGHTS = {
+    S.IDLE: {GuideLight.CARD_READER: LightPattern.PULSE},
+    S.PAYING: {GuideLight.CASH: LightPattern.PULSE},
+    S.RETURN_CARD: {GuideLight.CARD_READER: LightPattern.PULSE},
+}
+
+
+class AttentionSteps:
+    _reminder_level = 0
+    _fault_after_visit: str | None = None
+
+    def _on_enter_attention(self, state: S) -> None:
+        self._reminder_level = 0
+        signals = self.devices.signals
+        wanted = dict(_LIGHTS.get(state, {}))
+        if state is S.TAKE_ITEMS:
+            if "document" in self.visit.items:
+                wanted[GuideLight.OUTLET] = LightPattern.PULSE
+            if "change" in self.visit.items:
+                wanted[GuideLight.CHANGE] = LightPattern.PULSE
+        for light in GuideLight:
+            signals.set_light(light, wanted.get(light, LightPattern.OFF))
+        if state not in (S.RETURN_CARD, S.TAKE_ITEMS) and signals.buzzer() is BuzzerPattern.REMINDER:
+            signals.buzz(BuzzerPattern.SILENT)
+        if state is not S.OUT_OF_SERVICE:
+            self._say(f"prompt.{state.value}")
+
+    def _say(self, message_id: str) -> None:
+        async def say() -> None:
+            if not await self.devices.voice.say(message_id, self.language):
+                self.devices.signals.buzz(BuzzerPattern.ATTENTION)
+
+        self._spawn_forever(say(), "voice")
+
+    async def _attention_tick(self, now: float) -> None:
+        if self.state not in (S.RETURN_CARD, S.TAKE_ITEMS):
+            return
+        elapsed = now - self._entered_at
+        item = "card" if self.state is S.RETURN_CARD else ("document" if "document" in self.visit.items else "change")
+        if elapsed >= BEACON_AFTER_S and self._reminder_level < 2:
+            self._reminder_level = 2
+            self.devices.signals.set_beacon(True)
+            self.audit.emit("reminder.escalated", visit=self.visit.number, item=item, level="beacon")
+        elif elapsed >= BUZZER_AFTER_S and self._reminder_level < 1:
+            self._reminder_level = 1
+            self.devices.signals.buzz(BuzzerPattern.REMINDER)
+            self._say(f"prompt.{self.state.value}")
+            self.audit.emit("reminder.escalated", visit=self.visit.number, item=item, level="buzzer")
+
+    def _attention_off(self) -> None:
+        signals = self.devices.signals
+        signals.buzz(BuzzerPattern.SILENT)
+        if self._fault_after_visit is None:
+            signals.set_beacon(False)
+
+    async def _after_card_returned(self) -> None:
+        """The card is off the reader: what else must the resident take?"""
+        if self.visit.items:
+            self._enter(S.TAKE_ITEMS)
+        else:
+            await self._end_visit()
+
+    async def _item_taken(self, item: str) -> None:
+        self.visit.items.discard(item)
+        if self.state is S.TAKE_ITEMS:
+            if self.visit.items:
+                self._on_enter_attention(S.TAKE_ITEMS)
+            else:
+                await self._end_visit()
+
+    async def _items_abandoned(self) -> None:
+        if self.state is S.RETURN_CARD:
+            self.audit.emit("reminder.abandoned", visit=self.visit.number, item="card")
+            self.devices.signals.set_beacon(True)
+            if self.visit.items:
+                self._enter(S.TAKE_ITEMS)
+                return
+        for item in sorted(self.visit.items):
+            self.audit.emit("reminder.abandoned", visit=self.visit.number, item=item)
+        if "document" in self.visit.items:
+            self._fault_after_visit = "document_left_in_outlet"
+        await self._end_visit()

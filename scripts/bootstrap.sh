@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Bootstrap a fresh Debian 12 / Raspberry Pi OS machine: the Debian packages the kiosk and its tests need (only
+# those missing), a virtual environment, and the project with its extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+
+# fonts-ipaexfont-*: the Japanese fonts embedded in certificates and used on screen.
+# python3-venv: to make the virtual environment with Debian's Python.
+PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" - <<'PY' || { echo "bootstrap: Python 3.11 or newer is needed" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e ".[server,devices,dev]"
+echo "bootstrap: ready ($VENV)"
