@@ -1,0 +1,145 @@
+"""The reference certificate server's HTTP API (docs/kiosk-server-protocol.md), as a FastAPI app.
+
+The kiosk's identity is the subject CN of its VERIFIED client certificate, which the TLS layer puts into the
+ASGI scope (``scope["extensions"]["tls"]``, see :mod:`server.tls_scope`); it is never read from a header.
+Handlers are plain functions (FastAPI runs them in worker threads): the database and the PDF renderer block.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Annotated
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from fastapi import Body, Depends, FastAPI, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from certs import wire
+from server import issuing, signin
+from server.config import ServerConfig
+from server.db import iso, utcnow
+from server.errors import BodyGuard, ApiError, install_error_handlers
+from server.models import SessionRecord
+from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
+                            IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
+                            SessionReply, Settled, SignedOut, SigninRequest)
+from server.services import Services
+
+KIOSK_ID = re.compile(r"^kiosk-[A-Za-z0-9-]{1,58}$")
+API_VERSION = "1"
+_ERR = {"model": ErrorDocument}
+_COMMON = {400: _ERR, 401: _ERR, 413: _ERR, 422: _ERR}
+_bearer = HTTPBearer(auto_error=False, description="session_token from POST /v1/signin")
+
+
+@functools.lru_cache(maxsize=256)
+def _common_name(pem: str) -> str | None:
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError:
+        return None
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if len(names) == 1 else None
+
+
+def verified_kiosk_id(request: Request) -> str:
+    """The kiosk id from the verified client certificate; the TLS layer refused any connection without one."""
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    kiosk = _common_name(chain[0]) if chain and isinstance(chain[0], str) else None
+    if kiosk is None or not KIOSK_ID.fullmatch(kiosk):
+        raise ApiError(401, "unauthenticated", "no verified kiosk certificate on this connection")
+    return kiosk
+
+
+def services(request: Request) -> Services:
+    svc = getattr(request.app.state, "services", None)
+    if svc is None:
+        raise ApiError(503, "not_configured", "the server has no configuration")
+    return svc
+
+
+def database(svc: Annotated[Services, Depends(services)]):
+    with svc.sessions() as db:
+        yield db
+
+
+Kiosk = Annotated[str, Depends(verified_kiosk_id)]
+Svc = Annotated[Services, Depends(services)]
+Db = Annotated[Session, Depends(database)]
+
+
+def bearer_session(kiosk: Kiosk, db: Db,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> SessionRecord:
+    header = f"Bearer {credentials.credentials}" if credentials else None
+    return signin.current_session(db, header, kiosk)
+
+
+SignedIn = Annotated[SessionRecord, Depends(bearer_session)]
+
+
+def create_app(config: ServerConfig | None) -> FastAPI:
+    """The app; with ``config=None`` it has routes but no services (enough for the OpenAPI document)."""
+    app = FastAPI(title="Kiosk reference certificate server", version=API_VERSION,
+                  description="The municipality's certificate server as the kiosk sees it. "
+                              "Contract: docs/kiosk-server-protocol.md. mTLS: kiosks present a device certificate.",
+                  docs_url=None, redoc_url=None)
+    if config is not None:
+        app.state.services = Services.from_config(config)
+    install_error_handlers(app)
+    app.add_middleware(BodyGuard)
+    _routes(app)
+    return app
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get(wire.PATH_HEALTH, response_model=Health, responses=_COMMON)
+    def health(kiosk: Kiosk) -> dict:
+        return {"status": "ok", "server_time": iso(utcnow())}
+
+    @app.post(wire.PATH_CHALLENGE, response_model=ChallengeReply, responses=_COMMON)
+    def challenge(kiosk: Kiosk, svc: Svc, body: Annotated[Empty | None, Body()] = None) -> dict:
+        return signin.new_challenge(svc, kiosk)
+
+    @app.post(wire.PATH_SIGNIN, response_model=SessionReply, responses={**_COMMON, 403: _ERR, 503: _ERR})
+    def sign_in(kiosk: Kiosk, svc: Svc, body: Annotated[SigninRequest, Body()]) -> dict:
+        if isinstance(body, JpkiSignin):
+            return signin.signin_jpki(svc, kiosk, body)
+        assert isinstance(body, CitizenCardSignin)
+        return signin.signin_citizen_card(svc, kiosk, body)
+
+    @app.post(wire.PATH_SIGNOUT, response_model=SignedOut, responses=_COMMON)
+    def sign_out(session: SignedIn, db: Db, body: Annotated[Empty | None, Body()] = None) -> dict:
+        signin.sign_out(db, session)
+        return {"signed_out": True}
+
+    @app.get(wire.PATH_MENU, response_model=Menu, responses=_COMMON)
+    def menu(session: SignedIn, svc: Svc, db: Db) -> dict:
+        return issuing.menu(svc, db, session)
+
+    @app.post(wire.PATH_QUOTES, response_model=QuoteReply, responses={**_COMMON, 403: _ERR})
+    def quote(session: SignedIn, svc: Svc, db: Db, body: QuoteRequest) -> dict:
+        return issuing.create_quote(svc, db, session, body)
+
+    @app.post(wire.PATH_ISSUANCES, status_code=201, response_class=Response,
+              responses={**_COMMON, 201: {"model": Envelope, "description": "the envelope, issued now"},
+                         200: {"model": Envelope, "description": "the same envelope again (a replay)"},
+                         402: _ERR, 403: _ERR, 404: _ERR, 409: _ERR, 410: _ERR})
+    def issue(kiosk: Kiosk, session: SignedIn, svc: Svc, db: Db, body: IssuanceRequest) -> Response:
+        status, envelope = issuing.issue(svc, db, session, kiosk, body)
+        return Response(content=envelope, status_code=status, media_type="application/json")
+
+    @app.post(wire.PATH_ISSUANCES + "/{transaction_id}/result", response_model=Settled,
+              responses={**_COMMON, 404: _ERR, 409: _ERR})
+    def result(kiosk: Kiosk, db: Db, body: ResultRequest,
+               transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict:
+        return issuing.report_result(db, kiosk, transaction_id, body)
+
+
+def openapi_json(app: FastAPI | None = None) -> str:
+    """The OpenAPI document as committed in docs/openapi.json."""
+    schema = (app or create_app(None)).openapi()
+    return json.dumps(schema, ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,58 @@
+"""``kiosk-server``: devinit (a development world), serve (HTTPS with mTLS) and openapi (the API document)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kiosk-server", description="The kiosk's reference certificate server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    init = commands.add_parser("devinit", help="make CA, keys, simulated cards and server.toml in a directory")
+    init.add_argument("--dir", required=True, type=Path)
+    init.add_argument("--force", action="store_true", help="replace existing keys (and the database)")
+    run = commands.add_parser("serve", help="run the server over HTTPS with client certificates")
+    run.add_argument("--config", required=True, type=Path)
+    run.add_argument("--port", type=int, default=None, help="override the configured port (0: pick a free one)")
+    api = commands.add_parser("openapi", help="write the OpenAPI document")
+    api.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
+    args = parser.parse_args(argv)
+
+    if args.command == "devinit":
+        from server.devinit import AlreadyInitialised, devinit
+
+        try:
+            config = devinit(args.dir, force=args.force)
+        except AlreadyInitialised as exc:
+            print(f"kiosk-server devinit: {exc}", file=sys.stderr)
+            return 2
+        print(f"development world written; start with: kiosk-server serve --config {config}")
+        return 0
+    if args.command == "serve":
+        import dataclasses
+
+        from server.config import ConfigError, load_config
+        from server.serve import serve
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"kiosk-server serve: {exc}", file=sys.stderr)
+            return 2
+        if args.port is not None:
+            config = dataclasses.replace(config, port=args.port)
+        serve(config)
+        return 0
+    from server.app import openapi_json
+
+    text = openapi_json()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

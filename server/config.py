@@ -1,0 +1,185 @@
+"""The server's configuration: one TOML file, every relative path resolved against the file's directory.
+
+``kiosk-server devinit`` writes a development configuration (``server.toml``) next to the keys it makes.  The
+municipality's rules (city name, mayor, fees, copies, whether a My Number may be printed, which certificates the
+city offers at kiosks) live here, never in code.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from certs.catalog import CATALOG, CertificateType
+
+FAULTS = ("none", "wrong_subject_page")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, malformed or unsafe."""
+
+
+@dataclass(frozen=True)
+class CitySettings:
+    name: str
+    mayor: str
+    offered: tuple[CertificateType, ...]
+    fees: dict[CertificateType, int]
+    my_number_allowed: bool = False
+    max_copies: int = 5
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    nonce_s: int = 60
+    session_s: int = 600
+    quote_s: int = 600
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    path: Path
+    host: str
+    port: int
+    database_url: str
+    tls_certificate: Path
+    tls_key: Path
+    client_ca: Path
+    jpki_ca: Path
+    jpki_crl: Path
+    document_key: Path
+    subject_ref_key: Path
+    city: CitySettings
+    lifetimes: Lifetimes = field(default_factory=Lifetimes)
+    dev_enabled: bool = False
+    fault: str = "none"
+
+
+def _resolve(base: Path, value: object, name: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{name} must be a path")
+    path = Path(value)
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def resolve_database_url(base: Path, url: str) -> str:
+    """``sqlite:///relative.db`` is taken relative to the configuration file; other URLs pass unchanged."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url
+
+
+def _table(data: dict, name: str) -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _int(table: dict, key: str, default: int, where: str, minimum: int = 0) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{where}.{key} must be an integer >= {minimum}")
+    return value
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    path = Path(path).resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no configuration file at {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+    base = path.parent
+    server, tls, jpki, signing = (_table(data, n) for n in ("server", "tls", "jpki", "signing"))
+    city, fees_raw, life, dev = (_table(data, n) for n in ("city", "fees", "lifetimes", "dev"))
+
+    fees = {t: k.default_fee for t, k in CATALOG.items()}
+    for code, fee in fees_raw.items():
+        try:
+            kind = CertificateType.parse(code)
+        except ValueError as exc:
+            raise ConfigError(f"[fees]: {exc}") from None
+        fees[kind] = _int(fees_raw, code, 0, "fees")
+    try:
+        offered = tuple(CertificateType.parse(c) for c in city.get("offered", ["residence_record_copy"]))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"[city].offered: {exc}") from None
+    settings = CitySettings(
+        name=str(city.get("name", "架空市")), mayor=str(city.get("mayor", "")), offered=offered, fees=fees,
+        my_number_allowed=bool(city.get("my_number_allowed", False)),
+        max_copies=_int(city, "max_copies", 5, "city", minimum=1),
+    )
+    dev_enabled = dev.get("enabled", False) is True
+    fault = dev.get("fault", "none")
+    if fault not in FAULTS:
+        raise ConfigError(f"[dev].fault must be one of {', '.join(FAULTS)}")
+    if fault != "none" and not dev_enabled:
+        raise ConfigError("[dev].fault needs [dev].enabled = true (development servers only)")
+    return ServerConfig(
+        path=path,
+        host=str(server.get("host", "127.0.0.1")),
+        port=_int(server, "port", 8443, "server"),
+        database_url=resolve_database_url(base, str(server.get("database_url", "sqlite:///server.db"))),
+        tls_certificate=_resolve(base, tls.get("certificate"), "tls.certificate"),
+        tls_key=_resolve(base, tls.get("key"), "tls.key"),
+        client_ca=_resolve(base, tls.get("client_ca"), "tls.client_ca"),
+        jpki_ca=_resolve(base, jpki.get("ca"), "jpki.ca"),
+        jpki_crl=_resolve(base, jpki.get("crl"), "jpki.crl"),
+        document_key=_resolve(base, signing.get("document_key"), "signing.document_key"),
+        subject_ref_key=_resolve(base, signing.get("subject_ref_key"), "signing.subject_ref_key"),
+        city=settings,
+        lifetimes=Lifetimes(_int(life, "nonce_seconds", 60, "lifetimes", 1),
+                            _int(life, "session_seconds", 600, "lifetimes", 1),
+                            _int(life, "quote_seconds", 600, "lifetimes", 1)),
+        dev_enabled=dev_enabled,
+        fault=fault,
+    )
+
+
+def render_config(*, port: int = 8443, database_url: str = "sqlite:///server.db", fault: str = "none",
+                  dev_enabled: bool = True) -> str:
+    """The development configuration devinit writes (paths relative to the file)."""
+    fee_lines = "\n".join(f"{t.value} = {k.default_fee}" for t, k in CATALOG.items())
+    return f"""# Development configuration of the reference certificate server (written by `kiosk-server devinit`).
+# Relative paths are resolved against this file's directory.  Synthetic city, synthetic residents.
+
+[server]
+host = "127.0.0.1"
+port = {port}
+database_url = "{database_url}"
+
+[tls]
+certificate = "tls/server.pem"
+key = "tls/server-key.pem"
+client_ca = "tls/ca.pem"          # the city's device CA: kiosks must present a certificate from it
+
+[jpki]
+ca = "jpki/ca.pem"                # DEVELOPMENT JPKI CA (not the real J-LIS one)
+crl = "jpki/crl.pem"
+
+[signing]
+document_key = "signing/document-key.pem"
+subject_ref_key = "signing/subject-ref.key"
+
+[city]
+name = "架空市"
+mayor = "架空 春男"
+offered = ["residence_record_copy"]
+my_number_allowed = false
+max_copies = 5
+
+[fees]
+{fee_lines}
+
+[lifetimes]
+nonce_seconds = 60
+session_seconds = 600
+quote_seconds = 600
+
+[dev]
+enabled = {"true" if dev_enabled else "false"}
+fault = "{fault}"                 # "none" | "wrong_subject_page" (kiosk tests only)
+"""

@@ -1,0 +1,1 @@
+"""PDF rendering of certificates (reportlab, A4, embedded IPAex TrueType fonts)."""

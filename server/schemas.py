@@ -1,0 +1,140 @@
+"""Request and reply bodies of the wire contract (docs/kiosk-server-protocol.md), as pydantic models.
+
+Requests are strict: unknown fields are refused, numbers must be numbers.  The models also give the OpenAPI
+document (docs/openapi.json) its schemas.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Empty(_Strict):
+    pass
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    detail: dict[str, Any] = {}
+
+
+class ErrorDocument(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    server_time: str
+
+
+class ChallengeReply(BaseModel):
+    nonce: str
+    expires_at: str
+
+
+class JpkiSignin(_Strict):
+    method: Literal["jpki"]
+    nonce: StrictStr = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    certificate: StrictStr = Field(min_length=16, max_length=16384, description="base64 DER")
+    signature: StrictStr = Field(min_length=16, max_length=4096, description="base64")
+
+
+class CitizenCardSignin(_Strict):
+    method: Literal["citizen_card"]
+    card_id: StrictStr = Field(pattern=r"^[A-Z0-9]{4,16}$")
+    password: StrictStr = Field(pattern=r"^[0-9]{4}$", json_schema_extra={"format": "password"})
+
+
+SigninRequest = Annotated[Union[JpkiSignin, CitizenCardSignin], Field(discriminator="method")]
+
+
+class SessionReply(BaseModel):
+    session_token: str
+    subject_ref: str
+    expires_at: str
+
+
+class SignedOut(BaseModel):
+    signed_out: bool
+
+
+class Offer(BaseModel):
+    certificate: str
+    available: bool
+    reason: str | None
+    fee: int
+    max_copies: int
+    options: list[str]
+
+
+class Menu(BaseModel):
+    offers: list[Offer]
+
+
+class QuoteRequest(_Strict):
+    certificate: StrictStr = Field(max_length=64)
+    options: dict[str, StrictStr | StrictBool] = Field(default_factory=dict, max_length=16)
+    copies: StrictInt
+
+
+class QuoteReply(BaseModel):
+    quote_id: str
+    certificate: str
+    copies: int
+    fee_per_copy: int
+    total_fee: int
+    pages: int
+    expires_at: str
+
+
+class IssuanceRequest(_Strict):
+    transaction_id: StrictStr = Field(pattern=r"^[0-9a-f]{32}$")
+    quote_id: StrictStr = Field(min_length=1, max_length=64)
+    amount_paid: StrictInt = Field(ge=0, le=10_000_000)
+
+
+class ManifestDocument(BaseModel):
+    document_id: str
+    certificate: str
+    copy_: int = Field(alias="copy")
+    pages: int
+    sha256: str
+
+
+class ManifestModel(BaseModel):
+    version: int
+    transaction_id: str
+    subject_ref: str
+    kiosk_id: str
+    issued_at: str
+    documents: list[ManifestDocument]
+
+
+class EnvelopeDocument(BaseModel):
+    document_id: str
+    pdf: str
+
+
+class Envelope(BaseModel):
+    manifest: ManifestModel
+    key_id: str
+    signature: str
+    documents: list[EnvelopeDocument]
+
+
+class ResultRequest(_Strict):
+    outcome: Literal["printed", "partially_printed", "refunded", "failed"]
+    pages_printed: StrictInt = Field(ge=0, le=10_000)
+    fee_collected: StrictInt = Field(ge=0, le=10_000_000)
+    refund_owed: StrictInt = Field(ge=0, le=10_000_000)
+    reason: StrictStr | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$")
+
+
+class Settled(BaseModel):
+    settled: bool

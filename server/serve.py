@@ -1,0 +1,73 @@
+"""Run the server: uvicorn over HTTPS, client certificates REQUIRED (the city's device CA), TLS 1.2 or later.
+
+Prints exactly one line to stdout once it accepts connections: ``listening on https://HOST:PORT`` (with the
+real port when the configuration says 0).  Logs go to stderr and carry ids and codes only.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import sys
+
+import uvicorn
+
+from server.app import create_app
+from server.config import ServerConfig
+from server.tls_scope import ClientCertH11Protocol
+
+log = logging.getLogger("server.serve")
+
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def tls_context_factory(config: uvicorn.Config, default) -> ssl.SSLContext:
+    context = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class _AnnouncingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, url: str):
+        super().__init__(config)
+        self._url = url
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            print(f"listening on {self._url}", flush=True)
+
+
+def serve(config: ServerConfig) -> None:
+    if config.fault != "none":
+        log.warning("DEVELOPMENT FAULT ENABLED: %s — never use this configuration with real kiosks", config.fault)
+    app = create_app(config)
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    port = sock.getsockname()[1]
+    host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
+    uv_config = uvicorn.Config(
+        app, http=ClientCertH11Protocol, lifespan="off", log_config=LOG_CONFIG, server_header=False,
+        ssl_certfile=str(config.tls_certificate), ssl_keyfile=str(config.tls_key),
+        ssl_ca_certs=str(config.client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED, ssl_context_factory=tls_context_factory,
+        timeout_keep_alive=30,
+    )
+    server = _AnnouncingServer(uv_config, f"https://{host}:{port}")
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    sys.stdout.flush()

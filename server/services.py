@@ -1,0 +1,50 @@
+"""What the endpoints work with, built once from the configuration: database, JPKI verifier, keys, city rules.
+
+Nothing here holds request state: nonces, sessions, quotes and issuances live in the database only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.config import ServerConfig
+from server.db import open_database
+from server.jpki import JpkiVerifier
+from server.registry import seed, subject_ref
+
+_JST = timezone(timedelta(hours=9), "JST")
+
+
+@dataclass
+class Services:
+    config: ServerConfig
+    sessions: sessionmaker[Session]
+    jpki: JpkiVerifier
+    signing_key: Ed25519PrivateKey
+    subject_secret: bytes
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> "Services":
+        key = load_pem_private_key(config.document_key.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("the document-signing key must be Ed25519")
+        secret = bytes.fromhex(config.subject_ref_key.read_text(encoding="ascii").strip())
+        if len(secret) < 16:
+            raise ValueError("the subject_ref key is too short")
+        sessions = open_database(config.database_url)
+        with sessions() as db:
+            seed(db)
+        return cls(config, sessions, JpkiVerifier(config.jpki_ca, config.jpki_crl), key, secret)
+
+    def subject_ref(self, resident_id: str) -> str:
+        return subject_ref(self.subject_secret, resident_id)
+
+    @staticmethod
+    def today() -> date:
+        """Today in Japan (UTC+9): certificates are dated and ages counted on the local calendar."""
+        return (datetime.now(timezone.utc).astimezone(_JST)).date()
+

@@ -1,0 +1,135 @@
+"""Sign-in: single-use nonces, JPKI and citizen-card sign-in, and sessions — all state in the database.
+
+A nonce is spent by the first sign-in attempt that names it, good or bad, with one conditional UPDATE, so two
+server processes cannot both accept it.  Session tokens are stored only as SHA-256 hashes.  A citizen card
+locks after three wrong passwords in a row (staff unlock it); the counter lives in the database too.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from certs.wire import signin_message
+from server.db import iso, utcnow
+from server.errors import ApiError
+from server.models import CitizenCard, JpkiCard, Nonce, Resident, SessionRecord
+from server.registry import hash_password
+from server.schemas import CitizenCardSignin, JpkiSignin
+from server.services import Services
+
+log = logging.getLogger("server.signin")
+
+MAX_PASSWORD_TRIES = 3
+
+
+def new_challenge(svc: Services, kiosk_id: str) -> dict:
+    nonce = secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(seconds=svc.config.lifetimes.nonce_s)
+    with svc.sessions() as db:
+        db.add(Nonce(nonce=nonce, kiosk_id=kiosk_id, expires_at=expires, used_at=None))
+        db.commit()
+    return {"nonce": nonce, "expires_at": iso(expires)}
+
+
+def _spend_nonce(db: Session, nonce: str, kiosk_id: str) -> None:
+    row = db.get(Nonce, nonce)
+    if row is None or row.kiosk_id != kiosk_id:
+        raise ApiError(401, "nonce_unknown", "this nonce was not issued to this kiosk")
+    now = utcnow()
+    spent = db.execute(update(Nonce).where(Nonce.nonce == nonce, Nonce.used_at.is_(None)).values(used_at=now))
+    db.commit()
+    if spent.rowcount != 1:
+        raise ApiError(401, "nonce_reused", "this nonce was already used")
+    if row.expires_at < now:
+        raise ApiError(401, "nonce_expired", "this nonce has expired")
+
+
+def _b64(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "bad_request", f"{what} is not base64") from None
+
+
+def signin_jpki(svc: Services, kiosk_id: str, request: JpkiSignin) -> dict:
+    with svc.sessions() as db:
+        _spend_nonce(db, request.nonce, kiosk_id)
+        certificate, signature = _b64(request.certificate, "certificate"), _b64(request.signature, "signature")
+        issuer, serial = svc.jpki.verify(certificate, signature, signin_message(request.nonce, kiosk_id))
+        card = db.get(JpkiCard, (issuer, serial))
+        if card is None:
+            log.info("jpki sign-in refused: unknown card serial=%s kiosk=%s", serial, kiosk_id)
+            raise ApiError(401, "unknown_card", "no resident is registered for this card")
+        return _open_session(svc, db, card.resident_id, kiosk_id)
+
+
+def signin_citizen_card(svc: Services, kiosk_id: str, request: CitizenCardSignin) -> dict:
+    with svc.sessions() as db:
+        card = db.get(CitizenCard, request.card_id)
+        if card is None:
+            raise ApiError(401, "unknown_card", "no resident is registered for this card")
+        if card.failed_attempts >= MAX_PASSWORD_TRIES:
+            raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter")
+        if hmac.compare_digest(hash_password(request.password, card.password_salt), card.password_hash):
+            reset = db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id,
+                                                         CitizenCard.failed_attempts < MAX_PASSWORD_TRIES)
+                               .values(failed_attempts=0))
+            db.commit()
+            if reset.rowcount != 1:  # locked by a concurrent wrong attempt
+                raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter")
+            return _open_session(svc, db, card.resident_id, kiosk_id)
+        db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id,
+                                             CitizenCard.failed_attempts < MAX_PASSWORD_TRIES)
+                   .values(failed_attempts=CitizenCard.failed_attempts + 1))
+        db.commit()
+        failed = db.scalar(select(CitizenCard.failed_attempts).where(CitizenCard.card_id == card.card_id))
+        tries_left = max(0, MAX_PASSWORD_TRIES - (failed or 0))
+        log.info("citizen card wrong password card=%s tries_left=%d kiosk=%s", card.card_id, tries_left, kiosk_id)
+        if tries_left == 0:
+            raise ApiError(403, "card_locked", "wrong password: this card is now locked", {"tries_left": 0})
+        raise ApiError(401, "wrong_password", "wrong password", {"tries_left": tries_left})
+
+
+def _open_session(svc: Services, db: Session, resident_id: str, kiosk_id: str) -> dict:
+    if db.get(Resident, resident_id) is None:
+        raise ApiError(401, "unknown_card", "no resident is registered for this card")
+    token = secrets.token_urlsafe(32)
+    subject = svc.subject_ref(resident_id)
+    expires = utcnow() + timedelta(seconds=svc.config.lifetimes.session_s)
+    session_id = uuid.uuid4().hex
+    db.add(SessionRecord(session_id=session_id, token_hash=_token_hash(token), resident_id=resident_id,
+                         subject_ref=subject, kiosk_id=kiosk_id, expires_at=expires, signed_out_at=None))
+    db.commit()
+    log.info("signed in session=%s kiosk=%s", session_id, kiosk_id)
+    return {"session_token": token, "subject_ref": subject, "expires_at": iso(expires)}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def current_session(db: Session, authorization: str | None, kiosk_id: str) -> SessionRecord:
+    """The live session named by a ``Bearer`` header, opened at this kiosk; otherwise 401 unauthenticated."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthenticated", "a session token is needed")
+    row = db.scalar(select(SessionRecord).where(SessionRecord.token_hash == _token_hash(token.strip())))
+    if row is None or row.kiosk_id != kiosk_id or row.signed_out_at is not None or row.expires_at < utcnow():
+        raise ApiError(401, "unauthenticated", "the session is unknown, ended or expired")
+    return row
+
+
+def sign_out(db: Session, session: SessionRecord) -> None:
+    db.execute(update(SessionRecord).where(SessionRecord.session_id == session.session_id)
+               .values(signed_out_at=utcnow()))
+    db.commit()
+    log.info("signed out session=%s", session.session_id)

@@ -1,0 +1,39 @@
+"""Fixtures: one development world and the REAL server running as a subprocess for the whole session."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.server_process import make_dev_world, sign_in, start_server, write_config_variant
+
+
+@pytest.fixture(scope="session")
+def dev_dir(tmp_path_factory):
+    return make_dev_world(tmp_path_factory.mktemp("server-dev") / "dev")
+
+
+@pytest.fixture(scope="session")
+def server(dev_dir):
+    process = start_server(dev_dir)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_server(dev_dir):
+    """The same world served with [dev] fault = "wrong_subject_page" and its own database."""
+    process = start_server(dev_dir, config=write_config_variant(dev_dir, "fault", fault="wrong_subject_page"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture()
+def http(server):
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture()
+def session_a(http, dev_dir):
+    """A signed-in session of resident-a: (reply, headers)."""
+    reply = sign_in(http, dev_dir, "resident-a")
+    return reply, {"Authorization": f"Bearer {reply['session_token']}"}
