@@ -209,10 +209,7 @@ def sim_commands(devices) -> dict[str, Command]:
     async def status(args):
         report = {}
         for device in devices.all():
-            state = device.status() if device is devices.printer else device.state()
-            if inspect.isawaitable(state):
-                state = await state
-            report[device.name] = state.describe() if hasattr(state, "describe") else getattr(state, "value", state)
+            report[device.name] = await _describe_device(device)
         return {"devices": report}
 
     return {
@@ -225,6 +222,20 @@ def sim_commands(devices) -> dict[str, Command]:
         "hopper_short": hopper_short, "door_open": door_open, "door_close": door_close, "staff_call": staff_call,
         "status": status,
     }
+
+
+async def _describe_device(device) -> Any:
+    """A device's condition in a word or two, for ``status``."""
+    if hasattr(device, "status"):  # the printer asks the device
+        state = await device.status()
+        return state.describe() if hasattr(state, "describe") else str(state)
+    if hasattr(device, "state"):
+        return device.state().value
+    if hasattr(device, "door_closed"):  # the signals
+        return f"door {'closed' if device.door_closed() else 'open'}, beacon {'on' if device.beacon() else 'off'}"
+    if hasattr(device, "speaking"):  # the voice
+        return f"speaking {device.speaking()}" if device.speaking() else "quiet"
+    return "?"
 
 
 # -- the kiosk-sim command -------------------------------------------------------------------------------------------
