@@ -114,7 +114,10 @@ class SimCard:
         if target is None:
             return
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1), encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the file holds a private key
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(self.to_json(), f, indent=2)
+            f.write("\n")
         os.replace(tmp, target)
         self.path = target
 

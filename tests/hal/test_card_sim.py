@@ -50,6 +50,7 @@ def test_cards_are_placed_by_name_and_the_counter_is_written_back_to_the_file(ca
         assert await fresh.pin_tries_left() == 2
         assert (await fresh.verify_pin(Pin("1234"))).tries_left == 3
         assert json.loads((cards_dir / "resident-a.json").read_text())["tries_left"] == 3
+        assert (cards_dir / "resident-a.json").stat().st_mode & 0o077 == 0  # a private key stays private
         assert [e.kind for e in events if isinstance(e, CardPlaced)] == [CardKind.MY_NUMBER] * 2
     run(main())
 
