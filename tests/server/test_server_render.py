@@ -1,0 +1,46 @@
+"""The 住民票の写し renderer on its own: pagination, one binding line per page, the closing statement."""
+from __future__ import annotations
+
+from datetime import date
+
+import pypdfium2 as pdfium
+
+from certs.binding import PageBinding, find_bindings
+from server.render.dates import wareki
+from server.render.residence_record import (STATEMENT_SELF, Issuer, PageContent, PersonEntry, ResidenceRecord,
+                                            page_slices, pages_needed, render_residence_record_copy)
+
+PERSON = PersonEntry("見本 一", date(1990, 1, 2), "男", "子", date(2000, 1, 1), date(2000, 1, 5), "架空県架空市1番地",
+                     "見本 一", None)
+
+
+def render(persons: int, household: bool = True) -> list[str]:
+    record = ResidenceRecord("架空県架空市西町1番1号", date(2000, 1, 1), "架空県見本町1番", "見本 一",
+                             (PERSON,) * persons, household, False, False)
+    slices = page_slices(record.persons)
+    pages = [PageContent(record, s, PageBinding("ab" * 16, "cd" * 16, "doc-test0001", n, len(slices)))
+             for n, s in enumerate(slices, start=1)]
+    pdf = render_residence_record_copy(pages, Issuer("架空市", "架空 春男", date(2026, 4, 1), "T-1"))
+    document = pdfium.PdfDocument(pdf)
+    return [document[i].get_textpage().get_text_range() for i in range(len(document))]
+
+
+def test_four_persons_take_two_pages_each_with_one_binding_line():
+    texts = render(4)
+    assert len(texts) == pages_needed(4) == 2
+    for number, text in enumerate(texts, start=1):
+        bindings = find_bindings(text)
+        assert len(bindings) == 1 and (bindings[0].page, bindings[0].pages) == (number, 2)
+    assert "証明する" not in texts[0] and "世帯全員の住民票の原本と相違ないことを証明する" in texts[1]
+    assert "続柄" in texts[0] and "子" not in texts[0].split("続柄")[1][:6]  # 続柄 not chosen: left out
+
+
+def test_single_person_statement_and_date():
+    (text,) = render(1, household=False)
+    assert STATEMENT_SELF in text and "令和8年4月1日" in text and "架空市長" in text
+
+
+def test_wareki():
+    assert wareki(date(2019, 5, 1)) == "令和元年5月1日"
+    assert wareki(date(2019, 4, 30)) == "平成31年4月30日"
+    assert wareki(date(1989, 1, 7)) == "昭和64年1月7日"
