@@ -11,7 +11,6 @@ paid.  The visit decides when to start, stop, pay change or refund.  A paid visi
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from dataclasses import dataclass
 
 from hal.coins import CoinAcceptor, CoinCredited, CoinEventsLost, DispenseResult, Hopper, YEN_COINS
@@ -157,12 +156,8 @@ class Cashier:
         medium = "note" if isinstance(event, NoteCredited) else "coin"
         txn = self._open_txn()
         if txn is None:
-            try:
-                self.journal.record_reconciliation("credit_outside_visit", amount=event.value,
-                                                   device=event.device, ref=f"{event.device}:{event.credit_id}")
-            except sqlite3.IntegrityError:
-                return False
-            return True
+            return self.journal.record_stray_credit(amount=event.value, device=event.device,
+                                                    credit_id=event.credit_id)
         fresh = self.journal.record_credit(txn, amount=event.value, device=event.device,
                                            credit_id=event.credit_id, medium=medium)
         if fresh and self._accepting:
@@ -176,16 +171,14 @@ class Cashier:
     # ---- paying out ------------------------------------------------------------------------------------------
 
     def refundable(self, txn: str) -> int:
-        """Yen of ``txn`` not yet in any bucket and not in a payout under way."""
-        b = self.journal.balance(txn)
-        return b.unaccounted - b.pending_payout
+        """Yen ``txn`` may pay back now: what it holds, less payouts under way and, once a page is printed,
+        less its fee."""
+        return self.journal.payable(txn, "refund")
 
     async def pay_change(self, txn: str | None = None) -> PayoutOutcome:
         """Pay back what ``txn`` holds beyond its fee (call when the documents are printed)."""
         txn = txn or self._txn
-        b = self.journal.balance(txn)
-        fee = 0 if b.fee_collected or b.fee_held else self.journal.fee(txn)
-        amount = b.unaccounted - b.pending_payout - fee
+        amount = self.journal.payable(txn, "change")
         if amount <= 0:
             return PayoutOutcome(0, 0)
         return await self._payout(txn, "change", amount)

@@ -22,12 +22,12 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
 from hal.coins import DispenseResult
-from firmware import journal_schema as s
+from firmware import journal_reports, journal_schema as s
 from firmware.recovery import Settlement, TransactionFacts, plan_settlement
 
 JST = timezone(timedelta(hours=9))
@@ -60,9 +60,7 @@ class Balance:
                                 + self.refund_owed)
 
 
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
+_utc = journal_reports.utc_text
 
 class Journal:
     """The kiosk's money journal in one SQLite file at ``path`` (created, with its schema, on first open)."""
@@ -159,6 +157,9 @@ class Journal:
         try:
             with self._write() as cur:
                 self._require_open(cur, txn)
+                if cur.execute("SELECT 1 FROM events WHERE kind = 'reconciliation_needed' AND ref = ?",
+                               (ref,)).fetchone():
+                    return False  # already kept as a stray credit
                 self._insert(cur, txn, s.CREDIT, amount, device=device, ref=ref, detail={"medium": medium})
         except sqlite3.IntegrityError:
             return False
@@ -202,6 +203,21 @@ class Journal:
                 s.check_transaction_id(txn)
             self._insert(cur, txn, "reconciliation_needed", amount, device=device, ref=ref, detail=detail)
 
+    def record_stray_credit(self, *, amount: int, device: str, credit_id: str) -> bool:
+        """A credit that arrived outside any open transaction (a coin falling through after the visit closed):
+        kept for reconciliation, in no transaction.  False, recording nothing, if this device already reported
+        ``credit_id`` (as a credit or a stray credit)."""
+        ref = f"{s.check_id(device, 'device')}:{s.check_ref(credit_id, 'credit id')}"
+        try:
+            with self._write() as cur:
+                if cur.execute("SELECT 1 FROM events WHERE kind = 'credit' AND ref = ?", (ref,)).fetchone():
+                    return False
+                self._insert(cur, None, "reconciliation_needed", amount, device=device, ref=ref,
+                             detail={"reason": "credit_outside_visit"})
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
     def _record(self, txn: str, kind: str, amount: int = 0, **kw) -> None:
         with self._write() as cur:
             self._require_open(cur, txn)
@@ -213,20 +229,16 @@ class Journal:
         """Journal the intent to pay ``amount`` yen as 'change' or 'refund'; returns the payout id.
 
         ``unplannable`` (part of ``amount``) is what the hoppers cannot pay at all: it is owed at once.
-        Refused if it is more than the transaction holds (for change, the unearned fee is kept back)."""
+        Refused if it is more than :meth:`payable`."""
         if kind not in ("change", "refund"):
             raise ValueError("a payout is 'change' or 'refund'")
         s.check_amount(amount)
         if not 0 <= s.check_amount(unplannable, "unplannable") <= amount or amount == 0:
             raise ValueError("a payout is a positive amount, of which unplannable is a part")
         with self._write() as cur:
-            fee = self._require_open(cur, txn)[0]
-            b = self._balance(cur, txn)
-            held = b.unaccounted - b.pending_payout
-            if kind == "change" and b.fee_collected + b.fee_held == 0:
-                held -= fee
+            held = self._payable(cur, txn, kind)
             if amount > held:
-                raise JournalError(f"payout of {amount} exceeds the {max(held, 0)} yen transaction {txn} holds")
+                raise JournalError(f"payout of {amount} exceeds the {held} yen transaction {txn} may pay")
             number = cur.execute("SELECT count(*) FROM events WHERE transaction_id = ? AND kind IN "
                                  "('change_intent', 'refund_intent')", (txn,)).fetchone()[0] + 1
             payout = f"{txn}.p{number}"
@@ -235,6 +247,19 @@ class Journal:
                 self._insert(cur, txn, s.REFUND_OWED, unplannable, ref=f"{payout}.none",
                              detail={"reason": "no_change", "payout": payout})
         return payout
+
+    def payable(self, txn: str, kind: str) -> int:
+        """The most ``txn`` may pay out now as 'change' or 'refund': what it holds, less payouts under way, and
+        less its fee (not yet booked) for change, or for anything once a page has been printed."""
+        return self._payable(self._db.cursor(), txn, kind)
+
+    def _payable(self, cur, txn: str, kind: str) -> int:
+        fee = self._require_open(cur, txn)[0]
+        b = self._balance(cur, txn)
+        held = b.unaccounted - b.pending_payout
+        if b.fee_collected + b.fee_held == 0 and (kind == "change" or self._count(cur, txn, "page_printed")):
+            held -= fee
+        return max(held, 0)
 
     def record_dispensed(self, txn: str, payout: str, *, hopper: str, coin_value: int,
                          result: DispenseResult) -> None:
@@ -362,18 +387,10 @@ class Journal:
             "SELECT kind, amount FROM events WHERE transaction_id = ? ORDER BY seq", (s.check_transaction_id(txn),))]
 
     def day_summary(self, day: date, tz: timezone = JST) -> dict:
-        """Counts and sums per kind of the events of local day ``day`` (Japan time by default), and how many
-        transactions were opened that day, by outcome ('open' while unsettled)."""
-        start = datetime.combine(day, time(0), tz)
-        span = (_utc(start), _utc(start + timedelta(days=1)))
-        rows = self._db.execute("SELECT kind, count(*), coalesce(sum(amount), 0) FROM events "
-                                "WHERE at >= ? AND at < ? GROUP BY kind", span).fetchall()
-        outcomes = self._db.execute("SELECT coalesce(outcome, 'open'), count(*) FROM transactions "
-                                    "WHERE opened_at >= ? AND opened_at < ? GROUP BY 1", span).fetchall()
-        return {"kinds": {k: {"count": c, "amount": a} for k, c, a in rows}, "transactions": dict(outcomes)}
+        """Counts and sums per kind of the events of local day ``day`` (Japan time by default), and the
+        transactions opened that day by outcome ('open' while unsettled).  See :mod:`firmware.journal_reports`."""
+        return journal_reports.day_summary(self._db, day, tz)
 
     def totals(self) -> dict:
         """Counts and sums per kind over the whole journal, and the number of open transactions."""
-        rows = self._db.execute("SELECT kind, count(*), coalesce(sum(amount), 0) FROM events GROUP BY kind")
-        return {"kinds": {k: {"count": c, "amount": a} for k, c, a in rows},
-                "open_transactions": len(self.open_transactions())}
+        return journal_reports.totals(self._db)

@@ -224,3 +224,14 @@ def test_day_summary_counts_by_japan_day_and_totals_add_up(tmp_path):
     assert j.totals()["kinds"]["credit"] == {"count": 60, "amount": 600}
     assert j.totals()["open_transactions"] == 1
     j.close()
+
+
+def test_once_a_page_is_printed_a_refund_keeps_the_fee_back(journal):
+    quoted(journal, fee=300)
+    journal.record_credit(TXN, amount=1000, device="notes", credit_id="n1", medium="note")
+    assert journal.payable(TXN, "refund") == 1000 and journal.payable(TXN, "change") == 700
+    journal.record_documents_received(TXN, pages=2)
+    journal.record_page_printed(TXN, page=1)
+    assert journal.payable(TXN, "refund") == 700
+    with pytest.raises(JournalError):
+        journal.begin_payout(TXN, "refund", 710)
