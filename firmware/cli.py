@@ -91,3 +91,7 @@ def _print_pages(printer) -> None:
         print("no page was printed")
     for page in pages:
         print(f"printed page: {Path(page.path).resolve()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

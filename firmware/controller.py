@@ -25,6 +25,7 @@ from hal.signals import DoorClosed, DoorOpened, StaffCallPressed
 from firmware import operations as ops
 from firmware.audit import AuditLog
 from firmware.clock import Clock
+from firmware.recovery import SettlementKind
 from firmware.server_client import ServerUnavailable
 from firmware.visit import (CANCELLABLE, RESIDENT_STATES, Back, CallStaff, Cancel, ChooseCertificate,
                             ChooseLanguage, Confirm, EnterPin, Intent, MoreTime, OfferView, SetOptions,
@@ -34,8 +35,10 @@ from firmware.visit_payment import PaymentSteps
 
 log = logging.getLogger("kiosk.controller")
 S = VisitState
-MONEY_EVENTS = (NoteEscrowed, NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost)
-"""Events the cashier journals inside the device sink, before the device acknowledges them."""
+MONEY_EVENTS = (NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost)
+"""Events the cashier journals inside the device sink, before the device acknowledges them.  An escrowed note is
+not money yet: the controller decides on it from its own loop, so a driver is never asked to stack from inside
+its own sink call."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class Kiosk(PaymentSteps, AttentionSteps):
         settlements = self.journal.recover()
         for s in settlements:
             self.audit.emit("recovery.settled", txn=s.transaction_id, settlement=s.kind.value,
-                            refund_owed=s.refund_owed, reprint_owed=s.reprint_owed)
+                            refund_owed=s.refund_owed, reprint_owed=s.kind is SettlementKind.REPRINT_OWED)
         self.audit.emit("kiosk.started", kiosk=self.settings.kiosk_id, recovered=len(settlements))
         await self.devices.start_all(self.device_sink)
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
@@ -190,6 +193,8 @@ class Kiosk(PaymentSteps, AttentionSteps):
                 await self._begin_visit(event.kind)
         elif isinstance(event, CardRemoved):
             await self._on_card_removed()
+        elif isinstance(event, NoteEscrowed):
+            await self.cashier.on_note_escrowed(event.value)
         elif isinstance(event, (NoteCredited, CoinCredited)):
             await self._on_credit(event)
         elif isinstance(event, DocumentTaken):

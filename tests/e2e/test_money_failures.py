@@ -1,0 +1,123 @@
+"""Every way a paid visit can go wrong ends with every yen in exactly one bucket, and nothing unverified printed."""
+from __future__ import annotations
+
+from firmware.clock import FakeClock
+
+
+def test_cancel_after_inserting_money_refunds_everything(run_kiosk):
+    async def visit(k):
+        hundreds = k.devices.hopper(100).coins_estimate()
+        await k.to_payment()
+        await k.do("insert_coin", value=100)
+        await k.do("insert_coin", value=100)
+        txn = k.kiosk.visit.txn
+        await k.do("cancel")
+        await k.wait("return_card")
+        message = k.kiosk.view.message
+        await k.do("lift_card")
+        await k.wait("take_items")
+        await k.do("take_change")
+        await k.wait("idle")
+        return message, k.journal.balance(txn), hundreds - k.devices.hopper(100).coins_estimate(), k.devices
+
+    message, balance, coins_paid, devices = run_kiosk(visit)
+    assert message == "cancelled_refunded"
+    assert balance.credited == 200 and balance.refund_paid == 200 and balance.fee_collected == 0
+    assert balance.unaccounted == 0
+    assert coins_paid == 2 and devices.printer.pages == []
+
+
+def test_inactivity_while_paying_aborts_the_whole_visit_with_a_refund(run_kiosk):
+    clock = FakeClock()
+
+    async def visit(k):
+        await k.to_payment()
+        await k.do("insert_coin", value=100)
+        txn = k.kiosk.visit.txn
+        clock.advance(k.kiosk.settings.timeouts["paying"] - 10)
+        await k.do("state")
+        assert k.kiosk.view.state.value == "paying" and k.kiosk.view.timeout_warning
+        clock.advance(11)
+        await k.wait("return_card")
+        return k.kiosk.view.message, k.journal.balance(txn), k.audit.ids()
+
+    message, balance, audit = run_kiosk(visit, clock=clock)
+    assert message == "timeout_refunded" and "visit.timed_out" in audit
+    assert balance.refund_paid == 100 and balance.unaccounted == 0
+
+
+def test_paper_out_after_payment_refunds_and_takes_the_kiosk_out_of_service(run_kiosk):
+    async def visit(k):
+        await k.to_payment()
+        await k.do("paper_out", after_rows=400)  # runs out in the middle of the first page
+        for _ in range(3):
+            await k.do("insert_coin", value=100)
+        await k.wait("return_card")
+        txn = k.kiosk.visit.txn
+        message = k.kiosk.view.message
+        await k.do("lift_card")
+        await k.wait("take_items")
+        await k.do("take_change")
+        await k.wait("out_of_service")
+        return message, k.journal.balance(txn), k.kiosk.view.out_of_service_reason, k.devices.printer.pages
+
+    message, balance, reason, pages = run_kiosk(visit)
+    assert message == "print_failed.paper_out" and reason == "printer_paper_out"
+    assert balance.refund_paid == 300 and balance.fee_collected == 0 and balance.unaccounted == 0
+    assert all(p.partial for p in pages)
+
+
+def test_paper_out_with_empty_hoppers_records_the_refund_owed(run_kiosk, kiosk_config):
+    empty = {"driver": "sim", "stock": {"500": 0, "100": 0, "50": 0, "10": 0}}
+    config = kiosk_config(**{"devices.hoppers": empty})
+
+    async def visit(k):
+        await k.to_payment()
+        await k.do("paper_out", after_rows=10)
+        for _ in range(3):
+            await k.do("insert_coin", value=100)
+        await k.wait("return_card")
+        return k.kiosk.visit.txn, k.journal.balance(k.kiosk.visit.txn), k.kiosk.view.refund_owed, k.audit.ids()
+
+    txn, balance, shown, audit = run_kiosk(visit, config)
+    assert balance.refund_owed == 300 and balance.refund_paid == 0 and balance.unaccounted == 0
+    assert shown == 300 and "money.refund_owed" in audit
+
+
+def test_document_bound_to_another_resident_is_never_printed(run_kiosk, kiosk_config, faulty_server):
+    config = kiosk_config(faulty_server.url)
+
+    async def visit(k):
+        await k.to_payment()
+        for _ in range(3):
+            await k.do("insert_coin", value=100)
+        await k.wait("return_card")
+        txn = k.kiosk.visit.txn
+        await k.do("lift_card")
+        await k.wait("take_items")
+        await k.do("take_change")
+        await k.wait("out_of_service")
+        return (k.kiosk.view.out_of_service_reason, k.journal.balance(txn), k.devices.printer.pages,
+                k.audit.recent, k.devices.signals.beacon())
+
+    reason, balance, pages, audit, beacon = run_kiosk(visit, config)
+    assert pages == []
+    rejected = [a for a in audit if a["audit"] == "document.rejected"]
+    assert rejected and rejected[0]["reason"] == "page_binding_mismatch"
+    assert reason == "document_rejected" and beacon
+    assert balance.refund_paid == 300 and balance.fee_collected == 0 and balance.unaccounted == 0
+
+
+def test_server_down_at_sign_in_takes_no_money(run_kiosk, kiosk_config):
+    config = kiosk_config("https://127.0.0.1:9")  # nothing listens there
+
+    async def visit(k):
+        await k.do("place_card", card="resident-a")
+        await k.wait("pin")
+        await k.do("enter_pin", pin="1234")
+        await k.wait("return_card")
+        return k.kiosk.view.message, k.journal.totals(), k.audit.ids()
+
+    message, totals, audit = run_kiosk(visit, config)
+    assert message == "server_unavailable" and "server.unavailable" in audit
+    assert "payment.started" not in audit
