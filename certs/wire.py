@@ -121,7 +121,7 @@ def parse_menu(data: Any) -> list[Offer]:
     offers = []
     for raw in _field(data, "offers", list, "menu"):
         try:
-            cert = CertificateType(_field(raw, "certificate", str, "menu offer"))
+            cert = CertificateType.parse(_field(raw, "certificate", str, "menu offer"))
             reason_code = raw.get("reason") if isinstance(raw, dict) else None
             reason = IneligibleReason(reason_code) if reason_code is not None else None
         except ValueError as exc:
@@ -149,7 +149,7 @@ class Quote:
     @classmethod
     def parse(cls, data: Any) -> "Quote":
         try:
-            cert = CertificateType(_field(data, "certificate", str, "quote"))
+            cert = CertificateType.parse(_field(data, "certificate", str, "quote"))
         except ValueError as exc:
             raise ProtocolError(f"quote: {exc}") from None
         quote = cls(_field(data, "quote_id", str, "quote"), cert, _field(data, "copies", int, "quote"),

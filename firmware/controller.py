@@ -6,32 +6,35 @@ by one, so a visit's state never changes under its feet.  Long operations run as
 visit number and an epoch: an outcome that arrives after its visit was aborted is dropped, never applied to
 whatever came next (the 2023 Yokohama incident printed the next applicant's file after a timeout).
 
-The money steps live in :mod:`firmware.visit_payment`, the reminders in :mod:`firmware.visit_attention`.
+The steps live beside it: sign-in and choice in :mod:`firmware.visit_signin`, money in
+:mod:`firmware.visit_payment`, service checks in :mod:`firmware.visit_service`, reminders in
+:mod:`firmware.visit_attention`.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from certs import wire
-from hal.card import CardKind, CardPlaced, CardRemoved, Pin
+from hal.card import CardPlaced, CardRemoved
 from hal.events import DeviceEvent
 from hal.coins import CoinCredited, CoinEventsLost
 from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation
 from hal.printer import DocumentTaken
 from hal.signals import DoorClosed, DoorOpened, StaffCallPressed
-from firmware import operations as ops
 from firmware.audit import AuditLog
 from firmware.clock import Clock
 from firmware.recovery import SettlementKind
 from firmware.server_client import ServerUnavailable
-from firmware.visit import (CANCELLABLE, RESIDENT_STATES, Back, CallStaff, Cancel, ChooseCertificate,
+from firmware.visit import (CANCELLABLE, Visit, RESIDENT_STATES, Back, CallStaff, Cancel, ChooseCertificate,
                             ChooseLanguage, Confirm, EnterPin, Intent, MoreTime, OfferView, SetOptions,
                             SilenceVoice, TakeChange, VisitState, VisitView)
 from firmware.visit_attention import AttentionSteps
 from firmware.visit_payment import PaymentSteps
+from firmware.visit_service import ServiceSteps
+from firmware.visit_signin import SigninSteps
 
 log = logging.getLogger("kiosk.controller")
 S = VisitState
@@ -55,30 +58,6 @@ class Tick:
     pass
 
 
-@dataclass
-class Visit:
-    """What the kiosk knows about the visit in progress.  Memory only; dropped when the visit ends."""
-
-    number: int
-    card: ops.CardRead | None = None
-    session: wire.Session | None = None
-    offers: list[wire.Offer] = field(default_factory=list)
-    certificate: str | None = None
-    options: dict = field(default_factory=dict)
-    copies: int = 1
-    quote: wire.Quote | None = None
-    txn: str | None = None
-    pages_total: int = 0
-    pages_printed: int = 0
-    change_paid: int = 0
-    refund_owed: int = 0
-    items: set[str] = field(default_factory=set)
-    tries_left: int | None = None
-    message: str | None = None
-    busy: bool = False
-    outcome: str = "abandoned"
-
-
 @dataclass(frozen=True)
 class KioskSettings:
     kiosk_id: str
@@ -90,7 +69,7 @@ class KioskSettings:
     readiness_every_s: float = 5.0
 
 
-class Kiosk(PaymentSteps, AttentionSteps):
+class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
     def __init__(self, settings: KioskSettings, devices, server, journal, cashier, trusted_keys, clock: Clock,
                  audit: AuditLog | None = None):
         self.settings, self.devices, self.server, self.journal = settings, devices, server, journal
@@ -277,95 +256,6 @@ class Kiosk(PaymentSteps, AttentionSteps):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _begin_visit(self, kind: CardKind) -> None:
-        reason = await self._readiness()
-        if reason:
-            await self._go_out_of_service(reason)
-            return
-        self._visits += 1
-        self._epoch += 1
-        self.visit = Visit(self._visits)
-        self.audit.emit("visit.started", visit=self.visit.number, card=kind.value)
-        self._enter(S.READING)
-        self._spawn("read_card", ops.read_card(self.devices.card_reader))
-
-    async def _done_read_card(self, card: ops.CardRead | None, error: BaseException | None) -> None:
-        if error is not None or card is None or card.kind is CardKind.UNKNOWN:
-            reason = "card_unreadable" if error is not None else "card_unsupported"
-            self.audit.emit("card.refused", visit=self.visit.number, reason=reason)
-            self._enter(S.RETURN_CARD, reason)
-            return
-        self.visit.card = card
-        if card.kind is CardKind.MY_NUMBER and card.tries_left == 0:
-            self.audit.emit("card.pin_locked", visit=self.visit.number)
-            self._enter(S.RETURN_CARD, "pin_locked")
-            return
-        self.visit.tries_left = card.tries_left
-        self._enter(S.PIN, "pin_last_try" if card.tries_left == 1 else None)
-
-    def _enter_pin(self, intent: EnterPin) -> None:
-        try:
-            pin = Pin(intent.digits)
-        except ValueError:
-            self.visit.message = "pin_format"
-            return
-        card = self.visit.card
-        if card.kind is CardKind.MY_NUMBER:
-            self._spawn("sign_in", ops.sign_in_my_number(self.devices.card_reader, self.server,
-                                                         self.settings.kiosk_id, card.certificate, pin))
-        else:
-            self._spawn("sign_in", ops.sign_in_citizen(self.server, card.card_id, pin))
-
-    async def _done_sign_in(self, result, error: BaseException | None) -> None:
-        visit = self.visit
-        if isinstance(result, ops.PinRefused):
-            visit.tries_left = result.tries_left
-            if result.tries_left == 0:
-                self.audit.emit("card.pin_locked", visit=visit.number)
-                self._enter(S.RETURN_CARD, "pin_locked")
-            else:
-                self.audit.emit("card.pin_wrong", visit=visit.number, tries_left=result.tries_left)
-                self._enter(S.PIN, "pin_last_try" if result.tries_left == 1 else "pin_wrong")
-            return
-        if error is not None:
-            self._server_trouble("sign_in", error)
-            self._enter(S.RETURN_CARD, _message_for(error, "signin_failed"))
-            return
-        visit.session, visit.offers = result.session, result.offers
-        self.audit.emit("signin.succeeded", visit=visit.number,
-                        method="jpki" if visit.card.kind is CardKind.MY_NUMBER else "citizen")
-        self._enter(S.MENU)
-
-    def _choose(self, certificate: str) -> None:
-        offer = next((o for o in self.visit.offers if o.certificate.value == certificate), None)
-        if offer is None or not offer.available:
-            self.visit.message = "not_available" if offer is None else f"reason.{offer.reason.value}"
-            return
-        self.visit.certificate, self.visit.options, self.visit.copies = certificate, {}, 1
-        self._enter(S.OPTIONS)
-
-    def _set_options(self, intent: SetOptions) -> None:
-        offer = next(o for o in self.visit.offers if o.certificate.value == self.visit.certificate)
-        limit = min(offer.max_copies, self.settings.max_copies)
-        if not 1 <= intent.copies <= limit:
-            self.visit.message = "copies_out_of_range"
-            return
-        self.visit.options, self.visit.copies = dict(intent.options), intent.copies
-        self._spawn("quote", self.server.quote(self.visit.session, self.visit.certificate, self.visit.options,
-                                               self.visit.copies))
-
-    async def _done_quote(self, quote: wire.Quote | None, error: BaseException | None) -> None:
-        if error is not None:
-            self._server_trouble("quote", error)
-            if isinstance(error, wire.ServerRefused) and error.status < 500 and error.code in (
-                    "bad_option", "bad_copies", "not_eligible"):
-                self.visit.message = f"quote.{error.code}"
-                return
-            self._enter(S.RETURN_CARD, _message_for(error, "quote_failed"))
-            return
-        self.visit.quote = quote
-        self._enter(S.CONFIRM)
-
     async def _on_card_removed(self) -> None:
         if self.state in (S.READING, S.PIN, S.MENU, S.OPTIONS, S.CONFIRM):
             self.audit.emit("visit.card_lifted", visit=self.visit.number, state=self.state.value)
@@ -446,54 +336,6 @@ class Kiosk(PaymentSteps, AttentionSteps):
         except (ServerUnavailable, wire.ServerRefused, wire.ProtocolError):
             pass  # the session expires on the server by itself
 
-    # ---- service -------------------------------------------------------------------------------------------
-
-    async def _readiness(self) -> str | None:
-        """Why the kiosk cannot sell now (None: it can).  Checked before a visit and before taking money."""
-        d = self.devices
-        if not d.signals.door_closed():
-            return "door_open"
-        if d.card_reader.state().value in ("no_reader", "fault"):
-            return "card_reader"
-        try:
-            status = await d.printer.status()
-        except Exception:
-            return "printer_offline"
-        if not status.can_print:
-            return f"printer_{status.state.value}"
-        if status.document_waiting and self.state in (S.IDLE, S.OUT_OF_SERVICE):
-            return "document_left_in_outlet"
-        if d.notes.state().out_of_service or d.coins.state().out_of_service:
-            return "cash_device"
-        return None
-
-    async def _go_out_of_service(self, reason: str) -> None:
-        if self.out_of_service_reason != reason:
-            self.audit.emit("kiosk.out_of_service", reason=reason)
-        self.out_of_service_reason = reason
-        self.state = S.OUT_OF_SERVICE
-        self._deadline = None
-        self._next_readiness = self.clock.now() + self.settings.readiness_every_s
-
-    async def _fault(self, reason: str) -> None:
-        """Something went wrong that a resident cannot fix: settle the money, then stop selling."""
-        if self.visit.txn is not None and self.journal.is_open(self.visit.txn):
-            await self._refund_and_close(reason)
-        self.devices.signals.set_beacon(True)
-        await self._go_out_of_service(reason)
-
-    def _call_staff(self) -> None:
-        self.audit.emit("staff.called", visit=self.visit.number)
-        self.devices.signals.set_beacon(True)
-
-    def _server_trouble(self, op: str, error: BaseException) -> None:
-        if isinstance(error, wire.ServerRefused):
-            self.audit.emit("server.refused", op=op, code=error.code)
-        elif isinstance(error, ServerUnavailable):
-            self.audit.emit("server.unavailable", op=op)
-        else:
-            log.warning("%s failed: %s", op, type(error).__name__)
-
     # ---- the view ------------------------------------------------------------------------------------------
 
     def _publish(self) -> None:
@@ -513,12 +355,3 @@ class Kiosk(PaymentSteps, AttentionSteps):
         for listener in self._listeners:
             listener(self.view)
 
-
-def _message_for(error: BaseException, default: str) -> str:
-    if isinstance(error, ServerUnavailable):
-        return "server_unavailable"
-    if isinstance(error, wire.ServerRefused):
-        return f"server.{error.code}"
-    if isinstance(error, wire.ProtocolError):
-        return "server_protocol_error"
-    return default

@@ -39,10 +39,12 @@ def tls_context(endpoint: ServerEndpoint) -> ssl.SSLContext:
 
 
 class ServerClient:
-    def __init__(self, endpoint: ServerEndpoint):
+    def __init__(self, endpoint: ServerEndpoint, transport: httpx.AsyncBaseTransport | None = None):
+        """``transport`` replaces the network, for unit tests of reply parsing only."""
         self._endpoint = endpoint
-        self._client = httpx.AsyncClient(base_url=endpoint.url, verify=tls_context(endpoint),
-                                         timeout=endpoint.timeout_s, trust_env=False)
+        verify = tls_context(endpoint) if transport is None else False
+        self._client = httpx.AsyncClient(base_url=endpoint.url, verify=verify, timeout=endpoint.timeout_s,
+                                         trust_env=False, transport=transport)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -12,6 +12,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from certs import wire
+from firmware.operations import CardRead
+
 
 class VisitState(enum.Enum):
     IDLE = "idle"
@@ -34,6 +37,30 @@ RESIDENT_STATES = frozenset({VisitState.READING, VisitState.PIN, VisitState.MENU
                              VisitState.CONFIRM, VisitState.PAYING})
 CANCELLABLE = frozenset({VisitState.READING, VisitState.PIN, VisitState.MENU, VisitState.OPTIONS,
                          VisitState.CONFIRM, VisitState.PAYING})
+
+
+@dataclass
+class Visit:
+    """What the kiosk knows about the visit in progress.  Memory only; dropped when the visit ends."""
+
+    number: int
+    card: CardRead | None = None
+    session: wire.Session | None = None
+    offers: list[wire.Offer] = field(default_factory=list)
+    certificate: str | None = None
+    options: dict = field(default_factory=dict)
+    copies: int = 1
+    quote: wire.Quote | None = None
+    txn: str | None = None
+    pages_total: int = 0
+    pages_printed: int = 0
+    change_paid: int = 0
+    refund_owed: int = 0
+    items: set[str] = field(default_factory=set)
+    tries_left: int | None = None
+    message: str | None = None
+    busy: bool = False
+    outcome: str = "abandoned"
 
 
 # --- the resident's intents (what a screen, a keypad or a scenario sends) ---------------------------------

@@ -121,3 +121,27 @@ def test_server_down_at_sign_in_takes_no_money(run_kiosk, kiosk_config):
     message, totals, audit = run_kiosk(visit, config)
     assert message == "server_unavailable" and "server.unavailable" in audit
     assert "payment.started" not in audit
+
+
+def test_server_down_after_payment_refunds_everything(run_kiosk, kiosk_config, dev_world):
+    from tests.support.server_process import start_server, write_config_variant
+
+    own = start_server(dev_world, config=write_config_variant(dev_world, "short-lived"))
+    config = kiosk_config(own.url)
+
+    async def visit(k):
+        await k.to_payment()
+        own.stop()  # the VPN or the server goes away while the resident pays
+        for _ in range(3):
+            await k.do("insert_coin", value=100)
+        await k.wait("return_card", timeout=30)
+        txn = k.kiosk.visit.txn
+        return k.kiosk.view.message, k.journal.balance(txn), k.devices.printer.pages, k.audit.ids()
+
+    try:
+        message, balance, pages, audit = run_kiosk(visit, config)
+    finally:
+        own.stop()
+    assert message == "server_unavailable_refunded" and pages == []
+    assert balance.refund_paid == 300 and balance.unaccounted == 0
+    assert "server.unavailable" in audit and "server.result_unreported" not in audit[:audit.index("server.unavailable")]

@@ -1,0 +1,66 @@
+"""Whether the kiosk can sell, and what happens when it cannot: out of service, faults, staff calls.
+
+A mixin of :class:`firmware.controller.Kiosk` (ARCHITECTURE invariant 7: the kiosk sells only what it can
+deliver — the printer, the cash devices, the reader and the door are checked before a visit and before money
+is taken).
+"""
+from __future__ import annotations
+
+import logging
+
+from certs import wire
+from firmware.server_client import ServerUnavailable
+from firmware.visit import VisitState as S
+
+log = logging.getLogger("kiosk.controller")
+
+
+class ServiceSteps:
+    # ---- service -------------------------------------------------------------------------------------------
+
+    async def _readiness(self) -> str | None:
+        """Why the kiosk cannot sell now (None: it can).  Checked before a visit and before taking money."""
+        d = self.devices
+        if not d.signals.door_closed():
+            return "door_open"
+        if d.card_reader.state().value in ("no_reader", "fault"):
+            return "card_reader"
+        try:
+            status = await d.printer.status()
+        except Exception:
+            return "printer_offline"
+        if not status.can_print:
+            return f"printer_{status.state.value}"
+        if status.document_waiting and self.state in (S.IDLE, S.OUT_OF_SERVICE):
+            return "document_left_in_outlet"
+        if d.notes.state().out_of_service or d.coins.state().out_of_service:
+            return "cash_device"
+        return None
+
+    async def _go_out_of_service(self, reason: str) -> None:
+        if self.out_of_service_reason != reason:
+            self.audit.emit("kiosk.out_of_service", reason=reason)
+        self.out_of_service_reason = reason
+        self.state = S.OUT_OF_SERVICE
+        self._deadline = None
+        self._next_readiness = self.clock.now() + self.settings.readiness_every_s
+
+    async def _fault(self, reason: str) -> None:
+        """Something went wrong that a resident cannot fix: settle the money, then stop selling."""
+        if self.visit.txn is not None and self.journal.is_open(self.visit.txn):
+            await self._refund_and_close(reason)
+        self.devices.signals.set_beacon(True)
+        await self._go_out_of_service(reason)
+
+    def _call_staff(self) -> None:
+        self.audit.emit("staff.called", visit=self.visit.number)
+        self.devices.signals.set_beacon(True)
+
+    def _server_trouble(self, op: str, error: BaseException) -> None:
+        if isinstance(error, wire.ServerRefused):
+            self.audit.emit("server.refused", op=op, code=error.code)
+        elif isinstance(error, ServerUnavailable):
+            self.audit.emit("server.unavailable", op=op)
+        else:
+            log.warning("%s failed: %s", op, type(error).__name__)
+

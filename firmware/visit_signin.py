@@ -1,0 +1,113 @@
+"""The first half of a visit: reading the card, the PIN and sign-in, the menu, options and the quote.
+
+A mixin of :class:`firmware.controller.Kiosk`.  No money is at stake yet; any failure sends the resident to take
+their card back with a message id that says why.
+"""
+from __future__ import annotations
+
+from certs import wire
+from hal.card import CardKind, Pin
+from firmware import operations as ops
+from firmware.server_client import ServerUnavailable
+from firmware.visit import EnterPin, SetOptions, Visit, VisitState as S
+
+
+class SigninSteps:
+    async def _begin_visit(self, kind: CardKind) -> None:
+        reason = await self._readiness()
+        if reason:
+            await self._go_out_of_service(reason)
+            return
+        self._visits += 1
+        self._epoch += 1
+        self.visit = Visit(self._visits)
+        self.audit.emit("visit.started", visit=self.visit.number, card=kind.value)
+        self._enter(S.READING)
+        self._spawn("read_card", ops.read_card(self.devices.card_reader))
+
+    async def _done_read_card(self, card: ops.CardRead | None, error: BaseException | None) -> None:
+        if error is not None or card is None or card.kind is CardKind.UNKNOWN:
+            reason = "card_unreadable" if error is not None else "card_unsupported"
+            self.audit.emit("card.refused", visit=self.visit.number, reason=reason)
+            self._enter(S.RETURN_CARD, reason)
+            return
+        self.visit.card = card
+        if card.kind is CardKind.MY_NUMBER and card.tries_left == 0:
+            self.audit.emit("card.pin_locked", visit=self.visit.number)
+            self._enter(S.RETURN_CARD, "pin_locked")
+            return
+        self.visit.tries_left = card.tries_left
+        self._enter(S.PIN, "pin_last_try" if card.tries_left == 1 else None)
+
+    def _enter_pin(self, intent: EnterPin) -> None:
+        try:
+            pin = Pin(intent.digits)
+        except ValueError:
+            self.visit.message = "pin_format"
+            return
+        card = self.visit.card
+        if card.kind is CardKind.MY_NUMBER:
+            self._spawn("sign_in", ops.sign_in_my_number(self.devices.card_reader, self.server,
+                                                         self.settings.kiosk_id, card.certificate, pin))
+        else:
+            self._spawn("sign_in", ops.sign_in_citizen(self.server, card.card_id, pin))
+
+    async def _done_sign_in(self, result, error: BaseException | None) -> None:
+        visit = self.visit
+        if isinstance(result, ops.PinRefused):
+            visit.tries_left = result.tries_left
+            if result.tries_left == 0:
+                self.audit.emit("card.pin_locked", visit=visit.number)
+                self._enter(S.RETURN_CARD, "pin_locked")
+            else:
+                self.audit.emit("card.pin_wrong", visit=visit.number, tries_left=result.tries_left)
+                self._enter(S.PIN, "pin_last_try" if result.tries_left == 1 else "pin_wrong")
+            return
+        if error is not None:
+            self._server_trouble("sign_in", error)
+            self._enter(S.RETURN_CARD, message_for(error, "signin_failed"))
+            return
+        visit.session, visit.offers = result.session, result.offers
+        self.audit.emit("signin.succeeded", visit=visit.number,
+                        method="jpki" if visit.card.kind is CardKind.MY_NUMBER else "citizen")
+        self._enter(S.MENU)
+
+    def _choose(self, certificate: str) -> None:
+        offer = next((o for o in self.visit.offers if o.certificate.value == certificate), None)
+        if offer is None or not offer.available:
+            self.visit.message = "not_available" if offer is None else f"reason.{offer.reason.value}"
+            return
+        self.visit.certificate, self.visit.options, self.visit.copies = certificate, {}, 1
+        self._enter(S.OPTIONS)
+
+    def _set_options(self, intent: SetOptions) -> None:
+        offer = next(o for o in self.visit.offers if o.certificate.value == self.visit.certificate)
+        limit = min(offer.max_copies, self.settings.max_copies)
+        if not 1 <= intent.copies <= limit:
+            self.visit.message = "copies_out_of_range"
+            return
+        self.visit.options, self.visit.copies = dict(intent.options), intent.copies
+        self._spawn("quote", self.server.quote(self.visit.session, self.visit.certificate, self.visit.options,
+                                               self.visit.copies))
+
+    async def _done_quote(self, quote: wire.Quote | None, error: BaseException | None) -> None:
+        if error is not None:
+            self._server_trouble("quote", error)
+            if isinstance(error, wire.ServerRefused) and error.status < 500 and error.code in (
+                    "bad_option", "bad_copies", "not_eligible"):
+                self.visit.message = f"quote.{error.code}"
+                return
+            self._enter(S.RETURN_CARD, message_for(error, "quote_failed"))
+            return
+        self.visit.quote = quote
+        self._enter(S.CONFIRM)
+
+
+def message_for(error: BaseException, default: str) -> str:
+    if isinstance(error, ServerUnavailable):
+        return "server_unavailable"
+    if isinstance(error, wire.ServerRefused):
+        return f"server.{error.code}"
+    if isinstance(error, wire.ProtocolError):
+        return "server_protocol_error"
+    return default
