@@ -9,21 +9,24 @@ BIN="$VENV/bin"
 mkdir -p var/kiosk
 "$BIN/kiosk-server" serve --config .dev/server.toml --port 8443 > var/server.log 2>&1 &
 SERVER_PID=$!
-trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null' EXIT
+stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; }
+trap stop_server EXIT
 for _ in $(seq 1 100); do
   grep -q "listening on" var/server.log 2>/dev/null && break
   kill -0 "$SERVER_PID" 2>/dev/null || { cat var/server.log; echo "run-dev: the server did not start" >&2; exit 1; }
   sleep 0.1
 done
 echo "run-dev: reference server up (log: var/server.log)"
+status=0
 if [ "${1:-}" = "--scenario" ]; then
-  "$BIN/kiosk" --config kiosk.dev.toml --headless --scenario "$2"
+  "$BIN/kiosk" --config kiosk.dev.toml --headless --scenario "$2" || status=$?
 else
   if "$BIN/python" -c "import kivy" 2>/dev/null && [ -f screens/app.py ]; then
-    "$BIN/kiosk" --config kiosk.dev.toml
+    "$BIN/kiosk" --config kiosk.dev.toml || status=$?
   else
     echo "run-dev: the kiosk runs headless. In another terminal try:"
-    echo "  $BIN/kiosk-sim place-card resident-a      # then: enter-pin 1234, state, ..."
-    "$BIN/kiosk" --config kiosk.dev.toml --headless
+    echo "  $BIN/kiosk-sim place-card resident-a ; $BIN/kiosk-sim enter_pin pin=1234 ; $BIN/kiosk-sim state"
+    "$BIN/kiosk" --config kiosk.dev.toml --headless || status=$?
   fi
 fi
+exit "$status"
