@@ -54,7 +54,9 @@ def serve(config: ServerConfig) -> None:
         log.warning("DEVELOPMENT FAULT ENABLED: %s — never use this configuration with real kiosks", config.fault)
     app = create_app(config)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY on accepted connections only for a socket that says it is
+    # TCP; without it every reply (headers, then body) waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((config.host, config.port))
     port = sock.getsockname()[1]
