@@ -1,10 +1,12 @@
-"""The ``kiosk`` command.
+"""The ``kiosk`` command's firmware side.
 
     kiosk [--config FILE]                      the touchscreen app (screens/, Kivy)
     kiosk --headless [--config FILE]           the firmware without a screen, driven by `kiosk-sim`
     kiosk --headless --scenario FILE           run a scenario, print where the printed pages are, exit
 
-The configuration defaults to ``$KIOSK_CONFIG``, else ``/etc/kiosk/kiosk.toml``.
+The configuration defaults to ``$KIOSK_CONFIG``, else ``/etc/kiosk/kiosk.toml``.  The console script is
+:func:`screens.launcher.main` (screens may use firmware, not the other way round); it hands the screen to the
+touchscreen app and everything else to :func:`main` here.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from firmware.config import ConfigError, load_config
 from firmware.headless import ScenarioError, all_commands, load_scenario, run_scenario
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, run_screens=None) -> int:
+    """``run_screens(config) -> int`` runs the touchscreen app; without it only --headless is possible."""
     parser = argparse.ArgumentParser(prog="kiosk", description="Self-service certificate kiosk")
     parser.add_argument("--config", default=os.environ.get("KIOSK_CONFIG", "/etc/kiosk/kiosk.toml"))
     parser.add_argument("--headless", action="store_true", help="run without the touchscreen app")
@@ -34,21 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if not args.headless:
-            return _run_screens(config)
+            if run_screens is None:
+                print("kiosk: the touchscreen app is not part of this build; run `kiosk --headless`",
+                      file=sys.stderr)
+                return 2
+            return run_screens(config)
         return asyncio.run(_run_headless(config, args.scenario))
     except (ConfigError, DeviceConfigError, ScenarioError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
-
-
-def _run_screens(config) -> int:
-    try:
-        from screens.app import run_app  # noqa: PLC0415 (Kivy is only loaded when the screen is wanted)
-    except ImportError:
-        print("kiosk: the touchscreen app is not installed in this build; run `kiosk --headless`",
-              file=sys.stderr)
-        return 2
-    return run_app(config)
 
 
 async def _run_headless(config, scenario: str | None) -> int:
