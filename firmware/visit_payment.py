@@ -111,15 +111,25 @@ class PaymentSteps:
         to the counter if anything is owed."""
         self._abandon_operations()
         self._cancel_print()
-        if self.visit.pages_printed:
-            await self._settle_printed(wire.ResultOutcome.PARTIALLY_PRINTED)
-        else:
-            await self._refund_and_close(message, outcome)
+        await self._close_money(message, outcome)
         self.visit.outcome = "failed"
         self._fault_after_visit = out_of_service
         self._enter(S.RETURN_CARD, message)
         if self.devices.card_reader.card_kind() is None:
             await self._after_card_returned()
+
+    async def _close_money(self, reason: str, outcome: str = wire.ResultOutcome.REFUNDED) -> None:
+        """Settle the transaction wherever the visit stopped: once a page printed, the fee is earned (or held for
+        a reprint) and the rest paid as change; before that, everything is refunded."""
+        txn = self.visit.txn
+        if txn is None or not self.journal.is_open(txn):
+            return
+        if self.visit.pages_printed:
+            complete = self.visit.pages_printed == self.visit.pages_total
+            await self._settle_printed(wire.ResultOutcome.PRINTED if complete
+                                       else wire.ResultOutcome.PARTIALLY_PRINTED)
+        else:
+            await self._refund_and_close(reason, outcome)
 
     def _cancel_print(self) -> None:
         for task in list(self._tasks):
@@ -147,8 +157,7 @@ class PaymentSteps:
         refund = await self.cashier.refund_all(txn)
         settlement = self.journal.settle(txn)
         self._after_settlement(settlement, refund)
-        if self.visit.quote is not None and self.journal.outcome(txn) is not None:
-            self._report(txn, outcome, 0, 0, settlement.refund_owed, reason=reason.split(".")[0])
+        self._report(txn, outcome, 0, 0, settlement.refund_owed, reason=reason.split(".")[0])
 
     def _after_settlement(self, settlement, payout) -> None:
         visit = self.visit

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from certs import wire
+from hal.card import ReaderState
 from firmware.server_client import ServerUnavailable
 from firmware.visit import VisitState as S
 
@@ -23,7 +24,7 @@ class ServiceSteps:
         d = self.devices
         if not d.signals.door_closed():
             return "door_open"
-        if d.card_reader.state().value in ("no_reader", "fault"):
+        if d.card_reader.state() in (ReaderState.NO_READER, ReaderState.FAULT):
             return "card_reader"
         try:
             status = await d.printer.status()
@@ -46,11 +47,17 @@ class ServiceSteps:
         self._next_readiness = self.clock.now() + self.settings.readiness_every_s
 
     async def _fault(self, reason: str) -> None:
-        """Something went wrong that a resident cannot fix: settle the money, then stop selling."""
-        if self.visit.txn is not None and self.journal.is_open(self.visit.txn):
-            await self._refund_and_close(reason)
+        """Something went wrong that a resident cannot fix: settle the money, end the visit (dropping what it
+        held), call staff and stop selling."""
+        self._abandon_operations()
+        self._cancel_print()
+        await self._close_money(reason)
         self.devices.signals.set_beacon(True)
-        await self._go_out_of_service(reason)
+        if self.state in (S.IDLE, S.OUT_OF_SERVICE):
+            await self._go_out_of_service(reason)
+        else:
+            self._fault_after_visit = reason
+            await self._end_visit("fault")
 
     def _call_staff(self) -> None:
         self.audit.emit("staff.called", visit=self.visit.number)

@@ -145,3 +145,19 @@ def test_server_down_after_payment_refunds_everything(run_kiosk, kiosk_config, d
     assert message == "server_unavailable_refunded" and pages == []
     assert balance.refund_paid == 300 and balance.unaccounted == 0
     assert "server.unavailable" in audit and "server.result_unreported" not in audit[:audit.index("server.unavailable")]
+
+
+def test_service_door_opened_while_paying_refunds_ends_the_visit_and_stops_selling(run_kiosk):
+    async def visit(k):
+        await k.to_payment()
+        await k.do("insert_coin", value=100)
+        txn = k.kiosk.visit.txn
+        await k.do("door_open")
+        await k.wait("out_of_service")
+        return (k.journal.balance(txn), k.journal.is_open(txn), k.kiosk.view.out_of_service_reason,
+                k.kiosk.visit.session, k.audit.ids(), k.devices.signals.beacon())
+
+    balance, still_open, reason, session, audit, beacon = run_kiosk(visit)
+    assert balance.refund_paid == 100 and balance.unaccounted == 0 and not still_open
+    assert reason == "door_open" and beacon and session is None  # the visit's data is dropped
+    assert "door.opened" in audit and "visit.ended" in audit
