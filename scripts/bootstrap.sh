@@ -7,7 +7,13 @@ VENV=${VENV:-.venv}
 
 # fonts-ipaexfont-*: the Japanese fonts embedded in certificates and used on screen.
 # python3-venv: to make the virtual environment with Debian's Python.
-PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv)
+# libpcsclite-dev + gcc: pyscard has no Linux wheel and builds against pcsc-lite.
+# pcscd + vsmartcard-vpcd: the real PC/SC daemon, and its virtual reader that our virtual JPKI card connects to.
+# xvfb, xauth, libmtdev1: the touchscreen app's GUI tests under a virtual X server.
+# postgresql: the tests run the server against a throw-away PostgreSQL cluster as well as SQLite.
+# alsa-utils: aplay, which plays the voice prompts.
+PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
+          pcscd vsmartcard-vpcd xvfb xauth libmtdev1 postgresql alsa-utils)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -32,5 +38,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[server,devices,dev]"
+"$VENV/bin/python" -m pip install -q -e ".[server,devices,ui,dev]"
 echo "bootstrap: ready ($VENV)"
