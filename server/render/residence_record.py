@@ -21,6 +21,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from certs.binding import PageBinding
+from server.render.content import Issuer, PersonEntry, ResidenceRecord
 from server.render.dates import wareki
 from server.render.fonts import register_fonts
 from server.render.seal import SEAL_SIZE, define_seal
@@ -31,40 +32,6 @@ STATEMENT_SELF = "この写しは、住民票の原本と相違ないことを�
 STATEMENT_HOUSEHOLD = "この写しは、世帯全員の住民票の原本と相違ないことを証明する。"
 _GREY = Color(0.35, 0.35, 0.35)
 _RULE = Color(0.55, 0.55, 0.55)
-
-
-@dataclass(frozen=True)
-class PersonEntry:
-    name: str
-    birth_date: date
-    sex: str
-    relationship: str
-    became_resident_on: date
-    notified_on: date
-    domicile: str
-    domicile_head: str
-    my_number: str | None  # None unless chosen and allowed
-
-
-@dataclass(frozen=True)
-class ResidenceRecord:
-    """What one 住民票の写し shows: one household's address and the persons chosen."""
-    address: str
-    address_set_on: date
-    previous_address: str
-    head_name: str
-    persons: tuple[PersonEntry, ...]
-    household_scope: bool
-    show_head: bool
-    show_domicile: bool
-
-
-@dataclass(frozen=True)
-class Issuer:
-    city: str
-    mayor: str
-    issued_on: date
-    issue_number: str
 
 
 @dataclass(frozen=True)
