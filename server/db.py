@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import models_admin  # noqa: F401  (registers the administration tables on Base.metadata)
 from server.models import Base
 
 
@@ -31,11 +32,22 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # Every request holds one connection while it runs (FastAPI's thread pool has 40 threads).
+        engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30, pool_timeout=30)
     return engine
+
+
+_SCHEMA_LOCK = 0x6B696F736B  # any fixed number: the advisory lock under which server processes create tables
 
 
 def open_database(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
-    Base.metadata.create_all(engine)
+    if engine.dialect.name == "postgresql":
+        # Several server processes may start at once on a new database: CREATE TABLE is not idempotent under
+        # concurrency on PostgreSQL (a racing twin fails on the catalogue's unique index), so they take turns.
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            Base.metadata.create_all(connection)
+    else:
+        Base.metadata.create_all(engine)
     return sessionmaker(engine, expire_on_commit=False)

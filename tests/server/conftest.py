@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.postgres import postgres  # noqa: F401  (the session's throw-away PostgreSQL cluster)
 from tests.support.server_process import make_dev_world, sign_in, start_server, write_config_variant
 
 

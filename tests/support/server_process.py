@@ -50,12 +50,15 @@ def make_dev_world(directory: str | Path, *, force: bool = False) -> Path:
     return directory
 
 
-def write_config_variant(dev_dir: str | Path, name: str, *, fault: str = "none", database: str | None = None) -> Path:
-    """A second configuration in the same world (same keys), e.g. with a development fault and its own database."""
+def write_config_variant(dev_dir: str | Path, name: str, *, fault: str = "none", database: str | None = None,
+                         database_url: str | None = None) -> Path:
+    """A second configuration in the same world (same keys), e.g. with a development fault and its own database
+    (``database``: an SQLite file in the world; ``database_url``: any URL, e.g. a PostgreSQL database)."""
     dev_dir = Path(dev_dir)
     text = (dev_dir / "server.toml").read_text(encoding="utf-8")
     text = text.replace('fault = "none"', f'fault = "{fault}"')
-    text = text.replace('database_url = "sqlite:///server.db"', f'database_url = "sqlite:///{database or name + ".db"}"')
+    url = database_url or f"sqlite:///{database or name + '.db'}"
+    text = text.replace('database_url = "sqlite:///server.db"', f'database_url = "{url}"')
     path = dev_dir / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
     return path
