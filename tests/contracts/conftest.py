@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
 from .sim_harnesses import (
     SimCardReaderHarness, SimCoinAcceptorHarness, SimHopperHarness, SimNoteValidatorHarness, SimSignalsHarness,
     SimVoiceHarness,
@@ -18,6 +19,7 @@ COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness}
 HOPPER_HARNESSES = {"sim": SimHopperHarness}
 SIGNALS_HARNESSES = {"sim": SimSignalsHarness}
 VOICE_HARNESSES = {"sim": SimVoiceHarness}
+PRINTER_HARNESSES = {"sim": SimPrinterHarness, "escpos-pty": EscposPtyHarness, "escpos-tcp": EscposTcpHarness}
 
 
 def _harness(request, registry):
@@ -56,3 +58,8 @@ def signals_harness(request):
 @pytest.fixture(params=sorted(VOICE_HARNESSES))
 def voice_harness(request):
     return _harness(request, VOICE_HARNESSES)
+
+
+@pytest.fixture(params=sorted(PRINTER_HARNESSES))
+def printer_harness(request):
+    return _harness(request, PRINTER_HARNESSES)

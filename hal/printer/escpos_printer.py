@@ -1,0 +1,242 @@
+"""The real A4 kiosk printer, spoken to in ESC/POS over a serial line, USB or the network.
+
+The page goes out as ``GS v 0`` raster bands of ``band_rows`` rows (a long image overflows printer buffers, so
+it is never sent in one piece) and between two bands the driver
+
+1. asks the printer for its real-time status and waits for the answer — the answer also proves the printer has
+   received everything sent before it, and says at once when the paper ran out in the middle of the page;
+2. keeps the bytes the printer may still hold under ``max_bytes_in_flight``: when ``print_rows_per_second`` is
+   set, the driver counts the rows the printer has had time to print and waits before a band that would overfill
+   it (serial lines add RTS/CTS or DSR/DTR flow control, see :mod:`hal.printer.escpos_link`).
+
+Text is never sent as text: Japanese would go out in the wrong encoding (python-escpos picks GB2312).  The kiosk
+renders every character into the raster, and this driver has no text method at all.
+
+After a cut the sheet waits in the outlet.  A printer with an outlet sensor (``status = "custom-full"``: the
+Custom KPM216H's ``DLE EOT 20``) reports it, and a poll every ``poll_interval`` seconds turns the sensor's change
+into :class:`DocumentTaken`.  Only a valid status reply can change what the driver believes: a garbled or missing
+reply is logged and ignored, and after ``max_bad_replies`` of them in a row the printer counts as OFFLINE.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+from hal.events import DeviceUnavailable, EventSink, discard
+from hal.printer import escpos_status
+from hal.printer.contract import (
+    DocumentPresented, DocumentTaken, PageRaster, PrinterFault, PrinterState, PrinterStatus, PrinterStatusChanged,
+)
+from hal.printer.escpos_link import LinkError, PrinterLink
+from hal.printer.escpos_status import StatusReplyError
+
+log = logging.getLogger(__name__)
+
+ESC_INIT = b"\x1b@"
+RASTER_NORMAL = b"\x1dv0\x00"  # GS v 0, m = 0
+MAX_RASTER_ROWS = 4095  # Epson's limit for one GS v 0 image
+CUTS = {  # (cut command, kind) -> bytes
+    ("gs_v", "full"): b"\x1dV\x41\x00",  # GS V 65 0: feed to the cutting position, full cut
+    ("gs_v", "partial"): b"\x1dV\x42\x00",  # GS V 66 0: feed to the cutting position, partial cut
+    ("esc_i", "full"): b"\x1bi",  # ESC i: total cut (Custom KPM216H)
+    ("esc_i", "partial"): b"\x1bm",  # ESC m: partial cut
+}
+
+
+class EscposPrinter:
+    """The :class:`hal.printer.contract.Printer` contract over a :class:`~hal.printer.escpos_link.PrinterLink`."""
+
+    def __init__(self, link: PrinterLink, name: str = "printer", *, status_mode: str = "custom-full",
+                 dpi: int = 203, width_dots: int = 1728, band_rows: int = 128, max_bytes_in_flight: int = 65536,
+                 print_rows_per_second: float | None = None, reply_timeout: float = 1.0,
+                 poll_interval: float | None = 0.5, max_bad_replies: int = 3, cut: str = "full",
+                 cut_command: str = "gs_v", present_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic):
+        escpos_status.queries_for(status_mode)  # refuses an unknown mode
+        if not 1 <= band_rows <= MAX_RASTER_ROWS:
+            raise ValueError(f"band_rows must be 1 … {MAX_RASTER_ROWS}, got {band_rows}")
+        band_bytes = 8 + band_rows * ((width_dots + 7) // 8)
+        if max_bytes_in_flight < band_bytes:
+            raise ValueError(f"max_bytes_in_flight ({max_bytes_in_flight}) must hold one band of {band_rows} rows "
+                             f"at {width_dots} dots ({band_bytes} bytes)")
+        if (cut_command, cut) not in CUTS:
+            raise ValueError(f"cut must be full or partial and cut_command gs_v or esc_i, got {cut!r}/{cut_command!r}")
+        self.link, self.name, self.status_mode = link, name, status_mode
+        self.dpi, self.width_dots, self.band_rows = dpi, width_dots, band_rows
+        self.max_bytes_in_flight, self.print_rows_per_second = max_bytes_in_flight, print_rows_per_second
+        self.reply_timeout, self.poll_interval, self.max_bad_replies = reply_timeout, poll_interval, max_bad_replies
+        self.present_timeout = present_timeout
+        self.has_outlet_sensor = status_mode == "custom-full"
+        self._cut = CUTS[(cut_command, cut)]
+        self._clock = clock
+        self._sink: EventSink = discard
+        self._lock = asyncio.Lock()
+        self._known: PrinterStatus | None = None  # the last status read from a valid reply
+        self._bad_replies = 0
+        self._poller: asyncio.Task | None = None
+        self._in_flight = 0.0  # bytes the printer may still hold (when its print speed is known)
+        self._in_flight_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"EscposPrinter({self.name!r}, {self.link.where}, status={self.status_mode})"
+
+    # -- the contract ---------------------------------------------------------------------------------------------
+
+    async def start(self, sink: EventSink) -> None:
+        await asyncio.to_thread(self.link.open)
+        try:
+            async with self._lock:
+                await self._send(ESC_INIT)
+                status = await self._read_status()
+        except LinkError as e:
+            await asyncio.to_thread(self.link.close)
+            raise DeviceUnavailable(self.name, f"printer at {self.link.where} failed: {e}") from None
+        if status is None:
+            await asyncio.to_thread(self.link.close)
+            raise DeviceUnavailable(self.name, f"the printer at {self.link.where} does not answer status queries")
+        self._sink = sink
+        self._known = status
+        if self.poll_interval is not None and self.has_outlet_sensor:
+            self._poller = asyncio.create_task(self._poll(), name=f"{self.name} status poll")
+
+    async def stop(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
+        self._sink = discard
+        async with self._lock:
+            await asyncio.to_thread(self.link.close)
+
+    async def status(self) -> PrinterStatus:
+        async with self._lock:
+            return await self._status_now()
+
+    async def print_page(self, page: PageRaster) -> None:
+        if page.width > self.width_dots:
+            raise ValueError(f"{self.name}: page {page.label!r} is {page.width} dots wide, "
+                             f"the printable width is {self.width_dots}")
+        if page.dpi != self.dpi:
+            raise ValueError(f"{self.name}: page {page.label!r} is rendered at {page.dpi} dpi, "
+                             f"this printer prints at {self.dpi}")
+        async with self._lock:
+            status = await self._status_now()
+            if not status.can_print:
+                raise PrinterFault(self.name, status, rows_printed=0)
+            rows_done = 0
+            for first in range(0, page.height, self.band_rows):
+                count = min(self.band_rows, page.height - first)
+                band = page.rows[first * page.row_bytes:(first + count) * page.row_bytes]
+                block = RASTER_NORMAL + page.row_bytes.to_bytes(2, "little") + count.to_bytes(2, "little") + band
+                await self._pace(len(block), page.row_bytes)
+                try:
+                    await self._send(block)
+                except LinkError as e:
+                    log.warning("%s: %s after %d rows of %s", self.name, e, rows_done, page.label)
+                    await self._changed(self._offline())
+                    raise PrinterFault(self.name, self._offline(), rows_printed=rows_done) from None
+                status = await self._status_now()
+                if not status.can_print:
+                    log.warning("%s stopped after %d of %d rows of %s: %s", self.name, rows_done, page.height,
+                                page.label, status.describe())
+                    raise PrinterFault(self.name, status, rows_printed=rows_done)
+                rows_done += count
+
+    async def cut(self) -> None:
+        async with self._lock:
+            status = await self._status_now()
+            if not status.can_print:
+                raise PrinterFault(self.name, status, rows_printed=0)
+            try:
+                await self._send(self._cut)
+            except LinkError:
+                await self._changed(self._offline())
+                raise PrinterFault(self.name, self._offline()) from None
+            if self.has_outlet_sensor:
+                deadline = self._clock() + self.present_timeout
+                while not status.document_waiting and self._clock() < deadline:
+                    status = await self._status_now()
+                    if not status.document_waiting:
+                        await asyncio.sleep(0.02)
+        await self._sink(DocumentPresented(self.name))
+
+    # -- inside -----------------------------------------------------------------------------------------------
+
+    async def _send(self, data: bytes) -> None:
+        await asyncio.to_thread(self.link.write, data)
+
+    async def _pace(self, block_bytes: int, row_bytes: int) -> None:
+        """Wait until the printer has room for ``block_bytes`` more (only when its print speed is known)."""
+        if not self.print_rows_per_second:
+            return
+        drain = self.print_rows_per_second * row_bytes  # bytes a second leave the printer's buffer
+        now = self._clock()
+        self._in_flight = max(0.0, self._in_flight - (now - self._in_flight_at) * drain)
+        self._in_flight_at = now
+        excess = self._in_flight + block_bytes - self.max_bytes_in_flight
+        if excess > 0:
+            await asyncio.sleep(excess / drain)
+            now = self._clock()
+            self._in_flight = max(0.0, self._in_flight - (now - self._in_flight_at) * drain)
+            self._in_flight_at = now
+        self._in_flight += block_bytes
+
+    async def _read_status(self) -> PrinterStatus | None:
+        """One reading from a valid reply, or None (no answer, or an answer that is not a status)."""
+        def exchange() -> dict[int, bytes]:
+            self.link.discard_input()
+            replies = {}
+            for n, length in escpos_status.queries_for(self.status_mode):
+                self.link.write(escpos_status.query(n))
+                replies[n] = self.link.read(length, self.reply_timeout)
+            return replies
+        replies = await asyncio.to_thread(exchange)
+        try:
+            return escpos_status.parse_status(self.status_mode, replies)
+        except StatusReplyError as e:
+            log.warning("%s at %s: %s", self.name, self.link.where, e)
+            return None
+
+    async def _status_now(self) -> PrinterStatus:
+        """Ask the printer; a reply that is missing or garbled leaves the known status as it was, and
+        ``max_bad_replies`` of them in a row mean OFFLINE."""
+        try:
+            status = await self._read_status()
+        except LinkError as e:
+            log.warning("%s: %s", self.name, e)
+            status = None
+        if status is None:
+            self._bad_replies += 1
+            if self._bad_replies < self.max_bad_replies and self._known is not None:
+                return self._known
+            status = self._offline()
+        else:
+            self._bad_replies = 0
+        await self._changed(status)
+        return status
+
+    def _offline(self) -> PrinterStatus:
+        """OFFLINE, keeping what the outlet sensor last said (silence is not "the sheet was taken")."""
+        waiting = self._known.document_waiting if self._known is not None else False
+        return PrinterStatus(PrinterState.OFFLINE, document_waiting=waiting)
+
+    async def _changed(self, status: PrinterStatus) -> None:
+        before, self._known = self._known, status
+        if before is None or before == status:
+            return
+        await self._sink(PrinterStatusChanged(self.name, status))
+        if before.document_waiting and not status.document_waiting and status.state is not PrinterState.OFFLINE:
+            await self._sink(DocumentTaken(self.name))
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                async with self._lock:
+                    await self._status_now()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: status poll failed", self.name)

@@ -1,0 +1,259 @@
+"""An ESC/POS kiosk printer emulator: the far end of a pty or of a loopback TCP socket (port-9100 style).
+
+It is a peer written to the published facts (docs/device-protocols.md §4), not to the driver: it reads the
+byte stream command by command with the project's own decoder, prints raster rows onto simulated paper, answers
+real-time status queries the moment they arrive (as printers do), and records every byte it received::
+
+    emulator = PrinterEmulator(PrinterScript(paper_out_after_rows=300))
+    path = emulator.start_pty()                 # or: host, port = emulator.start_tcp()
+    ...                                          # the driver prints to path
+    decode(emulator.received)                    # the sheets sent, to compare pixel for pixel
+    emulator.rows_printed                        # 300: the paper ended there
+    emulator.stop()
+
+Models (``PrinterScript.model``): ``"custom-full"`` is a Custom KPM216H in ESC/POS emulation (answers ``DLE EOT
+1``…``4`` and the 6-byte FULL STATUS ``DLE EOT 20`` with the "ticket in output" bit); ``"realtime"`` is a plain
+Epson-class printer (``DLE EOT 1``…``4`` only; ``DLE EOT 20`` gets no answer).
+
+The receive buffer is modelled when ``buffer_bytes`` and ``print_rows_per_second`` are set: raster data leaves the
+buffer at the print speed, and a block arriving into a full buffer sets :attr:`overflowed` — on a real printer
+without flow control those bytes would be lost and the rest read as commands.
+"""
+from __future__ import annotations
+
+import os
+import pty
+import select
+import socket
+import threading
+import time
+import tty
+from dataclasses import dataclass
+
+from tests.support.escpos_decoder import Command, EscposDecodeError, NeedMore, next_command
+
+
+@dataclass
+class PrinterScript:
+    model: str = "custom-full"
+    near_end_after_bands: int | None = None  # the near-end sensor trips after this many raster blocks
+    paper_out_after_rows: int | None = None  # the paper ends after this many printed rows (across pages)
+    buffer_bytes: int | None = None
+    print_rows_per_second: float | None = None
+    reply_delay: float = 0.0  # seconds before each status answer
+
+
+class PrinterEmulator:
+    def __init__(self, script: PrinterScript | None = None):
+        self.script = script or PrinterScript()
+        self.received = bytearray()
+        self.errors: list[str] = []
+        self.overflowed = False
+        self.rows_printed = 0
+        self.blocks = 0
+        self.blocks_lost = 0  # raster blocks that arrived while the printer could not print
+        self.cuts = 0
+        self.queries: list[int] = []
+        self.paper_out = False
+        self.near_end = False
+        self.cover_open = False
+        self.document_waiting = False
+        self.recoverable_error = False
+        self.unrecoverable_error = False
+        self.silent = False  # answers nothing (unplugged, powered off)
+        self._garble = 0
+        self._lock = threading.RLock()
+        self._buffer = bytearray()
+        self._pending = 0.0
+        self._pending_at = time.monotonic()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._fds: list[int] = []
+        self._listener: socket.socket | None = None
+        self._client: socket.socket | None = None
+        self._send = None
+
+    # -- transports -----------------------------------------------------------------------------------------------
+
+    def start_pty(self) -> str:
+        """Open a pty pair; the driver opens the returned slave path as a serial port."""
+        master, slave = pty.openpty()
+        tty.setraw(master)
+        tty.setraw(slave)
+        self._fds += [master, slave]  # the slave stays open here so the master never sees EIO between opens
+        self._send = lambda data: os.write(master, data)
+        self._spawn(self._serve_fd, master)
+        return os.ttyname(slave)
+
+    def start_tcp(self) -> tuple[str, int]:
+        """Listen on 127.0.0.1 on an ephemeral port; one connection at a time, like a printer's port 9100."""
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(1)
+        self._spawn(self._serve_tcp)
+        return self._listener.getsockname()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        for closeable in (self._client, self._listener):
+            if closeable is not None:
+                closeable.close()
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
+
+    def _spawn(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name="printer-emulator")
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve_fd(self, fd: int) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # EIO while nobody holds the slave: nothing to read
+                    time.sleep(0.01)
+                    continue
+                self.feed(data)
+
+    def _serve_tcp(self) -> None:
+        assert self._listener is not None
+        self._listener.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.settimeout(0.05)
+            self._client = client
+            self._send = client.sendall
+            while not self._stop.is_set():
+                try:
+                    data = client.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                self.feed(data)
+            client.close()
+            self._client = None
+
+    # -- the printer ----------------------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes arrive from the host: record them and act on every complete command."""
+        with self._lock:
+            self.received += data
+            self._buffer += data
+            pos = 0
+            while pos < len(self._buffer):
+                try:
+                    command = next_command(self._buffer, pos)
+                except NeedMore:
+                    break
+                except EscposDecodeError as e:
+                    self.errors.append(str(e))
+                    pos += 1  # a real printer would print the byte as a character; we skip it and remember
+                    continue
+                self._act(command)
+                pos += command.length
+            del self._buffer[:pos]
+
+    def _act(self, command: Command) -> None:
+        if command.name == "status":
+            self.queries.append(command.arg)
+            self._answer(command.arg)
+        elif command.name == "raster":
+            self._print(command)
+        elif command.name == "cut":
+            if self._can_print():
+                self.cuts += 1
+                self.document_waiting = True
+        elif command.name == "init":
+            self._pending = 0.0
+
+    def _can_print(self) -> bool:
+        return not (self.paper_out or self.cover_open or self.recoverable_error or self.unrecoverable_error)
+
+    def _print(self, block: Command) -> None:
+        self.blocks += 1
+        s = self.script
+        if s.buffer_bytes is not None and s.print_rows_per_second:
+            now = time.monotonic()
+            drained = (now - self._pending_at) * s.print_rows_per_second * block.width_bytes
+            self._pending = max(0.0, self._pending - drained) + block.length
+            self._pending_at = now
+            if self._pending > s.buffer_bytes:
+                self.overflowed = True
+        if not self._can_print():
+            self.blocks_lost += 1
+            return
+        rows = block.rows
+        if s.paper_out_after_rows is not None:
+            rows = max(0, min(rows, s.paper_out_after_rows - self.rows_printed))
+        self.rows_printed += rows
+        if s.paper_out_after_rows is not None and self.rows_printed >= s.paper_out_after_rows:
+            self.paper_out = True
+        if s.near_end_after_bands is not None and self.blocks >= s.near_end_after_bands:
+            self.near_end = True
+
+    def _answer(self, n: int) -> None:
+        if self.silent or self._send is None:
+            return
+        if n == 20:
+            if self.script.model != "custom-full":
+                return  # an Epson-class printer does not know DLE EOT 20
+            paper = self.paper_out | self.near_end << 2 | self.document_waiting << 5
+            user = self.cover_open << 1
+            reply = bytes([0x10, 0x0F, paper, user, 0x01 if self.recoverable_error else 0,
+                           0x01 if self.unrecoverable_error else 0])
+        else:
+            fault = not self._can_print()
+            bits = {1: fault << 3,
+                    2: self.cover_open << 2 | self.paper_out << 5 | (self.recoverable_error
+                                                                     or self.unrecoverable_error) << 6,
+                    3: self.recoverable_error << 3 | self.unrecoverable_error << 5,
+                    4: (0x0C if self.near_end else 0) | (0x60 if self.paper_out else 0)}[n]
+            reply = bytes([0x12 | bits])
+        if self._garble:
+            self._garble -= 1
+            reply = bytes([0xFF ^ reply[0]]) + reply[1:]  # 1 byte: bit 7 set; 6 bytes: no 10 0F
+        if self.script.reply_delay:
+            time.sleep(self.script.reply_delay)
+        try:
+            self._send(reply)
+        except OSError:
+            pass
+
+    # -- what the world does to the printer ---------------------------------------------------------------------
+
+    def take_document(self) -> None:
+        with self._lock:
+            self.document_waiting = False
+
+    def open_cover(self) -> None:
+        with self._lock:
+            self.cover_open = True
+
+    def close_cover(self) -> None:
+        with self._lock:
+            self.cover_open = False
+            self.recoverable_error = False
+
+    def refill_paper(self) -> None:
+        with self._lock:
+            self.paper_out = self.near_end = False
+            self.script.paper_out_after_rows = None
+
+    def garble_next_replies(self, count: int) -> None:
+        """The next ``count`` status answers arrive as noise (a bad cable, a ground loop)."""
+        with self._lock:
+            self._garble += count
