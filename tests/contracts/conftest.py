@@ -8,13 +8,14 @@ from __future__ import annotations
 import pytest
 
 from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
+from .serial_harnesses import IdNoteValidatorHarness
 from .sim_harnesses import (
     SimCardReaderHarness, SimCoinAcceptorHarness, SimHopperHarness, SimNoteValidatorHarness, SimSignalsHarness,
     SimVoiceHarness,
 )
 
 CARD_READER_HARNESSES = {"sim": SimCardReaderHarness}
-NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness}
+NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness, "id003": IdNoteValidatorHarness}
 COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness}
 HOPPER_HARNESSES = {"sim": SimHopperHarness}
 SIGNALS_HARNESSES = {"sim": SimSignalsHarness}
