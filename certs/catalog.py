@@ -6,7 +6,13 @@ window fees (domain-facts §2.5); a city's configuration overrides them and may 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
+
+_MEMBER_LIST = re.compile(r"^$|^[0-9a-z]{8,64}(,[0-9a-z]{8,64}){0,19}$")
+
+#: Options a kiosk never offers, whatever a request or a configuration says (domain-facts §0).
+FORBIDDEN_OPTIONS = {"resident_code": "the 住民票コード is never printed at a kiosk"}
 
 
 class CertificateType(enum.Enum):
@@ -35,8 +41,13 @@ class OptionSpec:
     default: str | bool
     choices: tuple[str, ...] | None = None
     needs_city_permission: bool = False  # offered only where the city's configuration allows it
+    free_text: bool = False  # a short text of ids (e.g. the chosen household members), not a yes/no
 
     def validate(self, value: object) -> str | bool:
+        if self.free_text:
+            if not isinstance(value, str) or not _MEMBER_LIST.fullmatch(value):
+                raise ValueError(f"option {self.name} takes a comma-separated list of member references")
+            return value
         if self.choices is None:
             if not isinstance(value, bool):
                 raise ValueError(f"option {self.name} takes true or false")
@@ -63,6 +74,9 @@ class CertificateKind:
 
     def normalise_options(self, given: dict[str, object], *, my_number_allowed: bool = False) -> dict[str, object]:
         """Fill defaults, refuse unknown or forbidden options.  Raises ValueError with a clear message."""
+        forbidden = sorted(set(given) & set(FORBIDDEN_OPTIONS))
+        if forbidden:
+            raise ValueError(f"option {forbidden[0]} is never offered: {FORBIDDEN_OPTIONS[forbidden[0]]}")
         unknown = set(given) - {o.name for o in self.options}
         if unknown:
             raise ValueError(f"{self.type.value} has no option {', '.join(sorted(unknown))}")
@@ -72,19 +86,32 @@ class CertificateKind:
             if spec.needs_city_permission and value and not my_number_allowed:
                 raise ValueError(f"option {spec.name} is not offered by this city")
             result[spec.name] = value
+        if "members" in result:
+            chosen = bool(result["members"])
+            if result.get("scope") == "selected" and not chosen:
+                raise ValueError("option scope=selected needs members (the chosen household members)")
+            if result.get("scope") != "selected" and chosen:
+                raise ValueError("option members is only for scope=selected")
         return result
 
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.options)
 
-_HOUSEHOLD = OptionSpec("scope", "世帯全員／本人のみ", "self", ("self", "household"))
+
+_HOUSEHOLD = OptionSpec("scope", "本人のみ／世帯全員／選択した人", "self", ("self", "household", "selected"))
+_MEMBERS = OptionSpec("members", "選択した人", "", free_text=True)  # member_ref values from the menu, comma-separated
 _HEAD = OptionSpec("household_head", "世帯主・続柄", False)
-_DOMICILE = OptionSpec("domicile", "本籍・筆頭者", False)
+_DOMICILE = OptionSpec("domicile", "本籍・筆頭者", False)  # Japanese nationals only
+_FOREIGN = OptionSpec("foreign_items", "国籍・地域、在留資格等", False)  # foreign residents only
 _MY_NUMBER = OptionSpec("my_number", "個人番号", False, needs_city_permission=True)
 
 CATALOG: dict[CertificateType, CertificateKind] = {k.type: k for k in (
     CertificateKind(CertificateType.RESIDENCE_RECORD_COPY, "住民票の写し", "Certificate of residence (copy)", 300,
-                    options=(_HOUSEHOLD, _HEAD, _DOMICILE, _MY_NUMBER)),
+                    options=(_HOUSEHOLD, _MEMBERS, _HEAD, _DOMICILE, _FOREIGN, _MY_NUMBER)),
     CertificateKind(CertificateType.RESIDENCE_RECORD_ITEMS, "住民票記載事項証明書",
-                    "Certificate of items in the residence record", 300, options=(_HOUSEHOLD, _HEAD, _DOMICILE)),
+                    "Certificate of items in the residence record", 300,
+                    options=(_HOUSEHOLD, _MEMBERS, _HEAD, _DOMICILE, _FOREIGN)),
     CertificateKind(CertificateType.SEAL_REGISTRATION, "印鑑登録証明書", "Certificate of seal registration", 300),
     CertificateKind(CertificateType.FAMILY_REGISTER_ALL, "戸籍全部事項証明書",
                     "Family register (all members)", 450, family_register=True),
@@ -110,5 +137,6 @@ class IneligibleReason(enum.Enum):
     DOMICILE_ELSEWHERE = "domicile_elsewhere"  # 本籍地 ≠ 住所地 without the 利用登録
     NO_FAMILY_REGISTER = "no_family_register"  # e.g. a foreign resident
     NOT_IN_HOUSEHOLD = "not_in_household"
-    OUT_OF_HOURS = "out_of_hours"
+    OUT_OF_HOURS = "out_of_hours"  # outside the service hours, or 戸籍 outside weekday office hours
     NOT_OFFERED = "not_offered"  # the city does not offer this certificate at kiosks
+    CLOSED = "closed"  # a closed day: 12/29–1/3, or a maintenance day the city configured

@@ -6,17 +6,18 @@ city offers at kiosks) live here, never in code.
 """
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from certs.catalog import CATALOG, CertificateType
+from server.config_city import (ConfigError, Hours, RegistrySettings, parse_copies, parse_fees, parse_hours,
+                                parse_registry)
 
 FAULTS = ("none", "wrong_subject_page")
-
-
-class ConfigError(Exception):
-    """The configuration file is missing, malformed or unsafe."""
+__all__ = ["ConfigError", "CitySettings", "ServerConfig", "load_config", "render_config"]
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,15 @@ class CitySettings:
     name: str
     mayor: str
     offered: tuple[CertificateType, ...]
-    fees: dict[CertificateType, int]
+    fees: dict[CertificateType, int]  # what a kiosk charges per copy (window fee less any kiosk discount)
     my_number_allowed: bool = False
     max_copies: int = 5
+    window_fees: dict[CertificateType, int] = field(default_factory=dict)  # the counter's fees, for display
+    copies: dict[CertificateType, int] = field(default_factory=dict)  # per-certificate limit (else max_copies)
+    hours: Hours = field(default_factory=Hours)
+
+    def max_copies_for(self, kind: CertificateType) -> int:
+        return self.copies.get(kind, self.max_copies)
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class ServerConfig:
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     dev_enabled: bool = False
     fault: str = "none"
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    dev_now: datetime | None = None  # [dev].now: a fixed clock for tests and demos (development servers only)
 
 
 def _resolve(base: Path, value: object, name: str) -> Path:
@@ -84,6 +93,13 @@ def _int(table: dict, key: str, default: int, where: str, minimum: int = 0) -> i
     return value
 
 
+def _flag(table: dict, key: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"[city].{key} must be true or false")
+    return value
+
+
 def load_config(path: str | Path) -> ServerConfig:
     path = Path(path).resolve()
     try:
@@ -95,24 +111,23 @@ def load_config(path: str | Path) -> ServerConfig:
     base = path.parent
     server, tls, jpki, signing = (_table(data, n) for n in ("server", "tls", "jpki", "signing"))
     city, fees_raw, life, dev = (_table(data, n) for n in ("city", "fees", "lifetimes", "dev"))
-
-    fees = {t: k.default_fee for t, k in CATALOG.items()}
-    for code, fee in fees_raw.items():
-        try:
-            kind = CertificateType.parse(code)
-        except ValueError as exc:
-            raise ConfigError(f"[fees]: {exc}") from None
-        fees[kind] = _int(fees_raw, code, 0, "fees")
+    window_fees, fees = parse_fees(fees_raw)
+    if not isinstance(city.get("offered", []), list):
+        raise ConfigError("[city].offered must be a list of certificate types")
     try:
         offered = tuple(CertificateType.parse(c) for c in city.get("offered", ["residence_record_copy"]))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"[city].offered: {exc}") from None
     settings = CitySettings(
         name=str(city.get("name", "架空市")), mayor=str(city.get("mayor", "")), offered=offered, fees=fees,
-        my_number_allowed=bool(city.get("my_number_allowed", False)),
+        my_number_allowed=_flag(city, "my_number_allowed"),
         max_copies=_int(city, "max_copies", 5, "city", minimum=1),
+        window_fees=window_fees,
+        hours=parse_hours(_table(data, "hours")),
     )
+    settings = dataclasses.replace(settings, copies=parse_copies(_table(data, "copies"), settings.max_copies))
     dev_enabled = dev.get("enabled", False) is True
+    dev_now = _dev_now(dev.get("now"), dev_enabled)
     fault = dev.get("fault", "none")
     if fault not in FAULTS:
         raise ConfigError(f"[dev].fault must be one of {', '.join(FAULTS)}")
@@ -136,13 +151,30 @@ def load_config(path: str | Path) -> ServerConfig:
                             _int(life, "quote_seconds", 600, "lifetimes", 1)),
         dev_enabled=dev_enabled,
         fault=fault,
+        registry=parse_registry(_table(data, "registry")),
+        dev_now=dev_now,
     )
+
+
+def _dev_now(value: object, dev_enabled: bool) -> datetime | None:
+    if value is None:
+        return None
+    if not dev_enabled:
+        raise ConfigError("[dev].now needs [dev].enabled = true (development servers only)")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        moment = None
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise ConfigError("[dev].now must be a date-time with its offset, like \"2026-12-30T10:00:00+09:00\"")
+    return moment
 
 
 def render_config(*, port: int = 8443, database_url: str = "sqlite:///server.db", fault: str = "none",
                   dev_enabled: bool = True) -> str:
     """The development configuration devinit writes (paths relative to the file)."""
     fee_lines = "\n".join(f"{t.value} = {k.default_fee}" for t, k in CATALOG.items())
+    offered = ", ".join(f'"{t.value}"' for t in CATALOG)
     return f"""# Development configuration of the reference certificate server (written by `kiosk-server devinit`).
 # Relative paths are resolved against this file's directory.  Synthetic city, synthetic residents.
 
@@ -167,12 +199,32 @@ subject_ref_key = "signing/subject-ref.key"
 [city]
 name = "架空市"
 mayor = "架空 春男"
-offered = ["residence_record_copy"]
-my_number_allowed = false
+offered = [{offered}]
+my_number_allowed = false         # 個人番号 on a 住民票: only where the city allows it (the 住民票コード: never)
 max_copies = 5
 
-[fees]
+[fees]                            # window fees (手数料条例), yen per copy
 {fee_lines}
+kiosk_discount = 0                # yen off every certificate at a kiosk, e.g. 100
+
+# [fees.kiosk]                    # or a kiosk fee per certificate, e.g.
+# family_register_all = 350
+
+# [copies]                        # per-certificate copy limits ([city].max_copies otherwise)
+# residence_record_copy = 10
+
+[hours]
+service = "00:00-24:00"           # a development server answers all day; a city sets e.g. "06:30-23:00"
+family_register = ""              # 戸籍 only on weekdays in these hours, e.g. "08:30-17:15" ("" = no limit)
+year_end_closure = false          # a city keeps the default (true): closed 12/29-1/3.  Off here so tests and
+                                  # demos run on any day of the year
+closed_dates = []                 # maintenance days, e.g. ["2026-05-06"]
+holidays = []                     # national holidays: no 戸籍 where family_register hours are set
+tax_year_from = "06-01"           # the latest 市県民税 year switches on this day
+
+[registry]                        # the synthetic registry, made once in an empty database
+seed = 2026
+generated_households = 12
 
 [lifetimes]
 nonce_seconds = 60

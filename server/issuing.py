@@ -24,7 +24,8 @@ from certs.envelope import DocumentEntry, Manifest, canonical_json, seal_envelop
 from server.db import iso, utcnow
 from server.errors import ApiError
 from server.models import Household, Issuance, QuoteRecord, Resident, ResultReport, SessionRecord
-from server.registry import household_members, ineligibility, other_resident
+from server.eligibility import NotInHousehold, chosen_members, ineligibility, selectable_members
+from server.registry import other_resident
 from server.render.residence_record import (Issuer, PageContent, PersonEntry, ResidenceRecord, page_slices,
                                             pages_needed, render_residence_record_copy)
 from server.schemas import IssuanceRequest, QuoteRequest, ResultRequest
@@ -46,15 +47,23 @@ def _option_names(svc: Services, kind: CertificateType) -> list[str]:
 
 
 def menu(svc: Services, db: Session, session: SessionRecord) -> dict:
-    resident = _resident(db, session)
-    today, available_kinds = svc.today(), offered(svc)
+    """Every certificate, each available or with its reason; and the household members a 住民票 may show."""
+    resident, city = _resident(db, session), svc.config.city
+    now, available_kinds = svc.now(), offered(svc)
     offers = []
     for kind in CertificateType:
-        reason = ineligibility(db, resident, kind, available_kinds, today)
+        reason = ineligibility(db, city, available_kinds, resident, kind, now)
         offers.append({"certificate": kind.value, "available": reason is None,
-                       "reason": reason.value if reason else None, "fee": svc.config.city.fees[kind],
-                       "max_copies": svc.config.city.max_copies, "options": _option_names(svc, kind)})
-    return {"offers": offers}
+                       "reason": reason.value if reason else None, "fee": city.fees[kind],
+                       "window_fee": city.window_fees.get(kind, city.fees[kind]),
+                       "max_copies": city.max_copies_for(kind), "options": _option_names(svc, kind)})
+    household = [{"member_ref": svc.subject_ref(m.resident_id), "name": f"{m.family_name} {m.given_name}",
+                  "relationship": m.relationship} for m in selectable_members(db, resident)]
+    return {"offers": offers, "household": household}
+
+
+def _refuse(reason) -> ApiError:
+    return ApiError(403, "not_eligible", "this certificate cannot be issued at a kiosk", {"reason": reason.value})
 
 
 def _resident(db: Session, session: SessionRecord) -> Resident:
@@ -69,20 +78,23 @@ def create_quote(svc: Services, db: Session, session: SessionRecord, request: Qu
         kind = CertificateType.parse(request.certificate)
     except ValueError:
         raise ApiError(400, "unknown_certificate", "no such certificate") from None
-    resident = _resident(db, session)
-    reason = ineligibility(db, resident, kind, offered(svc), svc.today())
+    resident, city = _resident(db, session), svc.config.city
+    reason = ineligibility(db, city, offered(svc), resident, kind, svc.now())
     if reason is not None:
-        raise ApiError(403, "not_eligible", "this certificate cannot be issued at a kiosk", {"reason": reason.value})
+        raise _refuse(reason)
     try:
         options = CATALOG[kind].normalise_options(dict(request.options),
                                                   my_number_allowed=svc.config.city.my_number_allowed)
     except ValueError as exc:
         raise ApiError(400, "bad_option", str(exc)) from None
-    if not 1 <= request.copies <= svc.config.city.max_copies:
-        raise ApiError(400, "bad_copies", f"copies must be 1 to {svc.config.city.max_copies}",
-                       {"max_copies": svc.config.city.max_copies})
-    persons = len(household_members(db, resident)) if options.get("scope") == "household" else 1
-    fee = svc.config.city.fees[kind]
+    limit = city.max_copies_for(kind)
+    if not 1 <= request.copies <= limit:
+        raise ApiError(400, "bad_copies", f"copies must be 1 to {limit}", {"max_copies": limit})
+    try:
+        persons = len(chosen_members(db, resident, options, svc.subject_ref))
+    except NotInHousehold as exc:
+        raise _refuse(exc.reason) from None
+    fee = city.fees[kind]
     quote = QuoteRecord(quote_id="q-" + secrets.token_hex(16), session_id=session.session_id, certificate=kind.value,
                         options_json=json.dumps(options, sort_keys=True), copies=request.copies, fee_per_copy=fee,
                         total_fee=fee * request.copies, pages=pages_needed(persons) * request.copies,
@@ -116,9 +128,9 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
         raise ApiError(402, "payment_insufficient", "the amount paid is below the fee",
                        {"total_fee": quote.total_fee, "amount_paid": request.amount_paid})
     resident = _resident(db, session)
-    reason = ineligibility(db, resident, CertificateType(quote.certificate), offered(svc), svc.today())
+    reason = ineligibility(db, svc.config.city, offered(svc), resident, CertificateType(quote.certificate), svc.now())
     if reason is not None:
-        raise ApiError(403, "not_eligible", "this certificate cannot be issued at a kiosk", {"reason": reason.value})
+        raise _refuse(reason)
     claimed = db.execute(update(QuoteRecord).where(QuoteRecord.quote_id == quote.quote_id,
                                                    (QuoteRecord.transaction_id.is_(None))
                                                    | (QuoteRecord.transaction_id == txn))
@@ -157,9 +169,10 @@ def _person(member: Resident, show_my_number: bool) -> PersonEntry:
                        my_number=member.my_number if show_my_number else None)
 
 
-def compose_record(db: Session, resident: Resident, options: dict, my_number_allowed: bool) -> ResidenceRecord:
-    household = household_members(db, resident)
-    members = household if options.get("scope") == "household" else [resident]
+def compose_record(db: Session, resident: Resident, options: dict, my_number_allowed: bool,
+                   members: list[Resident] | None = None) -> ResidenceRecord:
+    household = selectable_members(db, resident)
+    members = members if members is not None else household if options.get("scope") == "household" else [resident]
     head = next((m for m in household if m.relationship == "世帯主"), household[0])
     show_my_number = bool(options.get("my_number")) and my_number_allowed
     home = db.get(Household, resident.household_id)
@@ -174,7 +187,8 @@ def _build_envelope(svc: Services, db: Session, session: SessionRecord, resident
                     txn: str, kiosk_id: str) -> bytes:
     city = svc.config.city
     options = json.loads(quote.options_json)
-    record = compose_record(db, resident, options, city.my_number_allowed)
+    record = compose_record(db, resident, options, city.my_number_allowed,
+                            chosen_members(db, resident, options, svc.subject_ref))
     slices = page_slices(record.persons)
     issued_on = svc.today()
     entries, pdfs = [], {}

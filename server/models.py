@@ -118,3 +118,8 @@ class ResultReport(Base):
     refund_owed: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# The registry's other tables (戸籍, 附票, 印鑑, 税, foreign residents) live in server.models_registry; importing it
+# here registers them on Base, so Base.metadata.create_all makes every table.
+from server import models_registry as _registry_tables  # noqa: E402,F401

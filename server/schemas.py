@@ -67,14 +67,23 @@ class SignedOut(BaseModel):
 class Offer(BaseModel):
     certificate: str
     available: bool
-    reason: str | None
-    fee: int
+    reason: str | None = Field(description="an IneligibleReason code when not available")
+    fee: int = Field(description="yen per copy at the kiosk")
+    window_fee: int | None = Field(default=None, description="yen per copy at the counter (shows a kiosk discount)")
     max_copies: int
     options: list[str]
 
 
+class HouseholdMember(BaseModel):
+    """A living member of the resident's household, for 住民票 scope=selected (``members``: member_ref, …)."""
+    member_ref: str
+    name: str
+    relationship: str
+
+
 class Menu(BaseModel):
     offers: list[Offer]
+    household: list[HouseholdMember] = []
 
 
 class QuoteRequest(_Strict):

@@ -37,14 +37,18 @@ class Services:
             raise ValueError("the subject_ref key is too short")
         sessions = open_database(config.database_url)
         with sessions() as db:
-            seed(db)
+            seed(db, config.registry.seed, config.registry.generated_households)
         return cls(config, sessions, JpkiVerifier(config.jpki_ca, config.jpki_crl), key, secret)
 
     def subject_ref(self, resident_id: str) -> str:
         return subject_ref(self.subject_secret, resident_id)
 
-    @staticmethod
-    def today() -> date:
+    def now(self) -> datetime:
+        """Now in Japan (UTC+9), aware; a development server's ``[dev].now`` fixes it (tests, demos)."""
+        fixed = self.config.dev_now
+        return (fixed or datetime.now(timezone.utc)).astimezone(_JST)
+
+    def today(self) -> date:
         """Today in Japan (UTC+9): certificates are dated and ages counted on the local calendar."""
-        return (datetime.now(timezone.utc).astimezone(_JST)).date()
+        return self.now().date()
 

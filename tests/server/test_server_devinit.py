@@ -16,7 +16,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from server.config import ConfigError, load_config
 from tests.support.server_process import REPO, load_card
 
-CARDS = {"resident-a", "resident-b", "locked", "revoked", "expired", "child", "citizen-a"}
+CARDS = {"resident-a", "resident-b", "locked", "revoked", "expired", "child", "citizen-a", "support-measures", "foreign",
+         "moved-out", "moved-out-household", "deceased", "seal-abolished", "domicile-elsewhere"}
 
 
 def test_rerun_refuses_without_force(dev_dir):
