@@ -21,8 +21,9 @@ def iso(moment: datetime) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """hide_parameters: a database error's message never carries the values (they may be personal data)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # driver settings, not SQL the app depends on
@@ -33,7 +34,8 @@ def make_engine(url: str) -> Engine:
             cursor.close()
     else:
         # Every request holds one connection while it runs (FastAPI's thread pool has 40 threads).
-        engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30, pool_timeout=30)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30, pool_timeout=30,
+                               hide_parameters=True)
     return engine
 
 

@@ -59,6 +59,13 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "bad_request", "the body is not valid JSON", {"fields": fields})
         return error_response(422, "bad_request", "some fields are missing or malformed", {"fields": fields})
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not a refusal: still an error document, without details.  (Starlette re-raises it afterwards,
+        # so the server's log gets the traceback; SQL parameters are hidden from it, see server.db.)
+        log.error("unexpected %s", type(exc).__name__)
+        return error_response(500, "server_error", "the server could not answer this request")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "server_error")
@@ -105,9 +112,12 @@ class BodyGuard:
         body = b"".join(chunks)
         if body:
             try:
-                json.loads(body.decode("utf-8"))
+                document = json.loads(body.decode("utf-8"))
             except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
                 await _send_error(send, 400, "bad_request", "the body is not valid JSON")
+                return
+            if _has_nul(document):  # no field of the contract holds one, and PostgreSQL cannot even compare it
+                await _send_error(send, 400, "bad_request", "text in the body may not contain U+0000")
                 return
         buffered: Message = {"type": "http.request", "body": body, "more_body": False}
         delivered = False
@@ -120,6 +130,16 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:

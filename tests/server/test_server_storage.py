@@ -7,49 +7,15 @@ barrier, and the database alone must decide who wins (single-use nonces, one doc
 from __future__ import annotations
 
 import secrets
-import threading
 
 import pytest
 from sqlalchemy import func, select
 
-from server.db import open_database
 from server.models import Issuance, Nonce, QuoteRecord
-from tests.support.server_process import jpki_signin_body, load_card, sign_in, start_server, write_config_variant
+from tests.support.server_process import jpki_signin_body, load_card, sign_in
+from tests.support.storm import release_together
 
 RESIDENCE = "residence_record_copy"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store(request, dev_dir):
-    """(server process, SQLAlchemy sessionmaker on the same database)."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres").create_database("storage")
-    else:
-        url = f"sqlite:///{dev_dir / 'storage.db'}"
-        for stale in dev_dir.glob("storage.db*"):
-            stale.unlink()
-    process = start_server(dev_dir, config=write_config_variant(dev_dir, f"storage-{request.param}",
-                                                                database_url=url))
-    sessions = open_database(url)
-    yield process, sessions
-    sessions.kw["bind"].dispose()
-    process.stop()
-
-
-def together(count: int, call) -> list:
-    """Run ``call(i)`` in ``count`` threads released at the same instant; returns the results in order."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = call(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def auth(session: dict) -> dict:
@@ -86,7 +52,7 @@ def test_nonce_is_spent_once_even_by_simultaneous_sign_ins(store, dev_dir):
             reply = client.post("/v1/signin", json=body)
             return reply.status_code, reply.json()
 
-    results = together(6, attempt)
+    results = release_together(6, attempt)
     assert sorted(status for status, _ in results) == [200] + [401] * 5, results
     assert {doc["error"]["code"] for status, doc in results if status == 401} == {"nonce_reused"}
     with sessions() as db:
@@ -104,7 +70,7 @@ def test_simultaneous_identical_issuances_make_one_document_set(store, dev_dir):
         with server.client() as client:
             return client.post("/v1/issuances", headers=headers, json=request)
 
-    replies = together(4, attempt)
+    replies = release_together(4, attempt)
     assert sorted(r.status_code for r in replies) == [200, 200, 200, 201], [r.text for r in replies]
     assert len({r.content for r in replies}) == 1  # the very same bytes for everyone
     with sessions() as db:
@@ -125,7 +91,7 @@ def test_simultaneous_different_requests_with_one_transaction_id(store, dev_dir)
             return client.post("/v1/issuances", headers=headers,
                                json={"transaction_id": txn, "quote_id": quotes[i]["quote_id"], "amount_paid": 300})
 
-    replies = together(2, attempt)
+    replies = release_together(2, attempt)
     assert sorted(r.status_code for r in replies) == [201, 409], [r.text for r in replies]
     loser = next(r for r in replies if r.status_code == 409)
     assert loser.json()["error"]["code"] == "transaction_conflict"
@@ -147,7 +113,7 @@ def test_one_quote_buys_one_transaction_even_when_raced(store, dev_dir):
             return client.post("/v1/issuances", headers=headers,
                                json={"transaction_id": txns[i], "quote_id": quote["quote_id"], "amount_paid": 300})
 
-    replies = together(3, attempt)
+    replies = release_together(3, attempt)
     assert sorted(r.status_code for r in replies) == [201, 409, 409], [r.text for r in replies]
     with sessions() as db:
         assert db.scalar(select(func.count()).select_from(Issuance).where(Issuance.transaction_id.in_(txns))) == 1
