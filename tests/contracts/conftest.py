@@ -9,7 +9,7 @@ import pytest
 
 from .gpio_harness import GpioSignalsHarness
 from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
-from .serial_harnesses import IdNoteValidatorHarness
+from .serial_harnesses import CcTalkCoinAcceptorHarness, CcTalkHopperHarness, IdNoteValidatorHarness
 from .pcsc_harness import PcscCardReaderHarness  # the real driver over pcscd + vpcd + the virtual card
 from .sim_harnesses import (
     SimCardReaderHarness, SimCoinAcceptorHarness, SimHopperHarness, SimNoteValidatorHarness, SimSignalsHarness,
@@ -18,8 +18,8 @@ from .sim_harnesses import (
 
 CARD_READER_HARNESSES = {"sim": SimCardReaderHarness, "pcsc": PcscCardReaderHarness}
 NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness, "id003": IdNoteValidatorHarness}
-COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness}
-HOPPER_HARNESSES = {"sim": SimHopperHarness}
+COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness, "cctalk": CcTalkCoinAcceptorHarness}
+HOPPER_HARNESSES = {"sim": SimHopperHarness, "cctalk": CcTalkHopperHarness}
 SIGNALS_HARNESSES = {"sim": SimSignalsHarness, "gpio": GpioSignalsHarness}
 VOICE_HARNESSES = {"sim": SimVoiceHarness}
 PRINTER_HARNESSES = {"sim": SimPrinterHarness, "escpos-pty": EscposPtyHarness, "escpos-tcp": EscposTcpHarness}

@@ -7,6 +7,9 @@ for a simulator.
 """
 from __future__ import annotations
 
+from hal.coins.cctalk import CcTalkCoinAcceptor
+from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
+from hal.coins.cctalk_hopper import CcTalkHopper
 from hal.notes.id003 import Id003NoteValidator
 from hal.notes.id003_emulator import Id003Emulator
 
@@ -64,3 +67,93 @@ class IdNoteValidatorHarness:
 
     async def let_device_retry(self) -> None:
         await self.validator.redeliver_unacknowledged()
+
+
+class CcTalkCoinAcceptorHarness:
+    """The ccTalk coin acceptor driver against :class:`CoinAcceptorEmulator` on an emulated bus."""
+
+    def __init__(self):
+        self.sink = RecordingSink()
+        self.emulator = CoinAcceptorEmulator(address=2)
+        self.bus = CcTalkBusEmulator(self.emulator)
+        self.acceptor = CcTalkCoinAcceptor(self.bus.port, address=2, poll_interval=0.01, reply_timeout=0.1,
+                                           retry_interval=None)
+
+    async def start(self) -> None:
+        self.bus.start()
+        await self.acceptor.start(self.sink)
+
+    async def stop(self) -> None:
+        try:
+            await self.acceptor.stop()
+        finally:
+            self.bus.close()
+
+    async def settle(self) -> None:
+        await self.acceptor.sync(2)  # a poll that began after the world acted has been handled
+
+    def _world(self, action, *args) -> None:
+        with self.bus.lock:
+            action(*args)
+
+    async def insert_coin(self, value: int) -> None:
+        self._world(self.emulator.insert_coin, value)
+
+    async def insert_unrecognised_coin(self) -> None:
+        self._world(self.emulator.insert_coin, 100, False)
+
+    async def jam(self) -> None:
+        self._world(self.emulator.jam)
+
+    async def lose_events(self, count: int) -> None:
+        with self.bus.lock:  # five more than the buffer holds arrive between two polls: rejected slugs
+            for _ in range(count + 5):
+                self.emulator.add_event(0, 1)
+
+    async def let_device_retry(self) -> None:
+        await self.acceptor.redeliver_unacknowledged()
+
+
+class CcTalkHopperHarness:
+    """ccTalk hopper drivers against :class:`HopperEmulator` s at addresses 3, 4, … on one emulated bus."""
+
+    def __init__(self):
+        self.sink = RecordingSink()
+        self.bus = CcTalkBusEmulator()
+        self._hoppers: list[CcTalkHopper] = []
+
+    async def start(self) -> None:
+        self.bus.start()
+
+    async def stop(self) -> None:
+        try:
+            for hopper in self._hoppers:
+                await hopper.stop()
+        finally:
+            self.bus.close()
+
+    async def settle(self) -> None:
+        pass  # a dispense returns only when the hopper's status says it is done
+
+    async def hopper(self, coin_value: int, stock: int, low_level: int = 10) -> CcTalkHopper:
+        address = 3 + len(self._hoppers)
+        self.bus.add(HopperEmulator(address, stock=stock, low_level=low_level))
+        hopper = CcTalkHopper(self.bus.port, address, coin_value, stock=stock, poll_interval=0.005,
+                              reply_timeout=0.1)
+        await hopper.start(self.sink)
+        self._hoppers.append(hopper)
+        return hopper
+
+    def emulator(self, hopper: CcTalkHopper) -> HopperEmulator:
+        return self.bus.devices[hopper.address]
+
+    def short_of_coins(self, hopper: CcTalkHopper, actual: int) -> None:
+        with self.bus.lock:
+            self.emulator(hopper).stock = actual
+
+    def jam_after(self, hopper: CcTalkHopper, coins: int) -> None:
+        with self.bus.lock:
+            self.emulator(hopper).jam_after = coins
+
+    def coins_in_tray(self, hopper: CcTalkHopper) -> int:
+        return self.emulator(hopper).tray
