@@ -1,0 +1,260 @@
+"""The chip of the virtual card: one command APDU in, one response APDU out.
+
+Written from the published facts, not from the driver:
+
+- JPKI AP ``D3 92 F0 00 26 01 00 00 00 01``; EF ``000A`` user-authentication certificate (no PIN), ``0018`` the
+  4-digit auth PIN (3 tries), ``0017`` the auth private key.
+- ``SELECT`` ``00 A4 04 0C`` by AID, ``00 A4 02 0C`` an EF of the selected AP; a name the card does not have: 6A82.
+- ``READ BINARY`` ``00 B0 P1 P2 Le``: P1P2 is the offset.  Asking for more than is left gets ``6C xx`` (the exact
+  length left), as ISO 7816-3 T=0 cards do.
+- ``VERIFY`` ``00 20 00 80`` with no data: ``63 Cx``, x = tries left, nothing spent.  With 4 ASCII digits: 9000 and
+  the counter back to 3, or ``63 Cx`` with one try fewer; a blocked card answers ``69 84`` (or ``69 83``, a card
+  variant) and counts nothing.  A wrong PIN withdraws an earlier right one.
+- ``COMPUTE DIGITAL SIGNATURE`` ``80 2A 00 80 Lc data 00`` on EF 0017 after the PIN: the card pads the data
+  (a DigestInfo) with PKCS#1 v1.5 type 1 itself and returns the 256-byte RSA result.  Without the PIN: 6982.
+- A card may hand long answers out with ``61 xx`` + ``GET RESPONSE`` (``00 C0 00 00 xx``), the T=0 way
+  (the ``chained`` variant).
+
+The citizen card is the project's own application (no public standard covers municipal cards): AID
+``F0 43 49 54 59 43 41 52 44`` (``F0`` = a proprietary, unregistered AID, then ASCII ``CITYCARD``), EF ``0001``
+holding ``80 len <card number in ASCII>``, readable without a PIN.  A card of kind ``unknown`` has neither AP.
+"""
+from __future__ import annotations
+
+import hmac
+
+from hal.card.contract import CardKind
+from hal.card.sim import PIN_MAX_TRIES, SimCard
+
+AID_JPKI = bytes.fromhex("D392F000260100000001")
+AID_CITY = b"\xf0" + b"CITYCARD"
+EF_AUTH_CERT, EF_AUTH_CA, EF_AUTH_KEY, EF_AUTH_PIN, EF_TOKEN = 0x000A, 0x000B, 0x0017, 0x0018, 0x0006
+EF_CARD_NUMBER = 0x0001
+
+ATR_JPKI_CONTACT = bytes.fromhex("3BE000FF8131FE4514")  # the contact ATR OpenSC lists for this card
+
+
+def contactless_atr(historical: bytes) -> bytes:
+    """The ATR a PC/SC contactless reader builds for an ISO 14443-4 card: 3B 8n 80 01 <historical> TCK."""
+    body = bytes([0x80 | len(historical), 0x80, 0x01]) + historical
+    tck = 0
+    for b in body:
+        tck ^= b
+    return b"\x3b" + body + bytes([tck])
+
+
+def sw(word: int) -> bytes:
+    return word.to_bytes(2, "big")
+
+
+OK = sw(0x9000)
+
+
+class Command:
+    """A parsed command APDU (short or extended), or ``wrong_length`` when its body does not add up."""
+
+    def __init__(self, apdu: bytes):
+        self.cla, self.ins, self.p1, self.p2 = apdu[0], apdu[1], apdu[2], apdu[3]
+        self.data = b""
+        self.le: int | None = None
+        self.wrong_length = False
+        body = apdu[4:]
+        if not body:
+            return
+        if len(body) == 1:
+            self.le = body[0] or 256
+        elif body[0] != 0:
+            lc = body[0]
+            if len(body) == 1 + lc:
+                self.data = body[1:]
+            elif len(body) == 2 + lc:
+                self.data, self.le = body[1:-1], body[-1] or 256
+            else:
+                self.wrong_length = True
+        elif len(body) == 3:
+            self.le = int.from_bytes(body[1:3], "big") or 65536
+        else:
+            lc = int.from_bytes(body[1:3], "big")
+            if lc and len(body) == 3 + lc:
+                self.data = body[3:]
+            elif lc and len(body) == 5 + lc:
+                self.data, self.le = body[3:-2], int.from_bytes(body[-2:], "big") or 65536
+            else:
+                self.wrong_length = True
+
+
+class VirtualCard:
+    """One card's chip.  ``blocked_sw`` is what VERIFY with data answers on a blocked card (0x6984 or 0x6983);
+    ``chained`` makes long answers come out through ``61 xx`` / GET RESPONSE."""
+
+    def __init__(self, card: SimCard, blocked_sw: int = 0x6984, chained: bool = False):
+        if blocked_sw not in (0x6983, 0x6984):
+            raise ValueError("a blocked PIN answers 6983 or 6984")
+        self.card = card
+        self.blocked_sw = blocked_sw
+        self.chained = chained
+        self.commands = 0
+        self.power_on()
+
+    def __repr__(self) -> str:
+        return f"VirtualCard({self.card.kind.value}, {self.card.label!r})"
+
+    def atr(self) -> bytes:
+        if self.card.kind is CardKind.MY_NUMBER:
+            return ATR_JPKI_CONTACT
+        return contactless_atr(b"CITYCARD" if self.card.kind is CardKind.CITIZEN else b"TRANSIT1")
+
+    def power_on(self) -> None:
+        """A new card session: nothing selected, no PIN verified, no pending answer."""
+        self._ap: bytes | None = None
+        self._ef: int | None = None
+        self._verified = False
+        self._pending = b""
+
+    # -- the files ---------------------------------------------------------------------------------------------
+
+    def _aps(self) -> dict[bytes, dict[int, str]]:
+        if self.card.kind is CardKind.MY_NUMBER:
+            return {AID_JPKI: {EF_AUTH_CERT: "binary", EF_AUTH_CA: "binary", EF_TOKEN: "binary",
+                               EF_AUTH_KEY: "key", EF_AUTH_PIN: "pin"}}
+        if self.card.kind is CardKind.CITIZEN:
+            return {AID_CITY: {EF_CARD_NUMBER: "binary"}}
+        return {}
+
+    def _binary(self, ef: int) -> bytes:
+        if self._ap == AID_CITY and ef == EF_CARD_NUMBER:
+            number = self.card.card_id.encode("ascii")
+            return bytes([0x80, len(number)]) + number
+        if ef == EF_AUTH_CERT:
+            return self.card.certificate
+        if ef == EF_TOKEN:
+            return b"JPKIAPICCTOKEN2".ljust(32, b"\x00")
+        return self.card.certificate  # EF 000B: the test cards are self-signed, their CA is themselves
+
+    # -- commands ----------------------------------------------------------------------------------------------
+
+    def process(self, apdu: bytes) -> bytes:
+        """Answer one command APDU."""
+        self.commands += 1
+        if len(apdu) < 4:
+            return sw(0x6700)
+        c = Command(apdu)
+        if c.wrong_length:
+            return sw(0x6700)
+        if c.ins == 0xC0 and c.cla == 0x00:
+            return self._get_response(c)
+        self._pending = b""
+        if c.cla == 0x00 and c.ins == 0xA4:
+            return self._select(c)
+        if c.cla == 0x00 and c.ins == 0xB0:
+            return self._read_binary(c)
+        if c.cla == 0x00 and c.ins == 0x20:
+            return self._verify(c)
+        if c.cla == 0x80 and c.ins == 0x2A:
+            return self._sign(c)
+        if c.cla not in (0x00, 0x80):
+            return sw(0x6E00)
+        return sw(0x6D00)
+
+    def _answer(self, data: bytes) -> bytes:
+        if self.chained and len(data) > 0:
+            self._pending = data
+            return bytes([0x61, min(len(data), 256) & 0xFF])
+        return data + OK
+
+    def _get_response(self, c: Command) -> bytes:
+        if not self._pending:
+            return sw(0x6985)
+        want = c.le or 256
+        if want > len(self._pending):
+            return bytes([0x6C, len(self._pending) & 0xFF])
+        out, self._pending = self._pending[:want], self._pending[want:]
+        if self._pending:
+            return out + bytes([0x61, min(len(self._pending), 256) & 0xFF])
+        return out + OK
+
+    def _select(self, c: Command) -> bytes:
+        aps = self._aps()
+        if c.p1 == 0x04:
+            if c.data not in aps:
+                return sw(0x6A82)
+            self._ap, self._ef, self._verified = c.data, None, False
+            return OK
+        if c.p1 == 0x02:
+            if len(c.data) != 2:
+                return sw(0x6700)
+            if self._ap is None:
+                return sw(0x6A82)
+            ef = int.from_bytes(c.data, "big")
+            if ef not in aps[self._ap]:
+                return sw(0x6A82)
+            self._ef = ef
+            return OK
+        return sw(0x6A86)
+
+    def _current(self) -> str | None:
+        if self._ap is None or self._ef is None:
+            return None
+        return self._aps()[self._ap][self._ef]
+
+    def _read_binary(self, c: Command) -> bytes:
+        if self._current() != "binary":
+            return sw(0x6986)  # no current EF, or one that cannot be read
+        if c.p1 & 0x80:
+            return sw(0x6A86)  # short-EF addressing: not on this card
+        content = self._binary(self._ef)
+        offset = (c.p1 << 8) | c.p2
+        if offset >= len(content):
+            return sw(0x6B00)
+        want, left = c.le or 256, len(content) - offset
+        if want > left:
+            return bytes([0x6C, left & 0xFF])
+        return self._answer(content[offset:offset + want])
+
+    def _verify(self, c: Command) -> bytes:
+        if c.p1 != 0x00 or c.p2 != 0x80:
+            return sw(0x6A86)
+        if self._current() != "pin":
+            return sw(0x6986)
+        card = self.card
+        tries = max(card.tries_left, 0)
+        if not c.data:
+            return sw(0x63C0 | tries)
+        if tries == 0:
+            return sw(self.blocked_sw)
+        if len(c.data) != 4:
+            return sw(0x6700)
+        right = hmac.compare_digest(bytes(c.data), card.pin.encode("ascii"))
+        card.tries_left = PIN_MAX_TRIES if right else tries - 1
+        self._verified = right
+        self._persist()
+        return OK if right else sw(0x63C0 | card.tries_left)
+
+    def _sign(self, c: Command) -> bytes:
+        if c.p1 != 0x00 or c.p2 != 0x80:
+            return sw(0x6A86)
+        if self._current() != "key":
+            return sw(0x6986)
+        if not self._verified:
+            return sw(0x6982)
+        key = self.card.private_key
+        k = (key.key_size + 7) // 8
+        if not c.data or len(c.data) > k - 11:
+            return sw(0x6700)
+        block = b"\x00\x01" + b"\xff" * (k - 3 - len(c.data)) + b"\x00" + bytes(c.data)
+        numbers = key.private_numbers()
+        signature = pow(int.from_bytes(block, "big"), numbers.d, numbers.public_numbers.n)
+        return self._answer(signature.to_bytes(k, "big"))
+
+    def _persist(self) -> None:
+        if self.card.path is not None:
+            try:
+                self.card.save()
+            except OSError:
+                pass  # the chip keeps the count; only the file copy of it is stale
+
+    # -- for the world side --------------------------------------------------------------------------------------
+
+    @property
+    def tries_left(self) -> int:
+        return self.card.tries_left
