@@ -18,7 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from certs import wire
-from server import issuing, signin
+from certs.enrolment import PATH_ENROLMENT
+from server import enrolment, issuing, settlement, signin
 from server.config import ServerConfig
 from server.db import iso, utcnow
 from server.errors import BodyGuard, ApiError, install_error_handlers
@@ -26,32 +27,50 @@ from server.models import SessionRecord
 from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
                             IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
                             SessionReply, Settled, SignedOut, SigninRequest)
+from server.schemas_enrolment import EnrolmentReply, EnrolmentRequest
 from server.services import Services
 
 KIOSK_ID = re.compile(r"^kiosk-[A-Za-z0-9-]{1,58}$")
 API_VERSION = "1"
 _ERR = {"model": ErrorDocument}
-_COMMON = {400: _ERR, 401: _ERR, 413: _ERR, 422: _ERR}
+_COMMON = {400: _ERR, 401: _ERR, 403: _ERR, 413: _ERR, 422: _ERR}  # 403: kiosk_revoked, on every endpoint
 _bearer = HTTPBearer(auto_error=False, description="session_token from POST /v1/signin")
 
 
 @functools.lru_cache(maxsize=256)
-def _common_name(pem: str) -> str | None:
+def _identity(pem: str) -> tuple[str, str] | None:
+    """(subject CN, serial in lower-case hex) of a PEM certificate."""
     try:
         cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
     except ValueError:
         return None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if len(names) == 1 else None
+    return (str(names[0].value), format(cert.serial_number, "x")) if len(names) == 1 else None
+
+
+def verified_certificate(request: Request) -> tuple[str, str]:
+    """(kiosk id, serial) of the verified client certificate.  The TLS layer refuses a certificate the city's CA
+    did not issue; a connection without one gets here with no chain and is refused (only enrolment serves it)."""
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    identity = _identity(chain[0]) if chain and isinstance(chain[0], str) else None
+    if identity is None or not KIOSK_ID.fullmatch(identity[0]):
+        raise ApiError(401, "unauthenticated", "no verified kiosk certificate on this connection")
+    return identity
 
 
 def verified_kiosk_id(request: Request) -> str:
-    """The kiosk id from the verified client certificate; the TLS layer refused any connection without one."""
-    tls = (request.scope.get("extensions") or {}).get("tls") or {}
-    chain = tls.get("client_cert_chain") or []
-    kiosk = _common_name(chain[0]) if chain and isinstance(chain[0], str) else None
-    if kiosk is None or not KIOSK_ID.fullmatch(kiosk):
-        raise ApiError(401, "unauthenticated", "no verified kiosk certificate on this connection")
+    """The kiosk id from the verified client certificate."""
+    return verified_certificate(request)[0]
+
+
+def active_kiosk_id(request: Request) -> str:
+    """The kiosk id of a verified certificate that has not been revoked (``kiosk-server revoke-kiosk``)."""
+    kiosk, serial = verified_certificate(request)
+    svc = getattr(request.app.state, "services", None)
+    if svc is not None:
+        with svc.sessions() as db:
+            enrolment.refuse_if_revoked(db, kiosk, serial)
     return kiosk
 
 
@@ -67,7 +86,7 @@ def database(svc: Annotated[Services, Depends(services)]):
         yield db
 
 
-Kiosk = Annotated[str, Depends(verified_kiosk_id)]
+Kiosk = Annotated[str, Depends(active_kiosk_id)]
 Svc = Annotated[Services, Depends(services)]
 Db = Annotated[Session, Depends(database)]
 
@@ -133,10 +152,16 @@ def _routes(app: FastAPI) -> None:
         return Response(content=envelope, status_code=status, media_type="application/json")
 
     @app.post(wire.PATH_ISSUANCES + "/{transaction_id}/result", response_model=Settled,
-              responses={**_COMMON, 404: _ERR, 409: _ERR})
+              responses={**_COMMON, 404: _ERR, 409: _ERR, 503: _ERR})
     def result(kiosk: Kiosk, db: Db, body: ResultRequest,
                transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict:
-        return issuing.report_result(db, kiosk, transaction_id, body)
+        return settlement.report_result(db, kiosk, transaction_id, body)
+
+    @app.post(PATH_ENROLMENT, status_code=201, response_model=EnrolmentReply,
+              responses={**_COMMON, 409: _ERR, 410: _ERR, 503: _ERR})
+    def enrol(svc: Svc, body: EnrolmentRequest) -> dict:
+        """The one endpoint served without a client certificate: a kiosk's first and only enrolment."""
+        return enrolment.enrol(svc, body.token, body.csr)
 
 
 def openapi_json(app: FastAPI | None = None) -> str:

@@ -1,9 +1,13 @@
-"""``kiosk-server``: devinit (a development world), serve (HTTPS with mTLS) and openapi (the API document)."""
+"""``kiosk-server``: devinit (a development world), serve (HTTPS with mTLS), openapi (the API document), and the
+staff and audit commands of :mod:`server.cli_admin` (enrol-token, revoke-kiosk, unlock-card, verify-log, ledger,
+report)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from server import cli_admin
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=None, help="override the configured port (0: pick a free one)")
     api = commands.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
+    cli_admin.add_commands(commands)
     args = parser.parse_args(argv)
+
+    if args.command in cli_admin.COMMANDS:
+        return cli_admin.run(args)
 
     if args.command == "devinit":
         from server.devinit import AlreadyInitialised, devinit

@@ -62,6 +62,7 @@ class ServerConfig:
     fault: str = "none"
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     dev_now: datetime | None = None  # [dev].now: a fixed clock for tests and demos (development servers only)
+    device_ca_key: Path | None = None  # [tls].device_ca_key: signs enrolled kiosks' certificates (else no enrolment)
 
 
 def _resolve(base: Path, value: object, name: str) -> Path:
@@ -153,6 +154,7 @@ def load_config(path: str | Path) -> ServerConfig:
         fault=fault,
         registry=parse_registry(_table(data, "registry")),
         dev_now=dev_now,
+        device_ca_key=_resolve(base, tls["device_ca_key"], "tls.device_ca_key") if "device_ca_key" in tls else None,
     )
 
 
@@ -187,6 +189,7 @@ database_url = "{database_url}"
 certificate = "tls/server.pem"
 key = "tls/server-key.pem"
 client_ca = "tls/ca.pem"          # the city's device CA: kiosks must present a certificate from it
+device_ca_key = "tls/ca-key.pem"  # its key: signs the certificates of kiosks that enrol with a one-time token
 
 [jpki]
 ca = "jpki/ca.pem"                # DEVELOPMENT JPKI CA (not the real J-LIS one)

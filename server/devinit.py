@@ -105,14 +105,19 @@ def make_city_pki(tls_dir: Path, kiosk_ids: tuple[str, ...] = (KIOSK_ID,)) -> No
 
 def issue_kiosk_certificate(tls_dir: Path, kiosk_id: str, ca: x509.Certificate, ca_key) -> None:
     """A kiosk's device certificate: subject CN is the kiosk id, client authentication only."""
-    now = _now()
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, kiosk_id)]), key.public_key(), ca.subject,
-                 ca_key, serial=x509.random_serial_number(), not_before=now - dt.timedelta(days=1),
-                 not_after=now + dt.timedelta(days=825), extensions=(
-                     x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), _leaf_usage(key_encipherment=False)))
+    cert = kiosk_certificate(kiosk_id, key.public_key(), ca, ca_key, not_before=_now() - dt.timedelta(days=1))
     _write(tls_dir / f"{kiosk_id}.pem", _pem_cert(cert))
     _write(tls_dir / f"{kiosk_id}-key.pem", _pem_key(key), secret=True)
+
+
+def kiosk_certificate(kiosk_id: str, public_key, ca: x509.Certificate, ca_key, *, not_before: dt.datetime,
+                      days: int = 825) -> x509.Certificate:
+    """The device certificate for ``public_key`` (also what enrolment signs for a kiosk's CSR)."""
+    return _cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, kiosk_id)]), public_key, ca.subject, ca_key,
+                 serial=x509.random_serial_number(), not_before=not_before,
+                 not_after=not_before + dt.timedelta(days=days), extensions=(
+                     x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), _leaf_usage(key_encipherment=False)))
 
 
 def jpki_auth_certificate(serial: int, public_key, ca_key, *, expired: bool = False) -> x509.Certificate:

@@ -23,12 +23,12 @@ from certs.catalog import CATALOG, CertificateType
 from certs.envelope import DocumentEntry, Manifest, canonical_json, seal_envelope
 from server.db import iso, utcnow
 from server.errors import ApiError
-from server.models import Household, Issuance, QuoteRecord, Resident, ResultReport, SessionRecord
+from server.models import Household, Issuance, QuoteRecord, Resident, SessionRecord
 from server.eligibility import NotInHousehold, chosen_members, ineligibility, selectable_members
 from server.registry import other_resident
 from server.render.residence_record import (Issuer, PageContent, PersonEntry, ResidenceRecord, page_slices,
                                             pages_needed, render_residence_record_copy)
-from server.schemas import IssuanceRequest, QuoteRequest, ResultRequest
+from server.schemas import IssuanceRequest, QuoteRequest
 from server.services import Services
 
 log = logging.getLogger("server.issuing")
@@ -215,25 +215,3 @@ def _wrong_subject_page(svc: Services, db: Session, resident: Resident, options:
     wrong = PageBinding(binding.transaction_id, svc.subject_ref(other.resident_id), binding.document_id,
                         binding.page, binding.pages)
     return PageContent(record, page_slices(record.persons)[0], wrong)
-
-
-def report_result(db: Session, kiosk_id: str, txn: str, request: ResultRequest) -> dict:
-    issuance = db.get(Issuance, txn)
-    if issuance is None or issuance.kiosk_id != kiosk_id:
-        raise ApiError(404, "transaction_unknown", "no issuance with this transaction id from this kiosk")
-    values = request.model_dump()
-    fingerprint = _fingerprint(values)
-    existing = db.get(ResultReport, txn)
-    if existing is None:
-        db.add(ResultReport(transaction_id=txn, fingerprint=fingerprint, received_at=utcnow(), **values))
-        try:
-            db.commit()
-            log.info("settled txn=%s outcome=%s fee=%d refund=%d", txn, request.outcome, request.fee_collected,
-                     request.refund_owed)
-            return {"settled": True}
-        except IntegrityError:
-            db.rollback()
-            existing = db.get(ResultReport, txn)
-    if existing is None or existing.fingerprint != fingerprint:
-        raise ApiError(409, "result_conflict", "a different result was already reported for this transaction")
-    return {"settled": True}

@@ -1,4 +1,8 @@
-"""Run the server: uvicorn over HTTPS, client certificates REQUIRED (the city's device CA), TLS 1.2 or later.
+"""Run the server: uvicorn over HTTPS, TLS 1.2 or later, client certificates verified against the city's device CA.
+
+A client certificate is OPTIONAL in the handshake (a kiosk that is not enrolled yet has none), but one that is
+presented must chain to the city's device CA or the handshake fails.  Without one, only ``POST /v1/enrolment``
+answers; every other endpoint refuses with ``401 unauthenticated`` (:func:`server.app.verified_certificate`).
 
 Prints exactly one line to stdout once it accepts connections: ``listening on https://HOST:PORT`` (with the
 real port when the configuration says 0).  Logs go to stderr and carry ids and codes only.
@@ -34,7 +38,7 @@ LOG_CONFIG = {
 def tls_context_factory(config: uvicorn.Config, default) -> ssl.SSLContext:
     context = default()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.verify_mode = ssl.CERT_REQUIRED
+    context.verify_mode = ssl.CERT_OPTIONAL  # verified when presented; required by every endpoint but enrolment
     return context
 
 
@@ -64,7 +68,7 @@ def serve(config: ServerConfig) -> None:
     uv_config = uvicorn.Config(
         app, http=ClientCertH11Protocol, lifespan="off", log_config=LOG_CONFIG, server_header=False,
         ssl_certfile=str(config.tls_certificate), ssl_keyfile=str(config.tls_key),
-        ssl_ca_certs=str(config.client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED, ssl_context_factory=tls_context_factory,
+        ssl_ca_certs=str(config.client_ca), ssl_cert_reqs=ssl.CERT_OPTIONAL, ssl_context_factory=tls_context_factory,
         timeout_keep_alive=30,
     )
     server = _AnnouncingServer(uv_config, f"https://{host}:{port}")

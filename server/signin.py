@@ -2,7 +2,8 @@
 
 A nonce is spent by the first sign-in attempt that names it, good or bad, with one conditional UPDATE, so two
 server processes cannot both accept it.  Session tokens are stored only as SHA-256 hashes.  A citizen card
-locks after three wrong passwords in a row (staff unlock it); the counter lives in the database too.
+locks after three wrong passwords in a row (staff unlock it: `kiosk-server unlock-card`, audited in
+``card_unlocks``); the counter lives in the database too, and every try is counted before it is checked.
 """
 from __future__ import annotations
 
@@ -77,22 +78,21 @@ def signin_citizen_card(svc: Services, kiosk_id: str, request: CitizenCardSignin
         card = db.get(CitizenCard, request.card_id)
         if card is None:
             raise ApiError(401, "unknown_card", "no resident is registered for this card")
-        if card.failed_attempts >= MAX_PASSWORD_TRIES:
+        # The attempt is counted BEFORE the password is compared: one conditional UPDATE reserves one of the
+        # three tries, so however many requests race (several kiosks, several server processes), at most three
+        # wrong passwords are ever compared before the card locks.  A right password then clears the count.
+        reserved = db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id,
+                                                        CitizenCard.failed_attempts < MAX_PASSWORD_TRIES)
+                              .values(failed_attempts=CitizenCard.failed_attempts + 1)
+                              .returning(CitizenCard.failed_attempts)).scalar_one_or_none()
+        db.commit()
+        if reserved is None:
             raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter")
         if hmac.compare_digest(hash_password(request.password, card.password_salt), card.password_hash):
-            reset = db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id,
-                                                         CitizenCard.failed_attempts < MAX_PASSWORD_TRIES)
-                               .values(failed_attempts=0))
+            db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id).values(failed_attempts=0))
             db.commit()
-            if reset.rowcount != 1:  # locked by a concurrent wrong attempt
-                raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter")
             return _open_session(svc, db, card.resident_id, kiosk_id)
-        db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id,
-                                             CitizenCard.failed_attempts < MAX_PASSWORD_TRIES)
-                   .values(failed_attempts=CitizenCard.failed_attempts + 1))
-        db.commit()
-        failed = db.scalar(select(CitizenCard.failed_attempts).where(CitizenCard.card_id == card.card_id))
-        tries_left = max(0, MAX_PASSWORD_TRIES - (failed or 0))
+        tries_left = max(0, MAX_PASSWORD_TRIES - reserved)
         log.info("citizen card wrong password card=%s tries_left=%d kiosk=%s", card.card_id, tries_left, kiosk_id)
         if tries_left == 0:
             raise ApiError(403, "card_locked", "wrong password: this card is now locked", {"tries_left": 0})

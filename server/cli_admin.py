@@ -1,0 +1,107 @@
+"""Staff and audit commands of ``kiosk-server``: they work on the database named in the configuration.
+
+    kiosk-server enrol-token  --config C --kiosk-id K --staff S [--valid-minutes N]   prints the token once
+    kiosk-server revoke-kiosk --config C --kiosk-id K --staff S --reason R
+    kiosk-server unlock-card  --config C --card CARD --staff S
+    kiosk-server verify-log   --config C                      exit 1 if the issuance log was tampered with
+    kiosk-server ledger       --config C [--kiosk K] [--from DAY] [--to DAY] [--format md|csv]
+    kiosk-server report       --config C [--fiscal-year Y] [--format md|csv] [--output FILE]
+
+A refusal prints ``kiosk-server <command>: <why>`` on stderr and exits 2; nothing is changed then.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+COMMANDS = ("enrol-token", "revoke-kiosk", "unlock-card", "verify-log", "ledger", "report")
+
+
+def add_commands(commands) -> None:
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text)
+        parser.add_argument("--config", required=True, type=Path)
+        return parser
+
+    token = command("enrol-token", "make a one-time enrolment token for one kiosk (printed once)")
+    token.add_argument("--kiosk-id", required=True)
+    token.add_argument("--staff", required=True, help="the staff id of whoever makes the token (audited)")
+    token.add_argument("--valid-minutes", type=int, default=24 * 60)
+    revoke = command("revoke-kiosk", "refuse a kiosk's certificates from now on and withdraw its tokens")
+    revoke.add_argument("--kiosk-id", required=True)
+    revoke.add_argument("--staff", required=True)
+    revoke.add_argument("--reason", required=True)
+    unlock = command("unlock-card", "unlock a citizen card locked after three wrong passwords (audited)")
+    unlock.add_argument("--card", required=True, help="the card number")
+    unlock.add_argument("--staff", required=True)
+    command("verify-log", "check the hash chain of the issuance log; exit 1 if it was tampered with")
+    ledger = command("ledger", "each kiosk's fees earned and refunds owed, per day")
+    ledger.add_argument("--kiosk", default=None)
+    ledger.add_argument("--from", dest="start", type=date.fromisoformat, default=None, help="YYYY-MM-DD (JST)")
+    ledger.add_argument("--to", dest="end", type=date.fromisoformat, default=None, help="YYYY-MM-DD (JST)")
+    ledger.add_argument("--format", choices=("md", "csv"), default="md")
+    report = command("report", "issuances by certificate type and fiscal year, per terminal, and fees")
+    report.add_argument("--fiscal-year", type=int, default=None, help="e.g. 2024 for April 2024 to March 2025")
+    report.add_argument("--format", choices=("md", "csv"), default="md")
+    report.add_argument("--output", "-o", type=Path, default=None)
+
+
+def _open(config_path: Path):
+    from server.config import load_config
+    from server.db import open_database
+
+    return open_database(load_config(config_path).database_url)
+
+
+def run(args: argparse.Namespace) -> int:
+    from server.config import ConfigError
+    from server.enrolment import AdminError
+
+    try:
+        sessions = _open(args.config)
+        with sessions() as db:
+            return _dispatch(args, db)
+    except (ConfigError, AdminError) as exc:
+        print(f"kiosk-server {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, db) -> int:
+    from server import card_unlock, enrolment, issuance_log, ledger, statistics
+
+    if args.command == "enrol-token":
+        token, expires = enrolment.create_token(db, args.kiosk_id, args.staff, args.valid_minutes)
+        print(f"one-time enrolment token for {args.kiosk_id}, valid until {expires}; it is shown only now:",
+              file=sys.stderr)
+        print(token)
+        return 0
+    if args.command == "revoke-kiosk":
+        count = enrolment.revoke_kiosk(db, args.kiosk_id, args.staff, args.reason)
+        print(f"{args.kiosk_id} revoked: its certificates are refused from now on ({count} enrolled)")
+        return 0
+    if args.command == "unlock-card":
+        done = card_unlock.unlock_card(db, args.card, args.staff)
+        print(f"card {done.card_id} unlocked by {done.staff_id} at {done.unlocked_at} "
+              f"({done.failed_attempts_before} wrong tries before)")
+        return 0
+    if args.command == "verify-log":
+        result = issuance_log.verify(db)
+        if result.intact:
+            print(f"issuance log intact: {result.entries} entries; head #{result.head_sequence} {result.head_hash}")
+            return 0
+        print(f"issuance log BROKEN ({len(result.problems)} problems in {result.entries} entries):")
+        for problem in result.problems:
+            print(f"  {problem}")
+        return 1
+    if args.command == "ledger":
+        rows = ledger.daily(db, kiosk_id=args.kiosk, start=args.start, end=args.end)
+        sys.stdout.write(ledger.render(rows, ledger.unsettled(db, args.kiosk), args.format))
+        return 0
+    text = statistics.report(db, args.format, args.fiscal_year)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
