@@ -1,37 +1,98 @@
-"""住民票の写し (copy of the residence record) as an A4 PDF.
+"""住民票の写し (copy of the residence record) on the shared page furniture.
 
-Fields follow 住民基本台帳法 第7条 as municipal kiosks print them (domain-facts §3.3): 氏名, 生年月日, 性別,
-続柄 and 世帯主 (if chosen), 住民となった年月日, 住所 and 住所を定めた年月日, 届出年月日 and 従前の住所,
-本籍・筆頭者 (if chosen), 個人番号 (only if chosen and the city allows it).  The 住民票コード is never printed.
-The certifying statement, date, mayor and seal close the last page.  Every page carries, in its footer, the
-binding line of ``certs.binding`` as real text (exactly once) and a QR code of the same line.
+Fields follow 住民基本台帳法 第7条 as municipal kiosks print them (domain-facts §3.3): 氏名 (and 旧氏 / 通称),
+生年月日, 性別, 続柄 and 世帯主 (if chosen), 住民となった年月日, 住所 and 住所を定めた年月日, 届出年月日 and
+従前の住所, 本籍・筆頭者 (if chosen, Japanese nationals only), 個人番号 (only if chosen and the city allows it);
+for foreign residents 国籍・地域, 在留資格, 在留期間, 在留カード等の番号 and the 第30条の45 区分.  The 住民票コード
+is never printed.  The certifying statement, date, mayor and seal close the last page.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from datetime import date
 from typing import Sequence
 
-import segno
-from reportlab.lib.colors import Color, black
-from reportlab.lib.pagesizes import A4
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen.canvas import Canvas
 
 from certs.binding import PageBinding
-from server.render.content import Issuer, PersonEntry, ResidenceRecord
+from certs.catalog import CertificateType
+from server.render.content import DocumentIdentity, Issuer, PersonEntry, ResidenceRecord
 from server.render.dates import wareki
-from server.render.fonts import register_fonts
-from server.render.seal import SEAL_SIZE, define_seal
+from server.render.furniture import Block, RenderedDocument, gap_block, render_document, render_pages, row_block
+
+__all__ = ["Issuer", "PersonEntry", "ResidenceRecord", "PageContent", "page_slices", "pages_needed",
+           "render_residence_record", "render_residence_record_copy", "person_blocks", "household_blocks"]
 
 PERSONS_PER_PAGE = 3
 TITLE = "住民票の写し"
 STATEMENT_SELF = "この写しは、住民票の原本と相違ないことを証明する。"
 STATEMENT_HOUSEHOLD = "この写しは、世帯全員の住民票の原本と相違ないことを証明する。"
-_GREY = Color(0.35, 0.35, 0.35)
-_RULE = Color(0.55, 0.55, 0.55)
+OMITTED = "（省略）"
+
+
+def household_blocks(address: str, address_set_on, head_name: str, show_head: bool,
+                     previous_address: str | None) -> list[Block]:
+    blocks = [row_block((("住所", address, 1.0),)),
+              row_block((("住所を定めた年月日", wareki(address_set_on), 0.5),
+                         ("世帯主", head_name if show_head else OMITTED, 0.5)))]
+    if previous_address is not None:
+        blocks.append(row_block((("従前の住所", previous_address, 1.0),)))
+    return blocks
+
+
+def _name(person: PersonEntry) -> str:
+    extra = [f"旧氏 {person.former_surname}"] if person.former_surname else []
+    extra += [f"通称 {person.alias}"] if person.alias else []
+    return person.name + (f"（{'・'.join(extra)}）" if extra else "")
+
+
+def person_blocks(person: PersonEntry, show_head: bool, show_domicile: bool, *, dates: bool = True) -> list[Block]:
+    """The rows of one person, as one block so a person is never split across pages."""
+    rows = [row_block((("氏名", _name(person), 0.4), ("生年月日", wareki(person.birth_date), 0.3),
+                       ("性別", person.sex, 0.1), ("続柄", person.relationship if show_head else OMITTED, 0.2)))]
+    if dates:
+        rows.append(row_block((("住民となった年月日", wareki(person.became_resident_on), 0.5),
+                               ("届出年月日", wareki(person.notified_on), 0.5))))
+    if person.nationality is not None:
+        rows.append(row_block((("国籍・地域", person.nationality, 0.3), ("在留資格", person.residence_status or "", 0.35),
+                               ("在留期間等", person.residence_period or "", 0.35))))
+        rows.append(row_block((("在留カード等の番号", person.residence_card_number or "", 0.5),
+                               ("法第30条の45に規定する区分", person.section_30_45 or "", 0.5))))
+    elif show_domicile:
+        rows.append(row_block((("本籍", person.domicile, 0.65), ("筆頭者", person.domicile_head, 0.35))))
+    if person.my_number is not None:
+        rows.append(row_block((("個人番号", person.my_number, 1.0),)))
+    return [_stack(rows), gap_block(3 * mm)]
+
+
+def _stack(rows: Sequence[Block]) -> Block:
+    def draw(canvas, face, top):
+        for row in rows:
+            row.draw(canvas, face, top)
+            top -= row.height
+    return Block(sum(r.height for r in rows), draw)
+
+
+def statement(record: ResidenceRecord) -> str:
+    return STATEMENT_HOUSEHOLD if record.household_scope else STATEMENT_SELF
+
+
+def blocks(record: ResidenceRecord, persons: Sequence[PersonEntry] | None = None) -> list[Block]:
+    result = household_blocks(record.address, record.address_set_on, record.head_name, record.show_head,
+                              record.previous_address)
+    result.append(gap_block(4 * mm))
+    for person in record.persons if persons is None else persons:
+        result += person_blocks(person, record.show_head, record.show_domicile)
+    return result
+
+
+def render_residence_record(record: ResidenceRecord, issuer: Issuer, identity: DocumentIdentity,
+                            signing_key: Ed25519PrivateKey) -> RenderedDocument:
+    """The 住民票の写し of ``record``, paginated, every page bound and carrying its signed page code."""
+    return render_document(TITLE, blocks(record), (statement(record),), issuer, identity, signing_key)
+
+
+# ---------------------------------------------------------------- the first issuing code's page-by-page call
 
 
 @dataclass(frozen=True)
@@ -50,118 +111,16 @@ def pages_needed(person_count: int) -> int:
     return max(1, -(-person_count // PERSONS_PER_PAGE))
 
 
-def _qr_image(text: str) -> ImageReader:
-    buffer = io.BytesIO()
-    segno.make(text, error="m").save(buffer, kind="png", scale=3, border=2)
-    buffer.seek(0)
-    return ImageReader(buffer)
+def render_residence_record_copy(pages: Sequence[PageContent], issuer: Issuer,
+                                 signing_key: Ed25519PrivateKey | None = None) -> bytes:
+    """Draw pre-split pages (three persons a page) with the bindings they carry; returns the PDF bytes.
 
-
-def render_residence_record_copy(pages: Sequence[PageContent], issuer: Issuer) -> bytes:
-    """Draw the pages; returns the PDF bytes (deterministic for the same input)."""
-    gothic, mincho = register_fonts()
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
-    canvas.setTitle(TITLE)
-    canvas.setCreator("kiosk reference certificate server")
-    seal = define_seal(canvas, issuer.city, mincho)
-    for number, page in enumerate(pages, start=1):
-        _draw_page(canvas, page, issuer, number, len(pages), gothic, mincho,
-                   seal if number == len(pages) else None)
-        canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
-
-
-def _draw_page(canvas: Canvas, page: PageContent, issuer: Issuer, number: int, count: int, gothic: str,
-               mincho: str, seal: str | None) -> None:
-    width, height = A4
-    left, right = 18 * mm, width - 18 * mm
-    record = page.record
-    canvas.setFillColor(black)
-    canvas.setFont(gothic, 9)
-    canvas.drawString(left, height - 15 * mm, f"発行番号 {issuer.issue_number}")
-    canvas.drawRightString(right, height - 15 * mm, f"{number}/{count} 頁")
-    canvas.setFont(mincho, 20)
-    canvas.drawCentredString(width / 2, height - 28 * mm, TITLE)
-
-    y = height - 42 * mm
-    y = _row(canvas, left, right, y, (("住所", record.address, 1.0),), gothic, mincho)
-    y = _row(canvas, left, right, y, (("住所を定めた年月日", wareki(record.address_set_on), 0.5),
-                                      ("世帯主", record.head_name if record.show_head else "（省略）", 0.5)),
-             gothic, mincho)
-    y = _row(canvas, left, right, y, (("従前の住所", record.previous_address, 1.0),), gothic, mincho)
-    y -= 4 * mm
-    for person in page.persons:
-        y = _person(canvas, left, right, y, person, record, gothic, mincho)
-        y -= 3 * mm
-    canvas.setFont(mincho, 9)
-    canvas.drawString(left, y - 2 * mm, "以下余白" if number == count else "（次頁に続く）")
-
-    if seal is not None:
-        _certify(canvas, width, left, record, issuer, mincho, seal)
-    _footer(canvas, left, right, page.binding, gothic)
-
-
-def _row(canvas: Canvas, left: float, right: float, top: float, cells, gothic: str, mincho: str,
-         height: float = 11 * mm) -> float:
-    """A ruled row of (label, value, width share) cells; returns the y below it."""
-    x = left
-    canvas.setStrokeColor(_RULE)
-    canvas.setLineWidth(0.5)
-    for label, value, share in cells:
-        cell = (right - left) * share
-        canvas.rect(x, top - height, cell, height, stroke=1, fill=0)
-        canvas.setFillColor(_GREY)
-        canvas.setFont(gothic, 6.5)
-        canvas.drawString(x + 1.5 * mm, top - 3.2 * mm, label)
-        canvas.setFillColor(black)
-        canvas.setFont(mincho, 10.5)
-        canvas.drawString(x + 3 * mm, top - 8.6 * mm, value)
-        x += cell
-    return top - height
-
-
-def _person(canvas: Canvas, left: float, right: float, top: float, person: PersonEntry,
-            record: ResidenceRecord, gothic: str, mincho: str) -> float:
-    y = _row(canvas, left, right, top, (
-        ("氏名", person.name, 0.4), ("生年月日", wareki(person.birth_date), 0.3), ("性別", person.sex, 0.1),
-        ("続柄", person.relationship if record.show_head else "（省略）", 0.2)), gothic, mincho)
-    y = _row(canvas, left, right, y, (("住民となった年月日", wareki(person.became_resident_on), 0.5),
-                                      ("届出年月日", wareki(person.notified_on), 0.5)), gothic, mincho)
-    if record.show_domicile:
-        y = _row(canvas, left, right, y, (("本籍", person.domicile, 0.65), ("筆頭者", person.domicile_head, 0.35)),
-                 gothic, mincho)
-    if person.my_number is not None:
-        y = _row(canvas, left, right, y, (("個人番号", person.my_number, 1.0),), gothic, mincho)
-    return y
-
-
-def _certify(canvas: Canvas, width: float, left: float, record: ResidenceRecord, issuer: Issuer, mincho: str,
-             seal: str) -> None:
-    canvas.setFillColor(black)
-    canvas.setFont(mincho, 11)
-    statement = STATEMENT_HOUSEHOLD if record.household_scope else STATEMENT_SELF
-    canvas.drawString(left + 6 * mm, 72 * mm, statement)
-    canvas.drawString(left + 6 * mm, 64 * mm, wareki(issuer.issued_on))
-    signer = f"{issuer.city}長　{issuer.mayor}"
-    canvas.setFont(mincho, 13)
-    x_end = width - 45 * mm
-    canvas.drawRightString(x_end, 52 * mm, signer)
-    canvas.saveState()
-    canvas.translate(x_end + 3 * mm, 52 * mm - SEAL_SIZE / 2 + 2 * mm)
-    canvas.doForm(seal)
-    canvas.restoreState()
-
-
-def _footer(canvas: Canvas, left: float, right: float, binding: PageBinding, gothic: str) -> None:
-    qr = 17 * mm
-    canvas.drawImage(_qr_image(binding.line()), right - qr, 12 * mm, qr, qr)
-    canvas.setStrokeColor(_RULE)
-    canvas.line(left, 31 * mm, right - qr - 3 * mm, 31 * mm)
-    canvas.setFillColor(_GREY)
-    line = binding.line()
-    room = right - qr - 3 * mm - left
-    size = min(6.5, 6.5 * room / canvas.stringWidth(line, gothic, 6.5))  # one line, never under the QR code
-    canvas.setFont(gothic, size)
-    canvas.drawString(left, 14 * mm, line)
+    Kept for the issuing code written before :func:`render_residence_record`; with a ``signing_key`` every page
+    also carries its signed page code."""
+    first = pages[0]
+    identity = DocumentIdentity(first.binding.transaction_id, first.binding.subject_ref, first.binding.document_id,
+                                CertificateType.RESIDENCE_RECORD_COPY)
+    statement_line = statement(first.record)
+    page_blocks = [blocks(page.record, page.persons) for page in pages]
+    return render_pages(TITLE, page_blocks, (statement_line,), issuer, [p.binding for p in pages], identity,
+                        signing_key).pdf
