@@ -148,12 +148,12 @@ class Id003NoteValidator:
 
     async def stack(self) -> None:
         value = self._escrowed("stack")
-        await self._operate(f.STACK_1)
+        await self._operate(f.STACK_1, done_if=frozenset({f.STACKING, f.VEND_VALID, f.STACKED}))
         self._pending_stack = value
 
     async def return_note(self) -> None:
         value = self._escrowed("return")
-        await self._operate(f.RETURN)
+        await self._operate(f.RETURN, done_if=frozenset({f.RETURNING, f.ENABLE_IDLING, f.DISABLE_INHIBIT}))
         self._pending_return = value
 
     # -- for tests and self-tests ------------------------------------------------------------------------------
@@ -188,10 +188,21 @@ class Id003NoteValidator:
         raise DeviceUnavailable(self.name, f"no answer from the ID-003 validator on {self.link.port} "
                                            f"(command 0x{command:02X}, {self.attempts} tries)")
 
-    async def _operate(self, command: int) -> None:
-        reply = await self._request(command)
-        if reply.code != f.ACK:
-            raise DeviceError(self.name, f"the validator refused command 0x{command:02X} ({reply.name})")
+    async def _operate(self, command: int, done_if: frozenset[int] = frozenset()) -> None:
+        """Send an operation command until it is ACKed.  If an ACK was lost and the repeat is refused as invalid,
+        a status in ``done_if`` shows the first one was carried out."""
+        frame = f.build_frame(command)
+        for attempt in range(self.attempts):
+            async with self.link.lock:
+                reply = await self.link.exchange(frame, f.find_frame, self.reply_timeout)
+            if isinstance(reply, f.Frame) and reply.code == f.ACK:
+                return
+            if isinstance(reply, f.Frame) and reply.code == f.INVALID_COMMAND:
+                if attempt and (await self._request(f.STATUS_REQUEST)).code in done_if:
+                    return
+                raise DeviceError(self.name, f"the validator refused command 0x{command:02X} ({reply.name})")
+        raise DeviceUnavailable(self.name, f"no answer from the ID-003 validator on {self.link.port} "
+                                           f"(command 0x{command:02X}, {self.attempts} tries)")
 
     async def _send_ack(self) -> None:
         async with self.link.lock:
