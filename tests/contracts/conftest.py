@@ -11,6 +11,7 @@ from .gpio_harness import GpioSignalsHarness
 from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
 from .serial_harnesses import CcTalkCoinAcceptorHarness, CcTalkHopperHarness, IdNoteValidatorHarness
 from .pcsc_harness import PcscCardReaderHarness  # the real driver over pcscd + vpcd + the virtual card
+from .voice_harness import AplayVoiceHarness
 from .sim_harnesses import (
     SimCardReaderHarness, SimCoinAcceptorHarness, SimHopperHarness, SimNoteValidatorHarness, SimSignalsHarness,
     SimVoiceHarness,
@@ -21,7 +22,7 @@ NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness, "id003": IdNoteValid
 COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness, "cctalk": CcTalkCoinAcceptorHarness}
 HOPPER_HARNESSES = {"sim": SimHopperHarness, "cctalk": CcTalkHopperHarness}
 SIGNALS_HARNESSES = {"sim": SimSignalsHarness, "gpio": GpioSignalsHarness}
-VOICE_HARNESSES = {"sim": SimVoiceHarness}
+VOICE_HARNESSES = {"sim": SimVoiceHarness, "aplay": AplayVoiceHarness}
 PRINTER_HARNESSES = {"sim": SimPrinterHarness, "escpos-pty": EscposPtyHarness, "escpos-tcp": EscposTcpHarness}
 
 

@@ -1,0 +1,208 @@
+"""Voice prompts from pre-rendered WAV files, played on the audio device by ALSA's ``aplay``.
+
+::
+
+    [devices.voice]
+    driver = "player"
+    sounds_dir = "/opt/kiosk/voice"   # <sounds_dir>/<language>/<message_id>.wav, e.g. voice/ja/prompt.idle.wav
+    audio_device = "default"          # an ALSA device name (aplay -D); "null" plays to nowhere
+    player = "aplay"                  # the program; it must take ``-D <device> <file>``
+
+The player is generic over message ids: whatever id the kiosk asks for is looked up as a file name (ids are
+letters, digits, ``.``, ``_`` and ``-``; anything else is refused, so an id can never reach outside the
+directory).  One prompt plays at a time: a new one stops the one playing, and :meth:`AplayVoice.silence` stops it.
+
+A prompt that cannot be played — no file, a file that is not a readable PCM WAV, no ``aplay``, an audio device
+that refuses it — makes :meth:`AplayVoice.say` return False at once and is logged with its message id and language
+(nothing else: prompts hold no personal data, but log lines stay short and uniform).  The kiosk then sounds the
+buzzer instead (firmware ``visit_attention``).  :meth:`~AplayVoice.say` never raises.
+
+``say`` returns only once aplay reports that it has opened the device and started the file ("Playing WAVE" on its
+standard error), so False really means "not heard" and True "playing".
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+import wave
+from pathlib import Path
+
+from hal.events import EventSink, discard
+from hal.factory import Options, register_driver
+
+log = logging.getLogger(__name__)
+
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+START_TIMEOUT = 2.0  # seconds aplay may take to open the device
+
+
+class AplayVoice:
+    """The :class:`hal.voice.contract.Voice` contract with WAV files and ``aplay``."""
+
+    def __init__(self, sounds_dir: str | Path, name: str = "voice", *, audio_device: str = "default",
+                 player: str = "aplay"):
+        self.name = name
+        self.sounds_dir = Path(sounds_dir)
+        self.audio_device = audio_device
+        self.player = player
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._message: str | None = None
+        self._stopped_by_us = False
+        self._sink: EventSink = discard
+
+    def __repr__(self) -> str:
+        return f"AplayVoice({self.name!r}, {str(self.sounds_dir)!r}, device={self.audio_device!r})"
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        if shutil.which(self.player) is None:
+            log.warning("%s: %s is not installed: every prompt falls back to the buzzer", self.name, self.player)
+        if not self.sounds_dir.is_dir():
+            log.warning("%s: no sound directory %s: every prompt falls back to the buzzer", self.name,
+                        self.sounds_dir)
+
+    async def stop(self) -> None:
+        self.silence()
+        self._sink = discard
+
+    async def say(self, message_id: str, language: str) -> bool:
+        try:
+            return await asyncio.to_thread(self._say, message_id, language)
+        except Exception:  # a voice prompt never ends a visit
+            log.exception("%s: prompt %s (%s) failed", self.name, _safe(message_id), _safe(language))
+            return False
+
+    def silence(self) -> None:
+        with self._lock:
+            self._end_current()
+
+    def speaking(self) -> str | None:
+        with self._lock:
+            if self._process is not None and self._process.poll() is not None:
+                self._reap()
+            return self._message
+
+    # -- inside -----------------------------------------------------------------------------------------------
+
+    def path_for(self, message_id: str, language: str) -> Path | None:
+        """Where the prompt's file would be, or None for an id or language that is not a plain name."""
+        if not isinstance(message_id, str) or not isinstance(language, str):
+            return None
+        if not MESSAGE_ID.fullmatch(message_id) or not LANGUAGE.fullmatch(language) or ".." in message_id:
+            return None
+        return self.sounds_dir / language / f"{message_id}.wav"
+
+    def _say(self, message_id: str, language: str) -> bool:
+        with self._lock:
+            self._end_current()
+            path = self.path_for(message_id, language)
+            if path is None:
+                return self._fail(message_id, language, "not a valid message id or language")
+            problem = wav_problem(path)
+            if problem:
+                return self._fail(message_id, language, problem)
+            try:
+                process = subprocess.Popen([self.player, "-D", self.audio_device, str(path)],
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.PIPE, start_new_session=True,
+                                           env={**os.environ, "LC_ALL": "C"})  # aplay's messages untranslated
+            except OSError as e:
+                return self._fail(message_id, language, f"{self.player} cannot run ({e.strerror})")
+            started, detail = _wait_started(process)
+            if not started:
+                _end(process)
+                return self._fail(message_id, language, f"{self.player} did not play it ({detail})")
+            self._process, self._message, self._stopped_by_us = process, message_id, False
+            return True
+
+    def _fail(self, message_id: str, language: str, why: str) -> bool:
+        log.warning("%s: prompt %s (%s) not played: %s", self.name, _safe(message_id), _safe(language), why)
+        return False
+
+    def _end_current(self) -> None:
+        if self._process is not None:
+            self._stopped_by_us = self._process.poll() is None
+            _end(self._process)
+            self._reap()
+
+    def _reap(self) -> None:
+        process, message = self._process, self._message
+        self._process = self._message = None
+        if process is not None and process.returncode not in (0, None) and not self._stopped_by_us:
+            log.warning("%s: prompt %s ended with %s exit status %s", self.name, message, self.player,
+                        process.returncode)
+
+
+def wav_problem(path: Path) -> str | None:
+    """Why ``path`` is not a playable PCM WAV (missing, unreadable, empty, truncated), or None if it is one."""
+    if not path.is_file():
+        return "no sound file"
+    try:
+        with wave.open(str(path), "rb") as w:
+            frames, width, channels, rate = w.getnframes(), w.getsampwidth(), w.getnchannels(), w.getframerate()
+            if frames <= 0 or rate <= 0:
+                return "the sound file holds no sound"
+            data = w.readframes(frames)
+    except Exception as e:  # wave raises wave.Error, EOFError, RuntimeError… on a damaged file
+        return f"the sound file is not a PCM WAV ({e.__class__.__name__})"
+    if len(data) < frames * width * channels:
+        return "the sound file is truncated"
+    return None
+
+
+def _wait_started(process: subprocess.Popen) -> tuple[bool, str]:
+    """Wait for aplay's "Playing WAVE" line (it has opened the device), then keep draining its stderr."""
+    result: list[bytes] = []
+    got = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if not got.is_set():
+                result.append(line)
+                if line.startswith(b"Playing"):
+                    got.set()
+        got.set()
+
+    threading.Thread(target=read, daemon=True, name="aplay-stderr").start()
+    got.wait(START_TIMEOUT)
+    if result and result[-1].startswith(b"Playing"):
+        return True, ""
+    if process.poll() is None and not result:
+        return False, f"no start within {START_TIMEOUT:g} s"
+    last = result[-1].decode(errors="replace").strip() if result else f"exit status {process.poll()}"
+    return False, last[:120]
+
+
+def _end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _safe(text: object) -> str:
+    return repr(text)[:60] if not isinstance(text, str) or not MESSAGE_ID.fullmatch(text) else text
+
+
+@register_driver("voice", "player")
+def build_player(o: Options) -> AplayVoice:
+    sounds_dir = o.path("sounds_dir")
+    if sounds_dir is None:
+        raise o.fail("sounds_dir is needed: the directory holding <language>/<message_id>.wav")
+    device = o.raw("audio_device", "default")
+    player = o.raw("player", "aplay")
+    for key, value in (("audio_device", device), ("player", player)):
+        if not isinstance(value, str) or not value:
+            raise o.fail(f"{key} must be a non-empty string, got {value!r}")
+    return AplayVoice(sounds_dir, audio_device=device, player=player)
