@@ -105,11 +105,14 @@ class HopperEmulator:
         self.flags = 0
         self.jam_after: int | None = None
         self.dispenses = 0  # dispense commands taken
+        self.silent_after_dispense = False  # answer nothing once a dispense was taken (a cable coming loose)
         self._paying_since = 0.0
         self._cipher_ready = False
 
     def handle(self, header: int, data: bytes) -> bytes | None:
         self.progress()
+        if self.silent_after_dispense and self.dispenses:
+            return None
         if header == 254:
             return b""
         if header == 242:
@@ -187,6 +190,7 @@ class CcTalkBusEmulator:
         self._noise = b""
         self._drop: dict[int | None, int] = {}
         self._corrupt = self._collide = 0
+        self._deaf: dict[int, int] = {}
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.port = os.ttyname(self._slave)
@@ -223,6 +227,11 @@ class CcTalkBusEmulator:
         """The next ``count`` replies (to ``header`` only, if given) are lost on the wire; the command was done."""
         with self.lock:
             self._drop[header] = self._drop.get(header, 0) + count
+
+    def ignore_next(self, header: int, count: int = 1) -> None:
+        """The next ``count`` frames with ``header`` are garbled before the device hears them: not done, no reply."""
+        with self.lock:
+            self._deaf[header] = self._deaf.get(header, 0) + count
 
     def collide_next_echoes(self, count: int = 1) -> None:
         with self.lock:
@@ -261,6 +270,9 @@ class CcTalkBusEmulator:
         with self.lock:
             device = self.devices.get(address)
             if device is None:
+                return
+            if self._deaf.get(header):
+                self._deaf[header] -= 1
                 return
             self.received.append((address, header))
             reply = device.handle(header, data)

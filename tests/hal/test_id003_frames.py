@@ -57,14 +57,14 @@ def _on_the_wire(frame: Frame, buffer: bytes) -> bool:
     return build_frame(frame.code, frame.data) in buffer
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_never_crash_and_never_invent_a_frame(buffer):
     found = find_frame(buffer)
     assert found is None or isinstance(found, Corrupt) or _on_the_wire(found, buffer)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(noise=st.binary(max_size=40), data=st.binary(max_size=8), cut=st.integers(1, 12))
 def test_a_truncated_frame_is_never_taken(noise, data, cut):
     frame = build_frame(VEND_VALID, data)
@@ -73,7 +73,7 @@ def test_a_truncated_frame_is_never_taken(noise, data, cut):
         _on_the_wire(found, noise)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(noise=st.binary(max_size=20), position=st.integers(0, 100), flip=st.integers(1, 255))
 def test_a_damaged_vend_valid_is_never_a_vend_valid(noise, position, flip):
     """No phantom credit: one corrupted byte anywhere in VEND VALID and no VEND VALID comes out."""
