@@ -1,0 +1,243 @@
+"""``kiosk-server verify``: is this saved PDF, or this scanned page, a certificate this server issued, unaltered?
+
+For a PDF every page must carry exactly one binding line (``certs.binding``) and one QR code whose page code
+(``certs.page_code``) is signed by the server's document key and names the same document, page, transaction
+and resident as the binding line; then the whole file must be, byte for byte, a document of the issuance record
+(its SHA-256 is in the signed manifest the server stored).  A scanned page image (PNG, JPEG, …) cannot be
+hashed, so its QR codes are checked for the signature and against the issuance record's document list.
+
+The report names the document id, certificate type, page and issue date: never the resident.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pypdfium2 as pdfium
+import zxingcpp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy.orm import Session, sessionmaker
+
+from certs.binding import find_bindings
+from certs.catalog import CATALOG
+from certs.envelope import DocumentRejected, Manifest
+from certs.page_code import PREFIX, PageCode, PageCodeInvalid, verify_page_code
+from server.config import ConfigError, load_config
+from server.db import open_database
+from server.models import Issuance
+
+SCAN_DPI = 200  # a 26 mm QR of 49 modules is 4 px a module at this resolution
+
+
+class NotADocument(Exception):
+    """The input is neither a PDF nor an image (a usage error, not an invalid certificate)."""
+
+
+@dataclass
+class Verdict:
+    valid: bool = True
+    problems: list[str] = field(default_factory=list)
+    pages: list[PageCode] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+    def fail(self, problem: str) -> "Verdict":
+        self.valid = False
+        self.problems.append(problem)
+        return self
+
+    def lines(self) -> list[str]:
+        """The report: what was verified, never who the certificate is about."""
+        out = [("VALID" if self.valid else "INVALID")]
+        for code in self.pages:
+            out.append(f"  document {code.document_id}  {code.certificate.value} ({CATALOG[code.certificate].name_ja})"
+                       f"  page {code.page}/{code.pages}  issued {code.issued_on.isoformat()}")
+        out += [f"  checked: {c}" for c in self.checks]
+        out += [f"  problem: {p}" for p in self.problems]
+        return out
+
+
+def page_codes_in(image: Image.Image) -> list[str]:
+    """The texts of the kiosk page codes found in an image (other QR codes are ignored)."""
+    results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    return [r.text for r in results if r.valid and r.text.startswith(PREFIX)]
+
+
+def verify_file(data: bytes, keys: Iterable[Ed25519PublicKey], sessions: sessionmaker[Session] | None) -> Verdict:
+    """Verify a PDF or a page image given as bytes."""
+    if data.startswith(b"%PDF-"):
+        return verify_pdf(data, keys, sessions)
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError):
+        raise NotADocument("the file is neither a PDF nor an image") from None
+    return verify_image(image, keys, sessions)
+
+
+def verify_image(image: Image.Image, keys: Iterable[Ed25519PublicKey],
+                 sessions: sessionmaker[Session] | None) -> Verdict:
+    verdict = Verdict()
+    texts = page_codes_in(image)
+    if not texts:
+        return verdict.fail("no kiosk page code (QR) found in the image")
+    keys = list(keys)
+    for text in texts:
+        try:
+            verdict.pages.append(verify_page_code(text, keys))
+        except PageCodeInvalid as exc:
+            verdict.fail(f"a page code does not verify ({exc.problem.value}: {exc.detail})")
+    if verdict.valid:
+        verdict.checks.append("page code signature (server document key)")
+        if sessions is not None:
+            for code in verdict.pages:
+                _check_listed(verdict, sessions, code)
+    return verdict
+
+
+def verify_pdf(pdf: bytes, keys: Iterable[Ed25519PublicKey], sessions: sessionmaker[Session] | None) -> Verdict:
+    verdict = Verdict()
+    keys = list(keys)
+    try:
+        document = pdfium.PdfDocument(pdf)
+    except pdfium.PdfiumError:
+        return verdict.fail("the PDF cannot be read")
+    try:
+        count = len(document)
+        for index in range(count):
+            page = document[index]
+            text = page.get_textpage().get_text_range()
+            image = page.render(scale=SCAN_DPI / 72, grayscale=True).to_pil()
+            _check_page(verdict, index + 1, count, text, page_codes_in(image), keys)
+    finally:
+        document.close()
+    if not verdict.valid:
+        return verdict
+    verdict.checks.append("page code signature on every page (server document key)")
+    verdict.checks.append("binding line on every page matches its page code")
+    if len({c.document_id for c in verdict.pages}) != 1 or len({c.transaction_id for c in verdict.pages}) != 1:
+        return verdict.fail("the pages belong to different documents")
+    if sessions is not None:
+        _check_record(verdict, sessions, verdict.pages[0], hashlib.sha256(pdf).hexdigest())
+    return verdict
+
+
+def _check_page(verdict: Verdict, number: int, count: int, text: str, codes: list[str],
+                keys: list[Ed25519PublicKey]) -> None:
+    bindings = find_bindings(text)
+    if len(bindings) != 1:
+        verdict.fail(f"page {number} carries {len(bindings)} binding lines (expected 1)")
+        return
+    if len(codes) != 1:
+        verdict.fail(f"page {number} carries {len(codes)} readable page codes (expected 1)")
+        return
+    try:
+        code = verify_page_code(codes[0], keys)
+    except PageCodeInvalid as exc:
+        verdict.fail(f"page {number}: page code does not verify ({exc.problem.value}: {exc.detail})")
+        return
+    binding = bindings[0]
+    if (code.page, code.pages) != (number, count):
+        verdict.fail(f"page {number}: its page code says page {code.page}/{code.pages} of a {count}-page file")
+    elif (binding.transaction_id, binding.subject_ref, binding.document_id, binding.page, binding.pages) != (
+            code.transaction_id, code.subject_ref, code.document_id, code.page, code.pages):
+        verdict.fail(f"page {number}: the binding line does not match the signed page code")
+    else:
+        verdict.pages.append(code)
+
+
+def _manifest(db: Session, transaction_id: str) -> Manifest | None:
+    issuance = db.get(Issuance, transaction_id)
+    if issuance is None:
+        return None
+    try:
+        return Manifest.from_dict(json.loads(issuance.envelope)["manifest"])
+    except (ValueError, KeyError, TypeError, DocumentRejected):
+        return None
+
+
+def _check_record(verdict: Verdict, sessions: sessionmaker[Session], code: PageCode, sha256: str) -> None:
+    with sessions() as db:
+        manifest = _manifest(db, code.transaction_id)
+    entry = None if manifest is None else next(
+        (d for d in manifest.documents if d.document_id == code.document_id), None)
+    if entry is None:
+        verdict.fail("no issuance record of this document on this server")
+    elif entry.certificate != code.certificate.value or entry.pages != code.pages:
+        verdict.fail("the issuance record lists this document with another type or page count")
+    elif entry.sha256 != sha256:
+        verdict.fail("the PDF differs from the document issued (SHA-256 mismatch): it was altered after issue")
+    else:
+        verdict.checks.append("issuance record: the file is byte for byte the issued document (SHA-256)")
+
+
+def _check_listed(verdict: Verdict, sessions: sessionmaker[Session], code: PageCode) -> None:
+    with sessions() as db:
+        manifest = _manifest(db, code.transaction_id)
+    entry = None if manifest is None else next(
+        (d for d in manifest.documents if d.document_id == code.document_id), None)
+    if entry is None or entry.certificate != code.certificate.value or entry.pages != code.pages:
+        verdict.fail(f"page {code.page}: no issuance record of this document on this server")
+    elif "issuance record lists the document" not in " ".join(verdict.checks):
+        verdict.checks.append("issuance record lists the document (a scan cannot be compared byte for byte)")
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def add_command(commands: argparse._SubParsersAction) -> None:
+    verify = commands.add_parser("verify", help="check a saved certificate PDF or a scanned page image",
+                                 description="Exit status: 0 valid, 1 invalid, 2 usage error.")
+    verify.add_argument("file", type=Path, help="a PDF as issued, or a scanned/photographed page (PNG, JPEG)")
+    verify.add_argument("--config", required=True, type=Path, help="the server's server.toml (keys, database)")
+    verify.add_argument("--offline", action="store_true",
+                        help="check the signatures only, without the issuance record")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit codes: 0 valid, 1 invalid, 2 usage error (missing file, bad configuration, not a document)."""
+    def usage(message: str) -> int:
+        print(f"kiosk-server verify: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return usage(str(exc))
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        return usage(f"cannot read {args.file}: {exc.strerror}")
+    try:
+        key = load_pem_private_key(config.document_key.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return usage("the configured document key cannot be read")
+    if not isinstance(key, Ed25519PrivateKey):
+        return usage("the configured document key is not Ed25519")
+    sessions = None if args.offline else open_database(config.database_url)
+    try:
+        verdict = verify_file(data, [key.public_key()], sessions)
+    except NotADocument as exc:
+        return usage(str(exc))
+    finally:
+        if sessions is not None:
+            sessions.kw["bind"].dispose()
+    print("\n".join(verdict.lines()))
+    return 0 if verdict.valid else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kiosk-server")
+    add_command(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
