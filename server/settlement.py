@@ -78,7 +78,8 @@ def report_result(db: Session, kiosk_id: str, txn: str, request: ResultRequest) 
             existing = db.get(ResultReport, txn)
             if existing is not None:  # the same transaction settled at the same moment elsewhere
                 return _same(existing, fingerprint)
-            continue  # another transaction took the log's next sequence number: go again on the new head
+            log.info("issuance log head taken by another settlement; again on the new head txn=%s", txn)
+            continue
         log.info("settled txn=%s kiosk=%s outcome=%s fee=%d refund=%d", txn, kiosk_id, request.outcome,
                  request.fee_collected, request.refund_owed)
         return {"settled": True}
