@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from server.models import CitizenCard, Household, JpkiCard, Resident
 from server.models_registry import (AnnexEntry, DomicileRegistration, FamilyRegister, FamilyRegisterEntry,
                                     ForeignResidentItems, SealRegistration, TaxRecord)
-from server.registry_seed import CITY_ADDRESS, LAST_TAX_YEAR, RegistryData, synthetic_registry, tax_year_values
+from server.registry_seed import LAST_TAX_YEAR, RegistryData, synthetic_registry, tax_year_values
 
 log = logging.getLogger("server.registry")
 
