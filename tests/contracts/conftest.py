@@ -8,6 +8,9 @@ from __future__ import annotations
 import pytest
 
 from .gpio_harness import GpioSignalsHarness
+from .hardware_harnesses import (
+    CcTalkCoinAcceptorHardwareHarness, CcTalkHopperHardwareHarness, IdNoteValidatorHardwareHarness,
+)
 from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
 from .serial_harnesses import CcTalkCoinAcceptorHarness, CcTalkHopperHarness, IdNoteValidatorHarness
 from .pcsc_harness import PcscCardReaderHarness  # the real driver over pcscd + vpcd + the virtual card
@@ -18,12 +21,21 @@ from .sim_harnesses import (
 )
 
 CARD_READER_HARNESSES = {"sim": SimCardReaderHarness, "pcsc": PcscCardReaderHarness}
-NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness, "id003": IdNoteValidatorHarness}
-COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness, "cctalk": CcTalkCoinAcceptorHarness}
-HOPPER_HARNESSES = {"sim": SimHopperHarness, "cctalk": CcTalkHopperHarness}
+NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness, "id003": IdNoteValidatorHarness,
+                            "id003-hw": IdNoteValidatorHardwareHarness}
+COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness, "cctalk": CcTalkCoinAcceptorHarness,
+                           "cctalk-hw": CcTalkCoinAcceptorHardwareHarness}
+HOPPER_HARNESSES = {"sim": SimHopperHarness, "cctalk": CcTalkHopperHarness, "cctalk-hw": CcTalkHopperHardwareHarness}
 SIGNALS_HARNESSES = {"sim": SimSignalsHarness, "gpio": GpioSignalsHarness}
 VOICE_HARNESSES = {"sim": SimVoiceHarness, "aplay": AplayVoiceHarness}
 PRINTER_HARNESSES = {"sim": SimPrinterHarness, "escpos-pty": EscposPtyHarness, "escpos-tcp": EscposTcpHarness}
+
+
+def _params(registry):
+    """The registry's names as fixture params; a harness class with ``hardware = True`` (a real device on a real
+    port) carries the ``hardware`` marker, so ``-m hardware`` selects it and ``-m "not hardware"`` leaves it out."""
+    return [pytest.param(name, marks=pytest.mark.hardware) if getattr(registry[name], "hardware", False) else name
+            for name in sorted(registry)]
 
 
 def _harness(request, registry):
@@ -39,17 +51,17 @@ def card_harness(request):
     return _harness(request, CARD_READER_HARNESSES)
 
 
-@pytest.fixture(params=sorted(NOTE_VALIDATOR_HARNESSES))
+@pytest.fixture(params=_params(NOTE_VALIDATOR_HARNESSES))
 def note_harness(request):
     return _harness(request, NOTE_VALIDATOR_HARNESSES)
 
 
-@pytest.fixture(params=sorted(COIN_ACCEPTOR_HARNESSES))
+@pytest.fixture(params=_params(COIN_ACCEPTOR_HARNESSES))
 def coin_harness(request):
     return _harness(request, COIN_ACCEPTOR_HARNESSES)
 
 
-@pytest.fixture(params=sorted(HOPPER_HARNESSES))
+@pytest.fixture(params=_params(HOPPER_HARNESSES))
 def hopper_harness(request):
     return _harness(request, HOPPER_HARNESSES)
 
