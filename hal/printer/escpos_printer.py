@@ -15,7 +15,8 @@ renders every character into the raster, and this driver has no text method at a
 After a cut the sheet waits in the outlet.  A printer with an outlet sensor (``status = "custom-full"``: the
 Custom KPM216H's ``DLE EOT 20``) reports it, and a poll every ``poll_interval`` seconds turns the sensor's change
 into :class:`DocumentTaken`.  Only a valid status reply can change what the driver believes: a garbled or missing
-reply is logged and ignored, and after ``max_bad_replies`` of them in a row the printer counts as OFFLINE.
+reply is logged and the query sent again, and after ``max_bad_replies`` of them in a row the printer counts as
+OFFLINE (keeping what the outlet sensor last said: silence never means "the sheet was taken").
 """
 from __future__ import annotations
 
@@ -74,7 +75,6 @@ class EscposPrinter:
         self._sink: EventSink = discard
         self._lock = asyncio.Lock()
         self._known: PrinterStatus | None = None  # the last status read from a valid reply
-        self._bad_replies = 0
         self._poller: asyncio.Task | None = None
         self._in_flight = 0.0  # bytes the printer may still hold (when its print speed is known)
         self._in_flight_at = 0.0
@@ -154,12 +154,12 @@ class EscposPrinter:
             except LinkError:
                 await self._changed(self._offline())
                 raise PrinterFault(self.name, self._offline()) from None
+            status = await self._status_now()  # its answer also proves the printer has the cut command
             if self.has_outlet_sensor:
                 deadline = self._clock() + self.present_timeout
-                while not status.document_waiting and self._clock() < deadline:
+                while not status.document_waiting and status.can_print and self._clock() < deadline:
+                    await asyncio.sleep(0.02)
                     status = await self._status_now()
-                    if not status.document_waiting:
-                        await asyncio.sleep(0.02)
         await self._sink(DocumentPresented(self.name))
 
     # -- inside -----------------------------------------------------------------------------------------------
@@ -200,22 +200,32 @@ class EscposPrinter:
             return None
 
     async def _status_now(self) -> PrinterStatus:
-        """Ask the printer; a reply that is missing or garbled leaves the known status as it was, and
-        ``max_bad_replies`` of them in a row mean OFFLINE."""
-        try:
-            status = await self._read_status()
-        except LinkError as e:
-            log.warning("%s: %s", self.name, e)
-            status = None
+        """Ask the printer, asking again at once if the reply is missing or garbled; after ``max_bad_replies``
+        such replies in a row the printer is OFFLINE.  A connection that broke is opened again once."""
+        status = None
+        for _ in range(self.max_bad_replies):
+            try:
+                status = await self._read_status()
+            except LinkError as e:
+                log.warning("%s: %s", self.name, e)
+                if not await self._reopen():
+                    break
+                continue
+            if status is not None:
+                break
         if status is None:
-            self._bad_replies += 1
-            if self._bad_replies < self.max_bad_replies and self._known is not None:
-                return self._known
             status = self._offline()
-        else:
-            self._bad_replies = 0
         await self._changed(status)
         return status
+
+    async def _reopen(self) -> bool:
+        await asyncio.to_thread(self.link.close)
+        try:
+            await asyncio.to_thread(self.link.open)
+        except DeviceUnavailable as e:
+            log.warning("%s", e)
+            return False
+        return True
 
     def _offline(self) -> PrinterStatus:
         """OFFLINE, keeping what the outlet sensor last said (silence is not "the sheet was taken")."""
