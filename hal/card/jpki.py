@@ -130,22 +130,27 @@ class CardApplications:
 
     def pin_tries_left(self) -> int:
         """VERIFY with no data: the card says how many tries are left and spends none."""
+        return self._tries()[0]
+
+    def _tries(self) -> tuple[int, int]:
+        """(tries left, the status word that told)."""
         self._select_ap(JPKI_AID, "reading the PIN counter")
         self._select_ef(EF_AUTH_PIN, "reading the PIN counter")
         response = self._send(Command(0x00, 0x20, 0x00, 0x80))
         tries = pin_tries_from(response.sw)
         if tries is not None:
-            return tries
+            return tries, response.sw
         if response.sw in BLOCKED_SWS:
-            return 0
+            return 0, response.sw
         if response.sw == SW_OK:  # already verified in this session: a right PIN resets the counter
-            return AUTH_PIN_MAX_TRIES
+            return AUTH_PIN_MAX_TRIES, response.sw
         raise card_error(self.device, "reading the PIN counter", response.sw)
 
     def verify_pin(self, pin: Pin) -> PinResult:
         """Present the PIN once.  A card already blocked is never sent the PIN."""
-        if self.pin_tries_left() == 0:
-            raise PinBlockedError(self.device, "the PIN is blocked", 0x63C0)
+        tries, sw = self._tries()
+        if tries == 0:
+            raise PinBlockedError(self.device, "the PIN is blocked", sw)
         buffer = bytearray()
         digits = pin.ascii_bytes()
         try:

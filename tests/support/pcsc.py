@@ -2,7 +2,11 @@
 
     world = pcsc_world()                  # one per test process, started on first use, stopped at exit
     world.card("place", card=str(path))   # the virtual card's control socket (see hal/card/vcard/__main__.py)
+    world.card("lift", slot=1)            # vpcd has two slots, "Virtual PCD 00 00" and "00 01", a card on each
     world.stop_pcscd(); world.start_pcscd()
+
+pcscd looks for a card coming or going every 400 ms (compiled in); tests that alternate between the two slots
+do not wait for the last card's removal to be seen before the next card is placed.
 
 pcscd has its socket path compiled in (``/run/pcscd/pcscd.comm``) and allows one daemon per machine, so it runs in
 a private mount namespace (``unshare --mount``) with a private directory bind-mounted on ``/run/pcscd``; the
@@ -30,7 +34,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
-READER = "Virtual PCD 00 00"
+READERS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
+READER = READERS[0]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -73,7 +78,7 @@ class PcscWorld:
         self.base = Path(tempfile.mkdtemp(prefix="kiosk-pcsc-"))
         self.run_dir = self.base / "run"
         self.conf_dir = self.base / "reader.conf.d"
-        self.control = self.base / "vcard.sock"
+        self.controls = [self.base / f"vcard{slot}.sock" for slot in range(len(READERS))]
         self.run_dir.mkdir()
         self.conf_dir.mkdir()
         self.port = _free_port_pair()
@@ -82,7 +87,7 @@ class PcscWorld:
             f"LIBPATH      {VPCD_DRIVER}\nCHANNELID    0x{self.port:04X}\n")
         self.namespaced = True
         self.pcscd: subprocess.Popen | None = None
-        self.vcard: subprocess.Popen | None = None
+        self.vcards: list[subprocess.Popen] = []
         self.pcscd_log = self.base / "pcscd.log"
 
     @property
@@ -125,10 +130,29 @@ class PcscWorld:
             if hr == scard.SCARD_S_SUCCESS:
                 hr, readers = scard.SCardListReaders(context, [])
                 scard.SCardReleaseContext(context)
-                if hr == scard.SCARD_S_SUCCESS and READER in readers:
+                if hr == scard.SCARD_S_SUCCESS and set(READERS) <= set(readers):
                     return
             time.sleep(0.02)
-        raise PcscUnavailable(f"pcscd started but shows no {READER!r} (see {self.pcscd_log})")
+        raise PcscUnavailable(f"pcscd started but does not show {READERS} (see {self.pcscd_log})")
+
+    def wait_for_no_card(self, reader: str, timeout: float = 3.0) -> None:
+        """Wait until pcscd itself reports no card in ``reader`` (it looks every 400 ms)."""
+        from smartcard import scard
+        hr, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hr != scard.SCARD_S_SUCCESS:
+            raise PcscUnavailable(f"pcscd does not answer ({hr:#x})")
+        try:
+            state = scard.SCARD_STATE_UNAWARE
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                hr, states = scard.SCardGetStatusChange(context, 100, [(reader, state)])
+                if hr == scard.SCARD_S_SUCCESS:
+                    state = states[0][1] & ~scard.SCARD_STATE_CHANGED
+                    if state & scard.SCARD_STATE_EMPTY:
+                        return
+            raise AssertionError(f"pcscd still shows a card in {reader} after {timeout} s")
+        finally:
+            scard.SCardReleaseContext(context)
 
     def stop_pcscd(self) -> None:
         process, self.pcscd = self.pcscd, None
@@ -143,23 +167,28 @@ class PcscWorld:
 
     # -- the virtual card ----------------------------------------------------------------------------------------
 
-    def start_vcard(self, timeout: float = 10.0) -> None:
+    def start_vcards(self, timeout: float = 10.0) -> None:
+        """One virtual card process per vpcd slot (the second slot's port is the first's + 1)."""
         env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.vcard = subprocess.Popen(
-            [sys.executable, "-m", "hal.card.vcard", "--port", str(self.port), "--control", str(self.control)],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.base / "vcard.log", "ab"), start_new_session=True)
+        for slot, control in enumerate(self.controls):
+            with open(self.base / f"vcard{slot}.log", "ab") as log:
+                self.vcards.append(subprocess.Popen(
+                    [sys.executable, "-m", "hal.card.vcard", "--port", str(self.port + slot),
+                     "--control", str(control)],
+                    cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                    start_new_session=True))
         deadline = time.monotonic() + timeout
-        while not self.control.exists():
-            if self.vcard.poll() is not None or time.monotonic() > deadline:
-                raise PcscUnavailable(f"the virtual card did not start (see {self.base / 'vcard.log'})")
-            time.sleep(0.02)
+        for process, control in zip(self.vcards, self.controls):
+            while not control.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise PcscUnavailable(f"the virtual card did not start (see {self.base}/vcard*.log)")
+                time.sleep(0.02)
 
-    def card(self, action: str, **fields) -> dict:
-        """Send one request to the virtual card's control socket; raises if it says no."""
+    def card(self, action: str, slot: int = 0, **fields) -> dict:
+        """Send one request to the control socket of the card on ``slot``; raises if it says no."""
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(10)
-            s.connect(str(self.control))
+            s.connect(str(self.controls[slot]))
             s.sendall((json.dumps({"do": action, **fields}) + "\n").encode())
             reply = json.loads(s.makefile().readline())
         if not reply.get("ok"):
@@ -179,7 +208,7 @@ class PcscWorld:
         if self.namespaced and os.geteuid() == 0:
             Path("/run/pcscd").mkdir(parents=True, exist_ok=True)  # the bind mount needs a mount point
         self.start_pcscd()
-        self.start_vcard()
+        self.start_vcards()
 
     def _namespaces_work(self) -> bool:
         probe = (["unshare", "--mount", "true"] if os.geteuid() == 0
@@ -191,14 +220,15 @@ class PcscWorld:
         return subprocess.run(probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
 
     def close(self) -> None:
-        if self.vcard is not None and self.vcard.poll() is None:
-            self.vcard.send_signal(signal.SIGTERM)
-            try:
-                self.vcard.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.vcard.kill()
-                self.vcard.wait(timeout=5)
-        self.vcard = None
+        for process in self.vcards:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+        self.vcards = []
         self.stop_pcscd()
         shutil.rmtree(self.base, ignore_errors=True)
 

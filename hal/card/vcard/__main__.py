@@ -8,9 +8,11 @@ My Number card placed.  On a terminal, type ``lift``, ``place`` (the same card a
 or ``quit``.  The card's PIN counter is written back to its file, like the chip's EEPROM.
 
 ``--control PATH`` opens a Unix socket taking one JSON object per line, answered with one JSON line (the tests'
-way in): ``{"do": "place", "card": FILE, "blocked_sw": "6983", "chained": true}``, ``{"do": "lift"}``,
-``{"do": "lift_on_next_command"}``, ``{"do": "state"}`` → ``{"ok": true, "placed": …, "connected": …,
-"tries_left": …, "commands": …}``, ``{"do": "quit"}``.  A bad request gets ``{"ok": false, "error": …}``.
+way in): ``{"do": "place", "card": FILE, "blocked_sw": "6983", "chained": true, "atr": "3B…"}``,
+``{"do": "lift"}``, ``{"do": "lift_on_next_command", "after": 0}``, ``{"do": "state"}`` → ``{"ok": true,
+"placed": …, "connected": …, "tries_left": …, "commands": …}``, ``{"do": "journal"}`` → the headers of the
+commands received so far (CLA, INS, P1, P2, Lc, Le; never data), ``{"do": "quit"}``.  A bad request gets
+``{"ok": false, "error": …}``.
 """
 from __future__ import annotations
 
@@ -45,8 +47,10 @@ class Controller:
                 path = request.get("card") or self.last_card
                 if not path:
                     raise ValueError("place needs a card file")
-                blocked_sw = int(str(request.get("blocked_sw", "6984")), 16)
-                card = VirtualCard(SimCard.load(path), blocked_sw=blocked_sw, chained=bool(request.get("chained")))
+                blocked_sw = int(str(request.get("blocked_sw", "63C0")), 16)
+                atr = bytes.fromhex(request["atr"]) if request.get("atr") else None
+                card = VirtualCard(SimCard.load(path), blocked_sw=blocked_sw, chained=bool(request.get("chained")),
+                                   atr=atr)
                 self.slot.place(card)
                 self.last_card = str(path)
                 return {"ok": True}
@@ -54,8 +58,11 @@ class Controller:
                 self.slot.lift()
                 return {"ok": True}
             if action == "lift_on_next_command":
-                self.slot.lift_on_next_command()
+                self.slot.lift_on_next_command(int(request.get("after", 0)))
                 return {"ok": True}
+            if action == "journal":
+                card = self.slot.card
+                return {"ok": True, "commands": [list(c) for c in card.journal] if card else []}
             if action == "state":
                 card = self.slot.card
                 return {"ok": True, "placed": card is not None, "connected": self.slot.connected(),
@@ -64,7 +71,7 @@ class Controller:
             if action == "quit":
                 self.stopped.set()
                 return {"ok": True}
-        except (ValueError, RuntimeError, OSError) as e:
+        except (ValueError, TypeError, RuntimeError, OSError) as e:
             return {"ok": False, "error": str(e)}
         return {"ok": False, "error": f"unknown action {action!r}"}
 
@@ -107,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card", help="a card file (cards/*.json written by kiosk-server devinit)")
     parser.add_argument("--host", default="127.0.0.1", help="where vpcd listens (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=35963, help="the vpcd slot's port (default 35963)")
-    parser.add_argument("--blocked-sw", default="6984", choices=["6983", "6984"],
-                        help="what VERIFY answers on a blocked PIN")
+    parser.add_argument("--blocked-sw", default="63C0", choices=["63C0", "6983", "6984"],
+                        help="what VERIFY answers on a blocked PIN (default 63C0)")
     parser.add_argument("--chained", action="store_true", help="hand long answers out with 61xx + GET RESPONSE")
     parser.add_argument("--control", help="a Unix socket path for JSON-line control (tests)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -135,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=_terminal, args=(controller,), name="vcard-terminal", daemon=True).start()
     print(f"vcard: serving vpcd at {args.host}:{args.port}" + (f", control {args.control}" if server else ""),
           flush=True)
-    controller.stopped.wait()
+    while not controller.stopped.wait(0.2):  # a timed wait lets SIGTERM's handler run promptly
+        pass
     controller.slot.lift()
     if server is not None:
         server.shutdown()

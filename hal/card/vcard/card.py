@@ -8,8 +8,9 @@ Written from the published facts, not from the driver:
 - ``READ BINARY`` ``00 B0 P1 P2 Le``: P1P2 is the offset.  Asking for more than is left gets ``6C xx`` (the exact
   length left), as ISO 7816-3 T=0 cards do.
 - ``VERIFY`` ``00 20 00 80`` with no data: ``63 Cx``, x = tries left, nothing spent.  With 4 ASCII digits: 9000 and
-  the counter back to 3, or ``63 Cx`` with one try fewer; a blocked card answers ``69 84`` (or ``69 83``, a card
-  variant) and counts nothing.  A wrong PIN withdraws an earlier right one.
+  the counter back to 3, or ``63 Cx`` with one try fewer.  A blocked card answers every VERIFY with its
+  ``blocked_sw`` and counts nothing: ``63 C0`` (default), or ``69 84`` / ``69 83``, the variants the facts leave
+  open.  A wrong PIN withdraws an earlier right one.
 - ``COMPUTE DIGITAL SIGNATURE`` ``80 2A 00 80 Lc data 00`` on EF 0017 after the PIN: the card pads the data
   (a DigestInfo) with PKCS#1 v1.5 type 1 itself and returns the 256-byte RSA result.  Without the PIN: 6982.
 - A card may hand long answers out with ``61 xx`` + ``GET RESPONSE`` (``00 C0 00 00 xx``), the T=0 way
@@ -83,23 +84,33 @@ class Command:
                 self.wrong_length = True
 
 
-class VirtualCard:
-    """One card's chip.  ``blocked_sw`` is what VERIFY with data answers on a blocked card (0x6984 or 0x6983);
-    ``chained`` makes long answers come out through ``61 xx`` / GET RESPONSE."""
+BLOCKED_ANSWERS = (0x63C0, 0x6983, 0x6984)
 
-    def __init__(self, card: SimCard, blocked_sw: int = 0x6984, chained: bool = False):
-        if blocked_sw not in (0x6983, 0x6984):
-            raise ValueError("a blocked PIN answers 6983 or 6984")
+
+class VirtualCard:
+    """One card's chip.  ``blocked_sw`` is what any VERIFY answers on a blocked card (see the module docstring);
+    ``chained`` makes long answers come out through ``61 xx`` / GET RESPONSE; ``atr`` replaces the card's ATR.
+
+    :attr:`journal` keeps the header of every command received, ``(CLA, INS, P1, P2, Lc, Le)``, never its data.
+    """
+
+    def __init__(self, card: SimCard, blocked_sw: int = 0x63C0, chained: bool = False, atr: bytes | None = None):
+        if blocked_sw not in BLOCKED_ANSWERS:
+            raise ValueError("a blocked PIN answers 63C0, 6983 or 6984")
         self.card = card
         self.blocked_sw = blocked_sw
         self.chained = chained
+        self._atr = atr
         self.commands = 0
+        self.journal: list[tuple[int, int, int, int, int, int | None]] = []
         self.power_on()
 
     def __repr__(self) -> str:
         return f"VirtualCard({self.card.kind.value}, {self.card.label!r})"
 
     def atr(self) -> bytes:
+        if self._atr is not None:
+            return self._atr
         if self.card.kind is CardKind.MY_NUMBER:
             return ATR_JPKI_CONTACT
         return contactless_atr(b"CITYCARD" if self.card.kind is CardKind.CITIZEN else b"TRANSIT1")
@@ -139,6 +150,7 @@ class VirtualCard:
         if len(apdu) < 4:
             return sw(0x6700)
         c = Command(apdu)
+        self.journal.append((c.cla, c.ins, c.p1, c.p2, len(c.data), c.le))
         if c.wrong_length:
             return sw(0x6700)
         if c.ins == 0xC0 and c.cla == 0x00:
@@ -218,10 +230,10 @@ class VirtualCard:
             return sw(0x6986)
         card = self.card
         tries = max(card.tries_left, 0)
-        if not c.data:
-            return sw(0x63C0 | tries)
         if tries == 0:
             return sw(self.blocked_sw)
+        if not c.data:
+            return sw(0x63C0 | tries)
         if len(c.data) != 4:
             return sw(0x6700)
         right = hmac.compare_digest(bytes(c.data), card.pin.encode("ascii"))

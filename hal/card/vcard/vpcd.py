@@ -37,6 +37,7 @@ class CardSlot:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._lift_on_next = False
+        self._lift_after = 0
         self.connections = 0
 
     @property
@@ -61,8 +62,10 @@ class CardSlot:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2)
 
-    def lift_on_next_command(self) -> None:
-        """The next command APDU is never answered: the card leaves the field half-way through it."""
+    def lift_on_next_command(self, after: int = 0) -> None:
+        """After ``after`` more answered commands, the next one is never answered: the card leaves the field
+        half-way through it."""
+        self._lift_after = after
         self._lift_on_next = True
 
     def connected(self) -> bool:
@@ -116,7 +119,9 @@ class CardSlot:
                 elif message[0] in (CTRL_ON, CTRL_RESET, CTRL_OFF):
                     card.power_on()
                 continue
-            if self._lift_on_next:
+            if self._lift_on_next and self._lift_after > 0:
+                self._lift_after -= 1
+            elif self._lift_on_next:
                 self._lift_on_next = False
                 with self._lock:
                     if self._card is card:
