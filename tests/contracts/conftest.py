@@ -11,6 +11,7 @@ from .gpio_harness import GpioSignalsHarness
 from .hardware_harnesses import (
     CcTalkCoinAcceptorHardwareHarness, CcTalkHopperHardwareHarness, IdNoteValidatorHardwareHarness,
 )
+from .printer_hardware_harness import EscposHardwareHarness
 from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
 from .serial_harnesses import CcTalkCoinAcceptorHarness, CcTalkHopperHarness, IdNoteValidatorHarness
 from .pcsc_harness import PcscCardReaderHarness  # the real driver over pcscd + vpcd + the virtual card
@@ -28,7 +29,8 @@ COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness, "cctalk": CcTalkCoinAc
 HOPPER_HARNESSES = {"sim": SimHopperHarness, "cctalk": CcTalkHopperHarness, "cctalk-hw": CcTalkHopperHardwareHarness}
 SIGNALS_HARNESSES = {"sim": SimSignalsHarness, "gpio": GpioSignalsHarness}
 VOICE_HARNESSES = {"sim": SimVoiceHarness, "aplay": AplayVoiceHarness}
-PRINTER_HARNESSES = {"sim": SimPrinterHarness, "escpos-pty": EscposPtyHarness, "escpos-tcp": EscposTcpHarness}
+PRINTER_HARNESSES = {"sim": SimPrinterHarness, "escpos-pty": EscposPtyHarness, "escpos-tcp": EscposTcpHarness,
+                     "escpos-hw": EscposHardwareHarness}
 
 
 def _params(registry):
@@ -76,6 +78,6 @@ def voice_harness(request):
     return _harness(request, VOICE_HARNESSES)
 
 
-@pytest.fixture(params=sorted(PRINTER_HARNESSES))
+@pytest.fixture(params=_params(PRINTER_HARNESSES))
 def printer_harness(request):
     return _harness(request, PRINTER_HARNESSES)
