@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from certs.binding import find_bindings
 from certs.catalog import CATALOG
-from certs.envelope import DocumentRejected, Manifest
+from certs.envelope import DocumentEntry, DocumentRejected, Manifest
 from certs.page_code import PREFIX, PageCode, PageCodeInvalid, verify_page_code
 from server.config import ConfigError, load_config
 from server.db import open_database
@@ -98,7 +98,10 @@ def verify_image(image: Image.Image, keys: Iterable[Ed25519PublicKey],
         verdict.checks.append("page code signature (server document key)")
         if sessions is not None:
             for code in verdict.pages:
-                _check_listed(verdict, sessions, code)
+                if _issued_entry(sessions, code) is None:
+                    verdict.fail(f"page {code.page}: no issuance record of this document on this server")
+            if verdict.valid:
+                verdict.checks.append("issuance record lists the document (a scan cannot be compared byte for byte)")
     return verdict
 
 
@@ -153,40 +156,31 @@ def _check_page(verdict: Verdict, number: int, count: int, text: str, codes: lis
         verdict.pages.append(code)
 
 
-def _manifest(db: Session, transaction_id: str) -> Manifest | None:
-    issuance = db.get(Issuance, transaction_id)
+def _issued_entry(sessions: sessionmaker[Session], code: PageCode) -> DocumentEntry | None:
+    """The issuance record's manifest entry for the page code's document, if it lists it with the same type
+    and page count."""
+    with sessions() as db:
+        issuance = db.get(Issuance, code.transaction_id)
     if issuance is None:
         return None
     try:
-        return Manifest.from_dict(json.loads(issuance.envelope)["manifest"])
+        manifest = Manifest.from_dict(json.loads(issuance.envelope)["manifest"])
     except (ValueError, KeyError, TypeError, DocumentRejected):
         return None
+    entry = next((d for d in manifest.documents if d.document_id == code.document_id), None)
+    if entry is None or entry.certificate != code.certificate.value or entry.pages != code.pages:
+        return None
+    return entry
 
 
 def _check_record(verdict: Verdict, sessions: sessionmaker[Session], code: PageCode, sha256: str) -> None:
-    with sessions() as db:
-        manifest = _manifest(db, code.transaction_id)
-    entry = None if manifest is None else next(
-        (d for d in manifest.documents if d.document_id == code.document_id), None)
+    entry = _issued_entry(sessions, code)
     if entry is None:
         verdict.fail("no issuance record of this document on this server")
-    elif entry.certificate != code.certificate.value or entry.pages != code.pages:
-        verdict.fail("the issuance record lists this document with another type or page count")
     elif entry.sha256 != sha256:
         verdict.fail("the PDF differs from the document issued (SHA-256 mismatch): it was altered after issue")
     else:
         verdict.checks.append("issuance record: the file is byte for byte the issued document (SHA-256)")
-
-
-def _check_listed(verdict: Verdict, sessions: sessionmaker[Session], code: PageCode) -> None:
-    with sessions() as db:
-        manifest = _manifest(db, code.transaction_id)
-    entry = None if manifest is None else next(
-        (d for d in manifest.documents if d.document_id == code.document_id), None)
-    if entry is None or entry.certificate != code.certificate.value or entry.pages != code.pages:
-        verdict.fail(f"page {code.page}: no issuance record of this document on this server")
-    elif "issuance record lists the document" not in " ".join(verdict.checks):
-        verdict.checks.append("issuance record lists the document (a scan cannot be compared byte for byte)")
 
 
 # ---------------------------------------------------------------- the command line

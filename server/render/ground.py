@@ -6,9 +6,10 @@ original both read as the same faint tint, so the word is barely visible.  A cop
 then thresholds: the hairlines melt into a tint below its threshold and vanish, while each coarse dot keeps a
 core dark enough to survive, so the word stands out on the copy.
 
-Everything is computed once: the glyph mask (PIL, the same IPAex Gothic the documents embed), then the PDF
-operators of every hairline segment and dotted run, as one string.  Each PDF defines it once as a form
-XObject and draws that form on every page, so a page costs one ``Do`` and a document one compressed stream.
+Everything is computed once per process, as one string of PDF operators: the hairlines, and for each copy of
+the word a clipping path made of its glyph outlines (IPAex Gothic, read with fontTools: paths, not text, so the
+word never shows in the page's text) filled with dotted rows.  Each PDF defines it once as a form XObject and
+draws that form on every page, so a page costs one ``Do`` and a document one (cached) compressed stream.
 """
 from __future__ import annotations
 
@@ -40,7 +41,6 @@ def _f(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-@functools.cache
 def hairlines() -> str:
     """The background: horizontal hairlines over the whole printable area (one path, stroked once)."""
     width, height = A4
@@ -76,20 +76,21 @@ class _PdfPathPen(BasePen):
 
 
 @functools.cache
-def _word_outline() -> tuple[tuple[str, ...], float, float]:
-    """The word's glyph outlines in font units (as ops at scale 1 from the origin), its advance and em size."""
+def _glyphs():
+    """(glyph set, names of the word's glyphs, units per em) of the embedded Gothic, read once."""
     font = TTFont(str(GOTHIC_PATH), lazy=True)
-    cmap, glyphs = font.getBestCmap(), font.getGlyphSet()
-    units = font["head"].unitsPerEm
-    return tuple(cmap[ord(c)] for c in WORD), float(units), sum(glyphs[cmap[ord(c)]].width for c in WORD)
+    cmap = font.getBestCmap()
+    return font.getGlyphSet(), tuple(cmap[ord(c)] for c in WORD), float(font["head"].unitsPerEm)
 
 
-@functools.cache
+def _advance() -> float:
+    glyphs, names, _ = _glyphs()
+    return sum(glyphs[name].width for name in names)
+
+
 def word_clip(x: float, y: float) -> str:
     """A clipping path of the word's glyphs with the baseline starting at (x, y)."""
-    names, units, _ = _word_outline()
-    font = TTFont(str(GOTHIC_PATH), lazy=True)
-    glyphs = font.getGlyphSet()
+    glyphs, names, units = _glyphs()
     scale = WORD_SIZE / units
     ops, advance = [], 0.0
     for name in names:
@@ -102,11 +103,9 @@ def word_clip(x: float, y: float) -> str:
 
 def word_box(x: float, y: float) -> tuple[float, float, float, float]:
     """The box 「複写」 occupies when its baseline starts at (x, y): (x0, y0, x1, y1) in pt."""
-    _, units, advance = _word_outline()
-    return x, y - 0.14 * WORD_SIZE, x + advance * WORD_SIZE / units, y + 0.90 * WORD_SIZE
+    return x, y - 0.14 * WORD_SIZE, x + _advance() * WORD_SIZE / _glyphs()[2], y + 0.90 * WORD_SIZE
 
 
-@functools.cache
 def _dots(box: tuple[float, float, float, float]) -> str:
     """White out the box (inside the clip, i.e. the glyphs) and fill it with staggered round dots."""
     x0, y0, x1, y1 = box
