@@ -238,9 +238,9 @@ class CcTalkCoinAcceptor:
         """One event, delivered to the sink.  False if the sink refused it (it is read again later)."""
         if a:
             value = self.positions.get(a)
-            if value is None:
+            if value is None:  # money of a value we cannot name: for the staff count, never a guess
                 log.error("%s: a coin at position %d, which is not in the coin table, went in", self.name, a)
-                self._lost_to_report = 1
+                await self._events_lost(1)
                 return True
             credit = CoinCredited(self.name, value, f"{self.name}-{self._boot}-{self._taken + 1:06d}")
             try:

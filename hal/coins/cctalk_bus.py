@@ -42,6 +42,7 @@ class CcTalkBus:
         return bus
 
     async def acquire(self, device: str) -> None:
+        self._buses.setdefault(self.port, self)
         if not self.link.is_open:
             try:
                 await self.link.open()

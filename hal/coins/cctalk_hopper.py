@@ -96,6 +96,14 @@ class CcTalkHopper:
     def coins_estimate(self) -> int | None:
         return self._estimate
 
+    async def reset(self, stock: int | None = None) -> None:
+        """Staff cleared a jam, reconnected or refilled the hopper (``stock``: the coins now inside)."""
+        await self._ask(c.SIMPLE_POLL)
+        self._fault = None
+        if stock is not None:
+            self._estimate = stock
+        await self._read_level()
+
     async def dispense(self, count: int) -> DispenseResult:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"{self.name}: a dispense count is a whole number ≥ 0, not {count!r}")
@@ -213,7 +221,11 @@ class CcTalkHopper:
             log.error("%s: asked %d, the hopper says paid %d unpaid %d; taking paid as the truth",
                       self.name, batch, status.paid, status.unpaid)
         if paid < batch and self._fault is None:
-            flags = await self._ask(c.TEST_HOPPER)
+            try:
+                flags = await self._ask(c.TEST_HOPPER)
+            except DeviceError as e:  # coins have left: report them whatever the flags say
+                log.error("%s: cannot read the test-hopper flags: %s", self.name, e)
+                flags = b""
             jammed = bool(flags and flags[0] & c.JAM_FLAGS)
             self._fault = H.JAMMED if jammed else H.EMPTY
             log.warning("%s: paid %d of %d (%s)", self.name, paid, batch, "jammed" if jammed else "ran out")

@@ -190,6 +190,9 @@ def test_a_jam_mid_payout_reports_what_left_and_stops_the_hopper():
         emulator.jam_after = 2
         assert await hopper.dispense(6) == DispenseResult(6, 2, 4)
         assert hopper.state() is H.JAMMED and emulator.tray == 2
+        assert await hopper.dispense(1) == DispenseResult(1, 0, 1) and emulator.dispenses == 1
+        await hopper.reset()  # staff cleared the jam
+        assert hopper.state() is H.READY and await hopper.dispense(1) == DispenseResult(1, 1, 0)
     with_hopper(body)
 
 
