@@ -1,13 +1,13 @@
 """``kiosk-server``: devinit (a development world), serve (HTTPS with mTLS), openapi (the API document), and the
 staff and audit commands of :mod:`server.cli_admin` (enrol-token, revoke-kiosk, unlock-card, verify-log, ledger,
-report)."""
+report), and verify (:mod:`server.cli_verify`: a saved or scanned certificate)."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from server import cli_admin
+from server import cli_admin, cli_verify
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     api = commands.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
     cli_admin.add_commands(commands)
+    cli_verify.add_command(commands)
     args = parser.parse_args(argv)
 
     if args.command in cli_admin.COMMANDS:
         return cli_admin.run(args)
+    if args.command == "verify":
+        return cli_verify.run(args)
 
     if args.command == "devinit":
         from server.devinit import AlreadyInitialised, devinit

@@ -1,4 +1,4 @@
-"""``kiosk-server verify``: is this saved PDF, or this scanned page, a certificate this server issued, unaltered?
+"""Is this saved PDF, or this scanned page, a certificate this server issued, unaltered?
 
 For a PDF every page must carry exactly one binding line (``certs.binding``) and one QR code whose page code
 (``certs.page_code``) is signed by the server's document key and names the same document, page, transaction
@@ -6,23 +6,20 @@ and resident as the binding line; then the whole file must be, byte for byte, a 
 (its SHA-256 is in the signed manifest the server stored).  A scanned page image (PNG, JPEG, …) cannot be
 hashed, so its QR codes are checked for the signature and against the issuance record's document list.
 
-The report names the document id, certificate type, page and issue date: never the resident.
+``kiosk-server verify`` (``server.cli_verify``) runs this.  The report names the document id, certificate
+type, page and issue date: never the resident.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 import pypdfium2 as pdfium
 import zxingcpp
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,8 +27,6 @@ from certs.binding import find_bindings
 from certs.catalog import CATALOG
 from certs.envelope import DocumentEntry, DocumentRejected, Manifest
 from certs.page_code import PREFIX, PageCode, PageCodeInvalid, verify_page_code
-from server.config import ConfigError, load_config
-from server.db import open_database
 from server.models import Issuance
 
 SCAN_DPI = 200  # a 26 mm QR of 49 modules is 4 px a module at this resolution
@@ -182,56 +177,3 @@ def _check_record(verdict: Verdict, sessions: sessionmaker[Session], code: PageC
     else:
         verdict.checks.append("issuance record: the file is byte for byte the issued document (SHA-256)")
 
-
-# ---------------------------------------------------------------- the command line
-
-
-def add_command(commands: argparse._SubParsersAction) -> None:
-    verify = commands.add_parser("verify", help="check a saved certificate PDF or a scanned page image",
-                                 description="Exit status: 0 valid, 1 invalid, 2 usage error.")
-    verify.add_argument("file", type=Path, help="a PDF as issued, or a scanned/photographed page (PNG, JPEG)")
-    verify.add_argument("--config", required=True, type=Path, help="the server's server.toml (keys, database)")
-    verify.add_argument("--offline", action="store_true",
-                        help="check the signatures only, without the issuance record")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Exit codes: 0 valid, 1 invalid, 2 usage error (missing file, bad configuration, not a document)."""
-    def usage(message: str) -> int:
-        print(f"kiosk-server verify: {message}", file=sys.stderr)
-        return 2
-
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        return usage(str(exc))
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        return usage(f"cannot read {args.file}: {exc.strerror}")
-    try:
-        key = load_pem_private_key(config.document_key.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
-        return usage("the configured document key cannot be read")
-    if not isinstance(key, Ed25519PrivateKey):
-        return usage("the configured document key is not Ed25519")
-    sessions = None if args.offline else open_database(config.database_url)
-    try:
-        verdict = verify_file(data, [key.public_key()], sessions)
-    except NotADocument as exc:
-        return usage(str(exc))
-    finally:
-        if sessions is not None:
-            sessions.kw["bind"].dispose()
-    print("\n".join(verdict.lines()))
-    return 0 if verdict.valid else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kiosk-server")
-    add_command(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,7 @@ from server.db import open_database
 from server.models import Issuance
 from server.render.content import DocumentIdentity
 from server.render.documents import render_certificate
-from server.verify import main as verify_main
+from server.cli import main as verify_main
 from tests.server.document_samples import ISSUER, SAMPLES, TAX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +139,7 @@ def test_usage_errors_exit_2(world, capsys):
 
 def test_the_command_line_exit_codes(world):
     base = world[0]
-    command = [sys.executable, "-m", "server.verify", "verify", "--config", str(base / "server.toml")]
+    command = [sys.executable, "-m", "server.cli", "verify", "--config", str(base / "server.toml")]
     done = subprocess.run([*command, str(base / "issued.pdf")], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     done = subprocess.run([*command, "--bogus"], cwd=ROOT, capture_output=True, text=True, timeout=60)
