@@ -15,13 +15,14 @@ from .printer_hardware_harness import EscposHardwareHarness
 from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
 from .serial_harnesses import CcTalkCoinAcceptorHarness, CcTalkHopperHarness, IdNoteValidatorHarness
 from .pcsc_harness import PcscCardReaderHarness  # the real driver over pcscd + vpcd + the virtual card
+from .pcsc_hardware_harness import PcscHardwareHarness
 from .voice_harness import AplayVoiceHarness
 from .sim_harnesses import (
     SimCardReaderHarness, SimCoinAcceptorHarness, SimHopperHarness, SimNoteValidatorHarness, SimSignalsHarness,
     SimVoiceHarness,
 )
 
-CARD_READER_HARNESSES = {"sim": SimCardReaderHarness, "pcsc": PcscCardReaderHarness}
+CARD_READER_HARNESSES = {"sim": SimCardReaderHarness, "pcsc": PcscCardReaderHarness, "pcsc-hw": PcscHardwareHarness}
 NOTE_VALIDATOR_HARNESSES = {"sim": SimNoteValidatorHarness, "id003": IdNoteValidatorHarness,
                             "id003-hw": IdNoteValidatorHardwareHarness}
 COIN_ACCEPTOR_HARNESSES = {"sim": SimCoinAcceptorHarness, "cctalk": CcTalkCoinAcceptorHarness,
@@ -48,7 +49,7 @@ def _harness(request, registry):
     return cls
 
 
-@pytest.fixture(params=sorted(CARD_READER_HARNESSES))
+@pytest.fixture(params=_params(CARD_READER_HARNESSES))
 def card_harness(request):
     return _harness(request, CARD_READER_HARNESSES)
 
