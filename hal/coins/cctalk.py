@@ -22,7 +22,6 @@ Coins are enabled with the master inhibit (header 228) and the per-position inhi
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -35,6 +34,7 @@ from hal.coins.contract import (
 )
 from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, discard
 from hal.factory import Options, register_driver, whole_number
+from hal.polling import Poller
 
 log = logging.getLogger(__name__)
 A = CoinAcceptorState
@@ -56,11 +56,10 @@ class CcTalkCoinAcceptor:
         self.poll_interval, self.retry_interval, self.offline_after = poll_interval, retry_interval, offline_after
         self.positions: dict[int, int] = {}  # coin position → yen, from the acceptor's coin-id table
         self._sink: EventSink = discard
-        self._task: asyncio.Task | None = None
+        self.poller = Poller(name, self._poll, poll_interval, offline_after, self._set_offline)
         self._enabled: frozenset[int] = frozenset()
         self._fault: CoinAcceptorState | None = None
-        self._offline = False
-        self._misses = self._polls = self._taken = 0
+        self._taken = 0
         self._last = 0  # the event counter up to which every event was taken by the sink
         self._lost_to_report: int | None = None
         self._refused_at: float | None = None
@@ -85,13 +84,10 @@ class CcTalkCoinAcceptor:
         except BaseException:
             await self.bus.release()
             raise
-        self._task = asyncio.get_running_loop().create_task(self._poll_forever(), name=f"{self.name} poll")
+        self.poller.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self.poller.stop()
         if self.bus.link.is_open:
             try:
                 await self.bus.request(self.name, self.address, c.MODIFY_MASTER_INHIBIT, b"\x00", attempts=1)
@@ -101,7 +97,7 @@ class CcTalkCoinAcceptor:
         self._sink = discard
 
     def state(self) -> CoinAcceptorState:
-        if self._offline:
+        if self.poller.offline:
             return A.OFFLINE
         if self._fault is not None:
             return self._fault
@@ -132,13 +128,9 @@ class CcTalkCoinAcceptor:
 
     # -- for tests and self-tests ------------------------------------------------------------------------------
 
-    async def sync(self, polls: int = 2, timeout: float = 5.0) -> None:
+    async def sync(self, polls: int = 2) -> None:
         """Wait until the driver has polled the acceptor ``polls`` more times (a barrier for tests)."""
-        target, deadline = self._polls + polls, time.monotonic() + timeout
-        while self._polls < target and self._task is not None and not self._task.done():
-            if time.monotonic() > deadline:
-                raise DeviceUnavailable(self.name, "the acceptor did not answer polls in time")
-            await asyncio.sleep(self.poll_interval / 2)
+        await self.poller.sync(polls)
 
     async def redeliver_unacknowledged(self) -> None:
         """Offer events the sink refused again at the next poll, without waiting for ``retry_interval``."""
@@ -179,29 +171,16 @@ class CcTalkCoinAcceptor:
         await self._ask(c.MODIFY_INHIBIT_STATUS, mask.to_bytes(2, "little"))
         await self._ask(c.MODIFY_MASTER_INHIBIT, b"\x01" if mask else b"\x00")
 
-    async def _poll_forever(self) -> None:
-        while True:
-            try:
-                buffer = c.parse_buffered_credit(await self._ask(c.READ_BUFFERED_CREDIT))
-            except (DeviceUnavailable, ValueError) as e:
-                self._misses += 1
-                if self._misses >= self.offline_after and not self._offline:
-                    log.error("%s", e)
-                    self._offline = True
-                    await self._report_state()
-            else:
-                self._misses = 0
-                if self._offline:
-                    self._offline = False
-                    await self._report_state()
-                try:
-                    await self._on_buffer(buffer)
-                except DeviceError as e:
-                    log.error("%s", e)
-                except Exception:  # a bug must not stop the polling
-                    log.exception("%s: handling the credit buffer failed", self.name)
-            self._polls += 1
-            await asyncio.sleep(self.poll_interval)
+    async def _poll(self) -> None:
+        try:
+            buffer = c.parse_buffered_credit(await self._ask(c.READ_BUFFERED_CREDIT))
+        except ValueError as e:
+            raise DeviceUnavailable(self.name, f"unreadable credit buffer: {e}") from None
+        await self.poller.answered()
+        await self._on_buffer(buffer)
+
+    async def _set_offline(self, offline: bool) -> None:
+        await self._report_state()
 
     async def _on_buffer(self, buffer: c.CreditBuffer) -> None:
         if self._lost_to_report is not None and await self._emit(CoinEventsLost(self.name, self._lost_to_report)):

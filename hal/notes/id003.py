@@ -31,6 +31,7 @@ import time
 from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, discard
 from hal.factory import Options, register_driver
 from hal.notes import id003_frames as f
+from hal.polling import Poller
 from hal.notes.contract import (
     YEN_NOTES, NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteRejected, NoteReturned, NoteValidatorState,
     NoteValidatorStateChanged,
@@ -67,11 +68,8 @@ class Id003NoteValidator:
         self.retry_interval, self.init_timeout, self.offline_after = retry_interval, init_timeout, offline_after
         self.table: dict[int, int] = {}  # escrow code → yen, read from the validator
         self._sink: EventSink = discard
-        self._task: asyncio.Task | None = None
+        self.poller = Poller(name, self._poll, poll_interval, offline_after, self._set_offline)
         self._status: int | None = None
-        self._offline = False
-        self._misses = 0
-        self._polls = 0
         self._wanted: frozenset[int] = frozenset()  # the notes the kiosk asked to accept
         self._escrow_value: int | None = None
         self._escrow_reported = False
@@ -106,13 +104,10 @@ class Id003NoteValidator:
         except BaseException:
             await self.link.close()
             raise
-        self._task = asyncio.get_running_loop().create_task(self._poll_forever(), name=f"{self.name} poll")
+        self.poller.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self.poller.stop()
         if self.link.is_open:
             try:
                 async with self.link.lock:
@@ -123,7 +118,7 @@ class Id003NoteValidator:
         self._sink = discard
 
     def state(self) -> NoteValidatorState:
-        if self._offline:
+        if self.poller.offline:
             return S.OFFLINE
         state = _STATES.get(self._status, S.DISABLED)
         if state is S.ESCROW and self._pending_stack is not None:
@@ -158,14 +153,9 @@ class Id003NoteValidator:
 
     # -- for tests and self-tests ------------------------------------------------------------------------------
 
-    async def sync(self, polls: int = 2, timeout: float = 5.0) -> None:
+    async def sync(self, polls: int = 2) -> None:
         """Wait until the driver has polled the validator ``polls`` more times (a barrier for tests)."""
-        target = self._polls + polls
-        deadline = time.monotonic() + timeout
-        while self._polls < target and self._task is not None and not self._task.done():
-            if time.monotonic() > deadline:
-                raise DeviceUnavailable(self.name, "the validator did not answer polls in time")
-            await asyncio.sleep(self.poll_interval / 2)
+        await self.poller.sync(polls)
 
     async def redeliver_unacknowledged(self) -> bool:
         """Offer a credit the sink refused again at the next poll, without waiting for ``retry_interval``.
@@ -256,27 +246,13 @@ class Id003NoteValidator:
 
     # -- polling -----------------------------------------------------------------------------------------------
 
-    async def _poll_forever(self) -> None:
-        while True:
-            try:
-                status = await self._request(f.STATUS_REQUEST)
-            except DeviceUnavailable as e:
-                self._misses += 1
-                if self._misses >= self.offline_after and not self._offline:
-                    log.error("%s", e)
-                    self._offline = True
-                    await self._report_state()
-            else:
-                self._misses = 0
-                self._offline = False
-                try:
-                    await self._on_status(status)
-                except DeviceError as e:
-                    log.error("%s", e)
-                except Exception:  # a bug must not stop the polling that keeps the money safe
-                    log.exception("%s: handling %s failed", self.name, status.name)
-            self._polls += 1
-            await asyncio.sleep(self.poll_interval)
+    async def _poll(self) -> None:
+        status = await self._request(f.STATUS_REQUEST)
+        await self.poller.answered()
+        await self._on_status(status)
+
+    async def _set_offline(self, offline: bool) -> None:
+        await self._report_state()
 
     async def _on_status(self, status: f.Frame) -> None:
         code = status.code
@@ -364,7 +340,7 @@ class Id003NoteValidator:
             detail += f" (a {caught.value} yen note was not acknowledged)"
         if (code in details or caught is not None) and not await self._emit(NoteNeedsReconciliation(self.name, detail)):
             return  # not recorded: the validator keeps saying POWER UP, the next poll tries again
-        if self._task is not None:  # at start, start() resets and configures
+        if self.poller.running:  # at start, start() resets and configures
             await self._reset()
             await self._apply_acceptance()
 
