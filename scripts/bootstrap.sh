@@ -12,8 +12,9 @@ VENV=${VENV:-.venv}
 # xvfb, xauth, libmtdev1: the touchscreen app's GUI tests under a virtual X server.
 # postgresql: the tests run the server against a throw-away PostgreSQL cluster as well as SQLite.
 # alsa-utils: aplay, which plays the voice prompts.
+# espeak-ng: scripts/render_voice.py renders the voice prompts from the string catalogue (and its test).
 PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
-          pcscd vsmartcard-vpcd xvfb xauth libmtdev1 postgresql alsa-utils)
+          pcscd vsmartcard-vpcd xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -224,11 +224,13 @@ class UsbLink(_EscposLink):
         return Usb(idVendor=self.vendor_id, idProduct=self.product_id, timeout=int(self.write_timeout * 1000),
                    in_ep=self.in_ep, out_ep=self.out_ep)
 
+    _pending = b""  # bytes of the last USB packet beyond what the caller asked for
+
     def read(self, count: int, timeout: float) -> bytes:
         import usb.core
         device = self._device()
         deadline = time.monotonic() + timeout
-        data = bytearray()
+        data = bytearray(self._pending)
         while len(data) < count:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -239,11 +241,14 @@ class UsbLink(_EscposLink):
                 break
             except usb.core.USBError as e:
                 raise LinkError(f"reading from {self.where} failed: {e}") from None
-        return bytes(data)
+        self._pending = bytes(data[count:])
+        return bytes(data[:count])
 
     def discard_input(self) -> None:
+        self._pending = b""
         while self.read(64, 0.01):
             pass
+        self._pending = b""
 
 
 def _first_line(error: BaseException) -> str:

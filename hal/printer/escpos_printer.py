@@ -89,7 +89,11 @@ class EscposPrinter:
         try:
             async with self._lock:
                 await self._send(ESC_INIT)
-                status = await self._read_status()
+                status = None
+                for _ in range(self.max_bad_replies):  # a noisy line gets more than one chance
+                    status = await self._read_status()
+                    if status is not None:
+                        break
         except LinkError as e:
             await asyncio.to_thread(self.link.close)
             raise DeviceUnavailable(self.name, f"printer at {self.link.where} failed: {e}") from None
