@@ -7,11 +7,11 @@ deleting or reordering an entry breaks the chain, and :func:`verify` (``kiosk-se
 Deleting entries at the end is caught by the cross-check with the ledger: a settled transaction must have
 one entry per document.  Record the head it prints somewhere else (the city's audit file) to pin the log's length too.
 
-Appends are serialised through the database, never through process memory: :func:`append` reads the head and
-inserts the next sequence numbers in the caller's transaction, and ``sequence`` is the primary key, so of two
-appenders that read the same head (two server processes) only one can commit; the other gets an IntegrityError
-and its caller retries with the new head (:mod:`server.settlement`).  On SQLite the caller's first write takes the
-database's write lock before the head is read, so appends simply queue.
+Appends are serialised through the database, never through process memory.  On PostgreSQL :func:`append` first
+takes a transaction-scoped advisory lock, so appenders from any number of server processes queue; on SQLite the
+caller's first write has taken the database's write lock before the head is read.  Behind that, ``sequence`` is
+the primary key: of two appenders that read the same head only one can commit, and the other's caller retries
+on the new head (:mod:`server.settlement`), so even a database without either lock cannot fork the chain.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from certs.envelope import canonical_json
@@ -27,6 +27,7 @@ from server.db import iso
 from server.models_admin import IssuanceLogEntry, LedgerEntry
 
 GENESIS = "0" * 64
+_APPEND_LOCK = 0x6C6F67  # any fixed number, distinct from server.db's schema lock
 HASHED = ("sequence", "recorded_at", "kiosk_id", "transaction_id", "document_id", "certificate", "pages",
           "document_sha256", "outcome", "subject_ref", "prev_hash")
 
@@ -50,9 +51,17 @@ def head(db: Session) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
+def queue_appenders(db: Session) -> None:
+    """On PostgreSQL, appenders queue on a transaction-scoped lock instead of colliding on the primary key and
+    redoing their whole settlement (READ COMMITTED: the head read after the lock is the latest committed one)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+
+
 def append(db: Session, *, recorded_at: datetime, kiosk_id: str, transaction_id: str, subject_ref: str,
            outcome: str, documents: list[LogDocument]) -> list[IssuanceLogEntry]:
     """Add the entries of one transaction after the current head, in the caller's transaction (no commit)."""
+    queue_appenders(db)
     sequence, prev = head(db)
     entries = []
     for document in documents:

@@ -1,17 +1,25 @@
 """The hash-chained issuance log: written by real result reports over HTTPS, checked by ``kiosk-server verify-log``,
 tampered with directly in SQLite (edit, delete, reorder, cut the tail), and appended at the same moment by the
-threads of one server on SQLite and by two server processes sharing one PostgreSQL database."""
+threads of one server on SQLite and by four engines (connection pools, as server processes have) on PostgreSQL."""
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
 import io
+import logging
 import sqlite3
+import threading
+from datetime import datetime
 
 import pytest
 
+from certs.envelope import canonical_json
+from server import issuance_log, settlement
 from server.cli import main as cli
-from tests.support.server_process import start_server, write_config_variant
+from server.db import open_database
+from server.models import Issuance
+from server.schemas import ResultRequest
+from tests.support.server_process import write_config_variant
 from tests.support.settling import issue_one, report, snapshot
 
 COLUMNS = ("sequence, recorded_at, kiosk_id, transaction_id, document_id, certificate, pages, document_sha256, "
@@ -128,30 +136,6 @@ def test_entries_cut_off_the_end_are_found(settled, dev_dir, tmp_path):
     assert code == 1 and "log entries (entries deleted)" in out
 
 
-def settle_on_two_processes(dev_dir, config, count: int = 8) -> list[str]:
-    """Two server processes on one database; ``count`` results reported to both at the same moment."""
-    servers = [start_server(dev_dir, config=config) for _ in range(2)]
-    try:
-        clients = [s.client() for s in servers]
-        issued = [(clients[n % 2], *issue_one(clients[n % 2], dev_dir)) for n in range(count)]
-
-        def settle(item) -> int:
-            client, txn, envelope = item
-            return report(client, txn, "printed", pages=envelope["manifest"]["documents"][0]["pages"],
-                          fee=300).status_code
-
-        with concurrent.futures.ThreadPoolExecutor(count) as pool:
-            assert list(pool.map(settle, issued)) == [200] * count
-        for client in clients:
-            client.close()
-    finally:
-        for s in servers:
-            s.stop()
-    retries = sum(s.log_text().count("issuance log head taken") for s in servers)
-    print(f"settlements retried on a new log head: {retries}")
-    return sorted(txn for _, txn, _ in issued)
-
-
 def test_simultaneous_results_on_sqlite_make_one_chain(server, http_module, dev_dir):
     """Eight results reported at the same moment to the session's server (its worker threads race on SQLite)."""
     issued = [issue_one(http_module, dev_dir) for _ in range(8)]
@@ -171,9 +155,58 @@ def test_simultaneous_results_on_sqlite_make_one_chain(server, http_module, dev_
     assert verify_log(dev_dir / "server.toml")[0] == 0
 
 
-def test_two_server_processes_append_to_one_chain_on_postgresql(dev_dir, postgres):
-    """The same on PostgreSQL, where the two appenders really race: the loser of a sequence number retries."""
-    config = write_config_variant(dev_dir, "two-processes-pg", database_url=postgres.create_database("log_chain"))
-    settle_on_two_processes(dev_dir, config)
-    code, out = verify_log(config)
-    assert code == 0 and "intact: 8 entries" in out, out
+def _issued_on(url: str, count: int) -> list:
+    """``count`` issued transactions (one document each) on a new database; returns 4 engines on it."""
+    engines = [open_database(url) for _ in range(4)]
+    with engines[0]() as db:
+        for n in range(count):
+            manifest = {"subject_ref": "0" * 16, "documents": [{"document_id": f"doc-{n}", "pages": 1, "sha256": "a" * 64,
+                                                                  "certificate": "residence_record_copy"}]}
+            db.add(Issuance(transaction_id=f"{n:032x}", fingerprint="f", kiosk_id="kiosk-pg-01", session_id="s",
+                            quote_id=f"q-{n}", amount_paid=300, total_fee=300, issued_at=datetime(2026, 1, 5),
+                            envelope=canonical_json({"manifest": manifest})))
+        db.commit()
+    return engines
+
+
+def _settle_from_four_engines(engines, count: int) -> None:
+    def settle_share(worker: int) -> None:
+        for n in range(worker, count, 4):
+            with engines[worker]() as db:
+                assert settlement.report_result(db, "kiosk-pg-01", f"{n:032x}", ResultRequest(
+                    outcome="printed", pages_printed=1, fee_collected=300, refund_owed=0)) == {"settled": True}
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(settle_share, range(4)))
+    with engines[0]() as db:
+        result = issuance_log.verify(db)
+    for engine in engines:
+        engine.kw["bind"].dispose()
+    assert result.intact and result.entries == count, result.problems
+
+
+def test_appenders_that_read_the_same_head_retry_instead_of_forking(postgres, monkeypatch, caplog):
+    """Without the queue, four engines read the same head at once (a barrier makes sure): one wins sequence 1,
+    the others hit the primary key and settle again on the new head."""
+    engines = _issued_on(postgres.create_database("log_collide"), 20)
+    first_round, local, real_head = threading.Barrier(4), threading.local(), issuance_log.head
+
+    def head_then_wait(db):
+        found = real_head(db)
+        if not getattr(local, "waited", False):
+            local.waited = True
+            first_round.wait(timeout=60)
+        return found
+
+    monkeypatch.setattr(issuance_log, "queue_appenders", lambda db: None)
+    monkeypatch.setattr(issuance_log, "head", head_then_wait)
+    with caplog.at_level(logging.INFO, logger="server.settlement"):
+        _settle_from_four_engines(engines, 20)
+    assert sum("issuance log head taken" in r.getMessage() for r in caplog.records) >= 3
+
+
+def test_appenders_queue_on_postgresql(postgres, caplog):
+    engines = _issued_on(postgres.create_database("log_queue"), 20)
+    with caplog.at_level(logging.INFO, logger="server.settlement"):
+        _settle_from_four_engines(engines, 20)
+    assert not any("issuance log head taken" in r.getMessage() for r in caplog.records)
