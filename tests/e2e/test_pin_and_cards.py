@@ -88,9 +88,11 @@ def test_citizen_card_signs_in_with_its_password(run_kiosk):
         await k.wait("pin")
         await k.do("enter_pin", pin="2580")
         await k.wait("menu")
-        return [o.certificate for o in k.kiosk.view.offers if o.available]
+        return {o.certificate: o.reason for o in k.kiosk.view.offers}
 
-    assert run_kiosk(visit) == ["residence_record_copy"]
+    offers = run_kiosk(visit)  # resident-a's spouse: every certificate but the seal one (she has no 印鑑登録)
+    assert offers.pop("seal_registration") == "seal_not_registered"
+    assert len(offers) == 6 and set(offers.values()) == {None}
 
 
 def test_card_lifted_before_paying_ends_the_visit(run_kiosk):
