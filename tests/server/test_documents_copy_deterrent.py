@@ -11,7 +11,6 @@ from reportlab.lib.pagesizes import A4
 from certs.catalog import CertificateType
 from server.render.content import DocumentIdentity
 from server.render.documents import render_certificate
-from server.render.fonts import GOTHIC_PATH
 from server.render.ground import BASELINES, WORD_SIZE, word_mask
 from tests.server.document_samples import ISSUER, SAMPLES
 
@@ -36,8 +35,8 @@ def test_latent_word_is_faint_on_the_original_and_shows_on_a_copy():
     original = 1 - np.asarray(page, dtype=float) / 255
     copy = (1 - np.asarray(page.filter(ImageFilter.GaussianBlur(BLUR_PT * SCALE)), dtype=float) / 255) > THRESHOLD
 
-    glyphs = word_mask(str(GOTHIC_PATH), SCALE)[:original.shape[0], :original.shape[1]]
-    x, y = BASELINES[2]
+    glyphs = word_mask(SCALE)[:original.shape[0], :original.shape[1]]
+    x, y = BASELINES[2]  # a copy of the word in the certificate's empty lower half
     region = np.zeros_like(glyphs)
     top, bottom = int((A4[1] - y - WORD_SIZE) * SCALE), int((A4[1] - y + 0.2 * WORD_SIZE) * SCALE)
     region[top:bottom, int((x - 10) * SCALE):int((x + 2.1 * WORD_SIZE) * SCALE)] = True
@@ -51,4 +50,4 @@ def test_latent_word_is_faint_on_the_original_and_shows_on_a_copy():
 
     dark_in, dark_out = copy[inside].mean(), copy[outside].mean()
     assert dark_out < 0.01  # on the copy the background drops out…
-    assert dark_in > 0.10 and dark_in > 20 * max(dark_out, 0.001)  # …and the word's dots print: 「複写」 shows
+    assert dark_in > 0.10 and dark_in > 20 * max(dark_out, 0.001)  # …and the word's lines print: 「複写」 shows
