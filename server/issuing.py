@@ -127,15 +127,19 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
     reason = ineligibility(db, svc.config.city, offered(svc), resident, CertificateType(quote.certificate), svc.now())
     if reason is not None:
         raise _refuse(reason)
+    envelope = build_envelope(svc, db, session, resident, quote, txn, kiosk_id)
+    # One write transaction, after the rendering: claim the quote AND store the document set, or neither.  The
+    # conditional UPDATE serialises claims of one quote (a racing claim waits for this row, then finds it taken)
+    # and the primary key on transaction_id admits one document set per transaction; whoever loses gets the
+    # winner's bytes (same request) or a conflict (another request).  One commit: one fsync per issuance.
+    db.commit()  # end the reads (nothing is written yet): the write transaction starts fresh, no stale snapshot
     claimed = db.execute(update(QuoteRecord).where(QuoteRecord.quote_id == quote.quote_id,
                                                    (QuoteRecord.transaction_id.is_(None))
                                                    | (QuoteRecord.transaction_id == txn))
                          .values(transaction_id=txn))
-    db.commit()
     if claimed.rowcount != 1:
+        db.rollback()
         raise ApiError(409, "transaction_conflict", "this quote was used by another transaction")
-
-    envelope = build_envelope(svc, db, session, resident, quote, txn, kiosk_id)
     db.add(Issuance(transaction_id=txn, fingerprint=fingerprint, kiosk_id=kiosk_id, session_id=session.session_id,
                     quote_id=quote.quote_id, amount_paid=request.amount_paid, total_fee=quote.total_fee,
                     envelope=envelope, issued_at=utcnow()))
