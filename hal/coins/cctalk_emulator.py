@@ -14,12 +14,11 @@ Run ``python -m hal.coins.cctalk_emulator`` for a demo bus with an acceptor at 2
 """
 from __future__ import annotations
 
-import os
-import select
 import threading
 import time
-import tty
 from collections import deque
+
+from hal.pty_peer import PtyPeer
 
 COIN_IDS = {1: b"JP010A", 2: b"JP050A", 3: b"JP100A", 4: b"JP500A"}
 
@@ -180,7 +179,7 @@ class HopperEmulator:
         self.counter, self.enabled = 0, False
 
 
-class CcTalkBusEmulator:
+class CcTalkBusEmulator(PtyPeer):
     """Devices on one ccTalk bus, served on the master end of a pty; the driver opens :attr:`port`."""
 
     def __init__(self, *devices):
@@ -191,29 +190,13 @@ class CcTalkBusEmulator:
         self._drop: dict[int | None, int] = {}
         self._corrupt = self._collide = 0
         self._deaf: dict[int, int] = {}
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="cctalk-emulator", daemon=True)
+        self._buffer = bytearray()
+        self._last = time.monotonic()
+        super().__init__("cctalk-emulator")
 
     def add(self, device) -> None:
         with self.lock:
             self.devices[device.address] = device
-
-    def start(self) -> "CcTalkBusEmulator":
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2)
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
     def noise_before_next_reply(self, noise: bytes) -> None:
         with self.lock:
@@ -237,34 +220,28 @@ class CcTalkBusEmulator:
         with self.lock:
             self._collide += count
 
-    def _serve(self) -> None:
-        buffer = bytearray()
-        last = time.monotonic()
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.02)
-            if not ready:
-                if buffer and time.monotonic() - last > 0.05:
-                    buffer.clear()  # inter-byte timeout: a half frame is dropped
-                continue
-            try:
-                chunk = os.read(self._master, 512)
-            except OSError:
-                continue
-            last = time.monotonic()
-            with self.lock:
-                echo = chunk
-                if self._collide:
-                    self._collide -= 1
-                    echo = bytes([chunk[0] ^ 0x01]) + chunk[1:]
-            self._write(echo)  # one wire: the host hears itself
-            buffer += chunk
-            while len(buffer) >= 5 and len(buffer) >= 5 + buffer[1]:
-                size = 5 + buffer[1]
-                raw, buffer[:] = bytes(buffer[:size]), buffer[size:]
-                if sum(raw) & 0xFF:
-                    buffer.clear()
-                    break
-                self._answer(raw[0], raw[2], raw[3], raw[4:-1])
+    def on_bytes(self, chunk: bytes | None) -> None:
+        buffer = self._buffer
+        if chunk is None:
+            if buffer and time.monotonic() - self._last > 0.05:
+                buffer.clear()  # inter-byte timeout: a half frame is dropped
+            return
+        self._last = time.monotonic()
+        with self.lock:
+            echo = chunk
+            if self._collide:
+                self._collide -= 1
+                echo = bytes([chunk[0] ^ 0x01]) + chunk[1:]
+        self.write(echo)  # one wire: the host hears itself
+        buffer += chunk
+        while len(buffer) >= 5 and len(buffer) >= 5 + buffer[1]:
+            size = 5 + buffer[1]
+            raw = bytes(buffer[:size])
+            del buffer[:size]
+            if sum(raw) & 0xFF:
+                buffer.clear()
+                return
+            self._answer(raw[0], raw[2], raw[3], raw[4:-1])
 
     def _answer(self, address: int, source: int, header: int, data: bytes) -> None:
         with self.lock:
@@ -287,13 +264,7 @@ class CcTalkBusEmulator:
                 self._corrupt -= 1
                 out = out[:-1] + bytes([out[-1] ^ 0xFF])
             noise, self._noise = self._noise, b""
-        self._write(noise + out)
-
-    def _write(self, data: bytes) -> None:
-        try:
-            os.write(self._master, data)
-        except OSError:
-            pass
+        self.write(noise + out)
 
 
 def main() -> None:  # pragma: no cover - a demo tool

@@ -16,10 +16,9 @@ bad CRC, replies lost, and host ACKs lost (VEND VALID shown again).
 """
 from __future__ import annotations
 
-import os
-import select
 import threading
-import tty
+
+from hal.pty_peer import PtyPeer
 
 SYNC = 0xFC
 JPY_COUNTRY = 0x08  # an arbitrary country byte: the facts give no JCM country code for Japan [unverified]
@@ -49,7 +48,7 @@ def frame(code: int, data: bytes = b"") -> bytes:
     return body + bytes([crc & 0xFF, crc >> 8])
 
 
-class Id003Emulator:
+class Id003Emulator(PtyPeer):
     """See the module docstring.  ``table``: escrow code → yen (or any value, to emulate foreign firmware)."""
 
     def __init__(self, table: dict[int, int] | None = None, capacity: int | None = None,
@@ -72,27 +71,8 @@ class Id003Emulator:
         self._jam_on_next_stack = self._jam_on_next_note = False
         self._noise = b""
         self._corrupt = self._drop = self._lose_acks = 0
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="id003-emulator", daemon=True)
-
-    # -- life --------------------------------------------------------------------------------------------------
-
-    def start(self) -> "Id003Emulator":
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2)
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._buffer = bytearray()
+        super().__init__("id003-emulator")
 
     def status(self) -> int:
         with self._lock:
@@ -215,37 +195,31 @@ class Id003Emulator:
         if self._queue and self._shown >= self.transient_polls:
             self._go(self._queue)
 
-    def _serve(self) -> None:
-        buffer = bytearray()
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
-            if not ready:
+    def on_bytes(self, data: bytes | None) -> None:
+        buffer = self._buffer
+        buffer += data or b""
+        while True:
+            start = buffer.find(SYNC)
+            if start < 0:
+                buffer.clear()
+                return
+            del buffer[:start]
+            if len(buffer) < 2 or len(buffer) < buffer[1]:
+                return
+            length = buffer[1]
+            if length < 5:
+                del buffer[:1]
                 continue
-            try:
-                buffer += os.read(self._master, 512)
-            except OSError:
+            raw = bytes(buffer[:length])
+            del buffer[:length]
+            if kermit(raw[:-2]) != raw[-2] | raw[-1] << 8:
+                self.bad_frames += 1
+                self._reply(frame(COMMUNICATION_ERROR))
                 continue
-            while True:
-                start = buffer.find(SYNC)
-                if start < 0:
-                    buffer.clear()
-                    break
-                del buffer[:start]
-                if len(buffer) < 2 or len(buffer) < buffer[1]:
-                    break
-                length = buffer[1]
-                if length < 5:
-                    del buffer[:1]
-                    continue
-                raw, buffer[:] = bytes(buffer[:length]), buffer[length:]
-                if kermit(raw[:-2]) != raw[-2] | raw[-1] << 8:
-                    self.bad_frames += 1
-                    self._reply(frame(COMMUNICATION_ERROR))
-                    continue
-                with self._lock:
-                    reply = self._handle(raw[2], raw[3:-2])
-                if reply is not None:
-                    self._reply(reply)
+            with self._lock:
+                reply = self._handle(raw[2], raw[3:-2])
+            if reply is not None:
+                self._reply(reply)
 
     def _handle(self, code: int, data: bytes) -> bytes | None:
         self.received.append(code)
@@ -308,10 +282,7 @@ class Id003Emulator:
             if self._corrupt:
                 self._corrupt -= 1
                 reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
-        try:
-            os.write(self._master, noise + reply)
-        except OSError:
-            pass
+        self.write(noise + reply)
 
 
 def _mantissa_exponent(value: int) -> tuple[int, int]:
