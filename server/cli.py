@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("serve", help="run the server over HTTPS with client certificates")
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--port", type=int, default=None, help="override the configured port (0: pick a free one)")
+    run.add_argument("--workers", type=int, default=1, help="server processes sharing the socket and the database")
     api = commands.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
     cli_admin.add_commands(commands)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if args.port is not None:
             config = dataclasses.replace(config, port=args.port)
-        serve(config)
+        serve(config, workers=max(1, args.workers))
         return 0
     from server.app import openapi_json
 

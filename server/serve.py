@@ -19,6 +19,7 @@ import uvicorn
 from server.app import create_app
 from server.config import ServerConfig
 from server.tls_scope import ClientCertH11Protocol
+from server.workers import fork_workers, stop_workers
 
 log = logging.getLogger("server.serve")
 
@@ -53,7 +54,17 @@ class _AnnouncingServer(uvicorn.Server):
             print(f"listening on {self._url}", flush=True)
 
 
-def serve(config: ServerConfig) -> None:
+def _uvicorn_config(app, config: ServerConfig) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, http=ClientCertH11Protocol, lifespan="off", log_config=LOG_CONFIG, server_header=False,
+        ssl_certfile=str(config.tls_certificate), ssl_keyfile=str(config.tls_key),
+        ssl_ca_certs=str(config.client_ca), ssl_cert_reqs=ssl.CERT_OPTIONAL, ssl_context_factory=tls_context_factory,
+        timeout_keep_alive=30,
+    )
+
+
+def serve(config: ServerConfig, workers: int = 1) -> None:
+    """Serve until SIGTERM/SIGINT; ``workers`` > 1 forks more processes on the same socket (server/workers.py)."""
     if config.fault != "none":
         log.warning("DEVELOPMENT FAULT ENABLED: %s — never use this configuration with real kiosks", config.fault)
     app = create_app(config)
@@ -65,15 +76,16 @@ def serve(config: ServerConfig) -> None:
     sock.bind((config.host, config.port))
     port = sock.getsockname()[1]
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
-    uv_config = uvicorn.Config(
-        app, http=ClientCertH11Protocol, lifespan="off", log_config=LOG_CONFIG, server_header=False,
-        ssl_certfile=str(config.tls_certificate), ssl_keyfile=str(config.tls_key),
-        ssl_ca_certs=str(config.client_ca), ssl_cert_reqs=ssl.CERT_OPTIONAL, ssl_context_factory=tls_context_factory,
-        timeout_keep_alive=30,
-    )
-    server = _AnnouncingServer(uv_config, f"https://{host}:{port}")
+    children: list[int] = []
+    if workers > 1:
+        sock.listen(2048)
+        app.state.services.sessions.kw["bind"].dispose()  # no connection may be shared with a child
+        children = fork_workers(workers - 1, lambda: uvicorn.Server(_uvicorn_config(create_app(config), config))
+                                .run(sockets=[sock]))
+    server = _AnnouncingServer(_uvicorn_config(app, config), f"https://{host}:{port}")
     try:
         server.run(sockets=[sock])
     finally:
+        stop_workers(children)
         sock.close()
     sys.stdout.flush()

@@ -112,13 +112,15 @@ class ServerProcess:
             self.process.stdout.close()
 
 
-def start_server(dev_dir: str | Path, *, config: str | Path | None = None, timeout: float = 30.0) -> ServerProcess:
-    """Start ``kiosk-server serve`` on 127.0.0.1 with a free port; returns when it listens."""
+def start_server(dev_dir: str | Path, *, config: str | Path | None = None, timeout: float = 30.0,
+                 args: tuple[str, ...] = ()) -> ServerProcess:
+    """Start ``kiosk-server serve`` on 127.0.0.1 with a free port; returns when it listens.  ``args``: more
+    ``serve`` options (e.g. ``("--workers", "2")``)."""
     dev_dir = Path(dev_dir)
     config = Path(config) if config else dev_dir / "server.toml"
     log_file = tempfile.NamedTemporaryFile(prefix="kiosk-server-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--config", str(config), "--port", "0"],
+        [sys.executable, "-m", "server.cli", "serve", "--config", str(config), "--port", "0", *args],
         cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1)
     log_file.close()
     deadline = time.monotonic() + timeout
