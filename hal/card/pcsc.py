@@ -232,7 +232,8 @@ class PcscCardReader:
                 if not self._running:
                     return
                 if hr == scard.SCARD_E_TIMEOUT:
-                    await self._retry_faulty_card(known)
+                    if self._state is ReaderState.FAULT and known & scard.SCARD_STATE_PRESENT:
+                        await self._follow(known)  # try the card again: the other program may have let go
                     continue
                 if hr in SERVICE_GONE:
                     await self._lose_reader()
@@ -269,10 +270,6 @@ class PcscCardReader:
             if self._session is None:
                 await self._begin_session(count, mute=bool(event & scard.SCARD_STATE_MUTE))
 
-    async def _retry_faulty_card(self, known: int) -> None:
-        if self._state is ReaderState.FAULT and known & scard.SCARD_STATE_PRESENT:
-            await self._follow(known)
-
     async def _begin_session(self, count: int, mute: bool) -> None:
         if mute:
             await self._set_state(ReaderState.FAULT)
@@ -285,7 +282,8 @@ class PcscCardReader:
             await self._lose_reader()
             return
         except CardError as e:
-            log.warning("%s", e)
+            if self._state is not ReaderState.FAULT:  # retried every poll: say it once
+                log.warning("%s", e)
             await self._set_state(ReaderState.FAULT)
             return
         self._session, self._kind = session, kind
@@ -392,9 +390,8 @@ class PcscCardReader:
 @register_driver("card_reader", "pcsc")
 def _pcsc_card_reader(o: Options) -> PcscCardReader:
     reader = o.raw("reader")
-    if isinstance(reader, bool) or not (reader is None or isinstance(reader, (str, int))) or reader == "":
-        raise o.fail(f"reader must be a reader name (or part of one) or an index ≥ 0, got {reader!r}")
-    if isinstance(reader, int) and reader < 0:
+    if isinstance(reader, bool) or not (reader is None or isinstance(reader, (str, int))) or reader == "" \
+            or (isinstance(reader, int) and reader < 0):
         raise o.fail(f"reader must be a reader name (or part of one) or an index ≥ 0, got {reader!r}")
     chunk = o.whole("read_chunk", 256, minimum=1)
     if chunk > 256:

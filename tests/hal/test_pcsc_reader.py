@@ -212,3 +212,18 @@ def test_start_names_the_device_and_the_reader_when_they_are_missing(world):
         finally:
             world.start_pcscd()
     asyncio.run(body())
+
+
+def test_the_factory_builds_the_pcsc_driver_from_configuration_and_explains_mistakes():
+    from hal.card.pcsc import PcscCardReader
+    from hal.factory import DeviceConfigError, build_device
+
+    by_name = build_device("card_reader", {"driver": "pcsc", "reader": "RC-S300", "read_chunk": 128})
+    assert isinstance(by_name, PcscCardReader) and by_name.reader_spec == "RC-S300" and by_name.read_chunk == 128
+    assert build_device("card_reader", {"driver": "pcsc", "reader": 1}).reader_spec == 1
+    assert build_device("card_reader", {"driver": "pcsc"}).reader_spec is None  # the first reader pcscd lists
+    for table, message in [({"reader": -1}, "reader must be"), ({"reader": ""}, "reader must be"),
+                           ({"reader": True}, "reader must be"), ({"read_chunk": 300}, "read_chunk must be 1..256"),
+                           ({"reader_name": "x"}, "unknown key reader_name")]:
+        with pytest.raises(DeviceConfigError, match=message):
+            build_device("card_reader", {"driver": "pcsc", **table})
