@@ -12,7 +12,7 @@ from pathlib import Path
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-from server.render import stream_cache
+from server.render import reportlab_tuning
 
 GOTHIC_PATH = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 MINCHO_PATH = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
@@ -33,7 +33,7 @@ def _register(name: str, path: Path) -> None:
 @functools.cache
 def register_fonts() -> tuple[str, str]:
     """Register the fonts (reportlab embeds a subset of each in every PDF).  Returns (gothic, mincho) names."""
-    stream_cache.install()
+    reportlab_tuning.install()
     if not GOTHIC_PATH.exists():
         raise FontMissing(f"IPAex Gothic not found at {GOTHIC_PATH} (install fonts-ipaexfont-gothic)")
     _register(GOTHIC, GOTHIC_PATH)
