@@ -96,10 +96,10 @@ def render_document(title: str, blocks: Sequence[Block], statement: Sequence[str
 
 
 def render_pages(title: str, pages: Sequence[Sequence[Block]], statement: Sequence[str], issuer: Issuer,
-                 bindings: Sequence[PageBinding], identity: DocumentIdentity | None,
-                 signing_key: Ed25519PrivateKey | None) -> RenderedDocument:
-    """Draw pages already split by the caller, each with its own binding line.  Each page's QR code carries the
-    page code signed with ``signing_key``; without a key (the pre-page-code 住民票 call) no QR is drawn."""
+                 bindings: Sequence[PageBinding], identity: DocumentIdentity,
+                 signing_key: Ed25519PrivateKey) -> RenderedDocument:
+    """Draw pages already split by the caller, each with its own binding line and a QR code of the page code
+    (signed with ``signing_key``) that names what that binding line names."""
     face = fonts()
     count = len(pages)
     buffer = io.BytesIO()
@@ -121,10 +121,8 @@ def render_pages(title: str, pages: Sequence[Sequence[Block]], statement: Sequen
         canvas.drawString(LEFT, y - 5 * mm, "以下余白" if number == count else "（次頁に続く）")
         if number == count:
             _certification(canvas, face, statement, issuer, seal, min(y - 8 * mm, BODY_BOTTOM + CERTIFICATION_HEIGHT))
-        code = None
-        if signing_key is not None and identity is not None:
-            code = PageCode(binding.document_id, binding.page, binding.pages, binding.transaction_id,
-                            binding.subject_ref, identity.certificate, issuer.issued_on).sign(signing_key)
+        code = PageCode(binding.document_id, binding.page, binding.pages, binding.transaction_id,
+                        binding.subject_ref, identity.certificate, issuer.issued_on).sign(signing_key)
         _footer(canvas, face, binding, code)
         canvas.showPage()
     canvas.save()
@@ -160,10 +158,9 @@ def _certification(canvas: Canvas, face: Fonts, statement: Sequence[str], issuer
     canvas.restoreState()
 
 
-def _footer(canvas: Canvas, face: Fonts, binding: PageBinding, code: str | None) -> None:
+def _footer(canvas: Canvas, face: Fonts, binding: PageBinding, code: str) -> None:
     x_qr, y_qr = RIGHT - QR_SIZE, 11 * mm
-    if code is not None:
-        draw_qr(canvas, code, x_qr, y_qr, QR_SIZE)
+    draw_qr(canvas, code, x_qr, y_qr, QR_SIZE)
     canvas.setStrokeColor(RULE)
     canvas.setLineWidth(0.5)
     canvas.line(LEFT, 40 * mm, x_qr - 4 * mm, 40 * mm)

@@ -8,22 +8,18 @@ is never printed.  The certifying statement, date, mayor and seal close the last
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from reportlab.lib.units import mm
 
-from certs.binding import PageBinding
-from certs.catalog import CertificateType
 from server.render.content import DocumentIdentity, Issuer, PersonEntry, ResidenceRecord
 from server.render.dates import wareki
-from server.render.furniture import Block, RenderedDocument, gap_block, render_document, render_pages, row_block
+from server.render.furniture import Block, RenderedDocument, gap_block, render_document, row_block
 
-__all__ = ["Issuer", "PersonEntry", "ResidenceRecord", "PageContent", "page_slices", "pages_needed",
-           "render_residence_record", "render_residence_record_copy", "person_blocks", "household_blocks"]
+__all__ = ["Issuer", "PersonEntry", "ResidenceRecord", "render_residence_record", "person_blocks",
+           "household_blocks"]
 
-PERSONS_PER_PAGE = 3
 TITLE = "住民票の写し"
 STATEMENT_SELF = "この写しは、住民票の原本と相違ないことを証明する。"
 STATEMENT_HOUSEHOLD = "この写しは、世帯全員の住民票の原本と相違ないことを証明する。"
@@ -91,36 +87,3 @@ def render_residence_record(record: ResidenceRecord, issuer: Issuer, identity: D
     """The 住民票の写し of ``record``, paginated, every page bound and carrying its signed page code."""
     return render_document(TITLE, blocks(record), (statement(record),), issuer, identity, signing_key)
 
-
-# ---------------------------------------------------------------- the first issuing code's page-by-page call
-
-
-@dataclass(frozen=True)
-class PageContent:
-    """One sheet: whose record, which persons, and the binding line it carries."""
-    record: ResidenceRecord
-    persons: tuple[PersonEntry, ...]
-    binding: PageBinding
-
-
-def page_slices(persons: Sequence[PersonEntry]) -> list[tuple[PersonEntry, ...]]:
-    return [tuple(persons[i:i + PERSONS_PER_PAGE]) for i in range(0, len(persons), PERSONS_PER_PAGE)] or [()]
-
-
-def pages_needed(person_count: int) -> int:
-    return max(1, -(-person_count // PERSONS_PER_PAGE))
-
-
-def render_residence_record_copy(pages: Sequence[PageContent], issuer: Issuer,
-                                 signing_key: Ed25519PrivateKey | None = None) -> bytes:
-    """Draw pre-split pages (three persons a page) with the bindings they carry; returns the PDF bytes.
-
-    Kept for the issuing code written before :func:`render_residence_record`; with a ``signing_key`` every page
-    also carries its signed page code."""
-    first = pages[0]
-    identity = DocumentIdentity(first.binding.transaction_id, first.binding.subject_ref, first.binding.document_id,
-                                CertificateType.RESIDENCE_RECORD_COPY)
-    statement_line = statement(first.record)
-    page_blocks = [blocks(page.record, page.persons) for page in pages]
-    return render_pages(TITLE, page_blocks, (statement_line,), issuer, [p.binding for p in pages], identity,
-                        signing_key).pdf

@@ -4,30 +4,32 @@ from __future__ import annotations
 from datetime import date
 
 import pypdfium2 as pdfium
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from certs.binding import PageBinding, find_bindings
+from certs.binding import find_bindings
+from certs.catalog import CertificateType
+from server.render.content import DocumentIdentity
 from server.render.dates import wareki
-from server.render.residence_record import (STATEMENT_SELF, Issuer, PageContent, PersonEntry, ResidenceRecord,
-                                            page_slices, pages_needed, render_residence_record_copy)
+from server.render.residence_record import (STATEMENT_SELF, Issuer, PersonEntry, ResidenceRecord,
+                                            render_residence_record)
 
 PERSON = PersonEntry("見本 一", date(1990, 1, 2), "男", "子", date(2000, 1, 1), date(2000, 1, 5), "架空県架空市1番地",
                      "見本 一", None)
+KEY = Ed25519PrivateKey.generate()
 
 
 def render(persons: int, household: bool = True) -> list[str]:
     record = ResidenceRecord("架空県架空市西町1番1号", date(2000, 1, 1), "架空県見本町1番", "見本 一",
                              (PERSON,) * persons, household, False, False)
-    slices = page_slices(record.persons)
-    pages = [PageContent(record, s, PageBinding("ab" * 16, "cd" * 16, "doc-test0001", n, len(slices)))
-             for n, s in enumerate(slices, start=1)]
-    pdf = render_residence_record_copy(pages, Issuer("架空市", "架空 春男", date(2026, 4, 1), "T-1"))
+    identity = DocumentIdentity("ab" * 16, "cd" * 16, "doc-test0001", CertificateType.RESIDENCE_RECORD_COPY)
+    pdf = render_residence_record(record, Issuer("架空市", "架空 春男", date(2026, 4, 1), "T-1"), identity, KEY).pdf
     document = pdfium.PdfDocument(pdf)
     return [document[i].get_textpage().get_text_range() for i in range(len(document))]
 
 
-def test_four_persons_take_two_pages_each_with_one_binding_line():
-    texts = render(4)
-    assert len(texts) == pages_needed(4) == 2
+def test_eight_persons_take_two_pages_each_with_one_binding_line():
+    texts = render(8)
+    assert len(texts) == 2
     for number, text in enumerate(texts, start=1):
         bindings = find_bindings(text)
         assert len(bindings) == 1 and (bindings[0].page, bindings[0].pages) == (number, 2)
