@@ -19,6 +19,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) tests/bench/bench_visit.py
 	$(PY) tests/bench/bench_print_pipeline.py
+	$(PY) tests/bench/bench_server.py --workers 2
 
 bootstrap: $(STAMP)
 

@@ -184,6 +184,9 @@ def main() -> int:
                   f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms "
                   f"({verdict} the target of {TARGET_RATE:.0f}/s and p99 {TARGET_P99_MS:.0f} ms)")
             print(f"{'':10s} CPU over the run ({cores} cores = 100%): {shares}")
+            per = (cpu["server"] + cpu.get("postgres", 0.0)) / result["issuances"]
+            print(f"{'':10s} server{' + PostgreSQL' if 'postgres' in cpu else ''} CPU per issuance {per * 1000:.1f} ms: "
+                  f"ceiling about {cores / per:.0f}/s on {cores} otherwise idle cores")
             for failure in result["failures"][:5]:
                 print(f"{'':10s} FAILED {failure}")
             bad += len(result["failures"])
