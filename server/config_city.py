@@ -161,5 +161,7 @@ def parse_registry(table: dict) -> RegistrySettings:
     unknown = sorted(set(table) - {"seed", "generated_households"})
     if unknown:
         raise ConfigError(f"[registry].{unknown[0]} is not a known setting")
-    return RegistrySettings(_amount(table.get("seed", 2026), "[registry].seed"),
-                            _amount(table.get("generated_households", 12), "[registry].generated_households"))
+    households = _amount(table.get("generated_households", 12), "[registry].generated_households")
+    if households > 9_000:  # resident ids R1011… stay within their column
+        raise ConfigError("[registry].generated_households must be at most 9000")
+    return RegistrySettings(_amount(table.get("seed", 2026), "[registry].seed"), households)

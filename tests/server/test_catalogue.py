@@ -121,6 +121,7 @@ def test_fees_kiosk_discount_and_copies_from_the_configuration(dev_dir, tmp_path
     ('tax_year_from = "06-01"', 'tax_year_from = "06-01"\nopen_24_7 = true', "[hours].open_24_7"),
     ("my_number_allowed = false", 'my_number_allowed = "yes"', "[city].my_number_allowed"),
     ("seed = 2026", "seed = -1", "[registry].seed"),
+    ("generated_households = 12", "generated_households = 100000", "[registry].generated_households"),
     ('enabled = true', 'enabled = true\nnow = "2026-12-30T10:00:00"', "[dev].now must be a date-time with its offset"),
     ('enabled = true', 'enabled = false\nnow = "2026-12-30T10:00:00+09:00"', "[dev].now needs [dev].enabled"),
 ])

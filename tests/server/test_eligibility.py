@@ -176,3 +176,22 @@ def test_selected_household_members_over_the_wire(http, dev_dir):
     refused = quote(f"{refs[0]},{stranger}")
     assert refused.status_code == 403 and refused.json()["error"]["detail"] == {"reason": "not_in_household"}
     assert quote(secrets.token_hex(16)).json()["error"]["detail"] == {"reason": "not_in_household"}
+
+
+def test_issuance_checks_again_a_seal_abolished_after_the_quote(http, dev_dir):
+    headers = {"Authorization": f"Bearer {sign_in(http, dev_dir, 'resident-b')['session_token']}"}
+    reply = http.post("/v1/quotes", headers=headers, json={"certificate": "seal_registration", "copies": 1})
+    assert reply.status_code == 200
+    registry = open_database(f"sqlite:///{dev_dir / 'server.db'}")  # the running server's own database
+    try:
+        with registry() as db:
+            db.get(SealRegistration, "S000104").abolished_on = date(2000, 1, 1)
+            db.commit()
+        issued = http.post("/v1/issuances", headers=headers, json={
+            "transaction_id": secrets.token_hex(16), "quote_id": reply.json()["quote_id"], "amount_paid": 300})
+        assert issued.status_code == 403 and issued.json()["error"]["detail"] == {"reason": "seal_abolished"}
+    finally:
+        with registry() as db:
+            db.get(SealRegistration, "S000104").abolished_on = None
+            db.commit()
+        registry.kw["bind"].dispose()
