@@ -37,9 +37,13 @@ def offered(svc: Services) -> tuple[CertificateType, ...]:
     return tuple(c for c in svc.config.city.offered if c in RENDERABLE)
 
 
-def _option_names(svc: Services, kind: CertificateType) -> list[str]:
+def _options(svc: Services, kind: CertificateType) -> list:
     allowed = svc.config.city.my_number_allowed
-    return [o.name for o in CATALOG[kind].options if allowed or not o.needs_city_permission]
+    return [o for o in CATALOG[kind].options if allowed or not o.needs_city_permission]
+
+
+def _option_names(svc: Services, kind: CertificateType) -> list[str]:
+    return [o.name for o in _options(svc, kind)]
 
 
 def menu(svc: Services, db: Session, session: SessionRecord) -> dict:
@@ -52,7 +56,10 @@ def menu(svc: Services, db: Session, session: SessionRecord) -> dict:
         offers.append({"certificate": kind.value, "available": reason is None,
                        "reason": reason.value if reason else None, "fee": city.fees[kind],
                        "window_fee": city.window_fees.get(kind, city.fees[kind]),
-                       "max_copies": city.max_copies_for(kind), "options": _option_names(svc, kind)})
+                       "max_copies": city.max_copies_for(kind), "options": _option_names(svc, kind),
+                       "option_details": [{"name": o.name, "label_ja": o.label_ja, "default": o.default,
+                                           "choices": list(o.choices) if o.choices else None,
+                                           "free_text": o.free_text} for o in _options(svc, kind)]})
     household = [{"member_ref": svc.subject_ref(m.resident_id), "name": f"{m.family_name} {m.given_name}",
                   "relationship": m.relationship} for m in selectable_members(db, resident)]
     return {"offers": offers, "household": household}

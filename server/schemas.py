@@ -64,6 +64,15 @@ class SignedOut(BaseModel):
     signed_out: bool
 
 
+class OptionDetail(BaseModel):
+    """How the kiosk shows one option: its label, default and choices (None: a yes/no, or a member list)."""
+    name: str
+    label_ja: str
+    default: str | bool
+    choices: list[str] | None = None
+    free_text: bool = False
+
+
 class Offer(BaseModel):
     certificate: str
     available: bool
@@ -72,6 +81,7 @@ class Offer(BaseModel):
     window_fee: int | None = Field(default=None, description="yen per copy at the counter (shows a kiosk discount)")
     max_copies: int
     options: list[str]
+    option_details: list[OptionDetail] = Field(default_factory=list, description="the options named in options")
 
 
 class HouseholdMember(BaseModel):

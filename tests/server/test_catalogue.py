@@ -165,6 +165,11 @@ def test_saturday_menu_fees_copies_and_my_number_over_https(saturday_server, dev
         residence = next(o for o in reply["offers"] if o["certificate"] == "residence_record_copy")
         assert (residence["fee"], residence["window_fee"], residence["max_copies"]) == (200, 300, 2)
         assert "my_number" in residence["options"]
+        details = {d["name"]: d for d in residence["option_details"]}
+        assert list(details) == residence["options"]
+        assert details["scope"]["choices"] == ["self", "household", "selected"] and details["members"]["free_text"]
+        assert details["my_number"] == {"name": "my_number", "label_ja": "個人番号", "default": False, "choices": None,
+                                        "free_text": False}
         refused = http.post("/v1/quotes", headers=headers, json={"certificate": "family_register_all", "copies": 1})
         assert refused.status_code == 403 and refused.json()["error"]["detail"] == {"reason": "out_of_hours"}
         too_many = http.post("/v1/quotes", headers=headers, json={"certificate": "residence_record_copy", "copies": 3})
