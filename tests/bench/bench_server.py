@@ -31,38 +31,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.support.postgres import start_cluster  # noqa: E402
+from tests.support.procs import cpu_seconds, descendants  # noqa: E402
 from tests.support.server_process import jpki_signin_body, make_dev_world, start_server, write_config_variant  # noqa: E402
 from tests.support.storm import enrol_residents, make_storm_kiosks  # noqa: E402
 
 TARGET_RATE = 200.0
 TARGET_P99_MS = 250.0
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def _tree(root: int) -> list[int]:
-    """root and all its descendants (server workers, PostgreSQL backends)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(parents.get(pid, []))
-    return found
 
 
 class CpuMeter:
@@ -73,7 +47,7 @@ class CpuMeter:
         self.start = self._sample()
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        return {name: {pid: _cpu_seconds(pid) for pid in _tree(root)} for name, root in self.roots.items()}
+        return {name: {pid: cpu_seconds(pid) for pid in descendants(root)} for name, root in self.roots.items()}
 
     def used(self) -> dict[str, float]:
         end = self._sample()
