@@ -60,8 +60,9 @@ def menu(svc: Services, db: Session, session: SessionRecord) -> dict:
                        "option_details": [{"name": o.name, "label_ja": o.label_ja, "default": o.default,
                                            "choices": list(o.choices) if o.choices else None,
                                            "free_text": o.free_text} for o in _options(svc, kind)]})
+    selectable = any(o["available"] and "members" in o["options"] for o in offers)  # names only if of use
     household = [{"member_ref": svc.subject_ref(m.resident_id), "name": f"{m.family_name} {m.given_name}",
-                  "relationship": m.relationship} for m in selectable_members(db, resident)]
+                  "relationship": m.relationship} for m in (selectable_members(db, resident) if selectable else ())]
     return {"offers": offers, "household": household}
 
 

@@ -150,8 +150,9 @@ def menu_of(http, dev_dir, card: str) -> tuple[dict, dict]:
 ])
 def test_menu_shows_each_reason_and_quotes_are_refused_with_it(http, dev_dir, card, expected):
     offers, headers = menu_of(http, dev_dir, card)
-    headers.pop("_menu")
+    household = headers.pop("_menu")["household"]
     assert {k: offers[k].reason for k in ALL} == {k: expected.get(k) for k in ALL}
+    assert bool(household) == (T.RESIDENCE_RECORD_COPY not in expected)  # no names for a refused resident
     for kind, why in expected.items():
         refused = http.post("/v1/quotes", headers=headers, json={"certificate": kind.value, "copies": 1})
         assert refused.status_code == 403
