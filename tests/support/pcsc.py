@@ -21,6 +21,7 @@ pcscd and the card run as child processes and are stopped by PID.  When somethin
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import shutil
@@ -41,6 +42,15 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 class PcscUnavailable(RuntimeError):
     """pcscd, vpcd or pyscard is missing, or pcscd cannot be started here."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies (even by SIGKILL), so no pcscd or card is left
+    running.  The "parent" is the forking thread: the world forks only from the main thread."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _free_port_pair() -> int:
@@ -111,7 +121,8 @@ class PcscWorld:
             return
         with open(self.pcscd_log, "ab") as log:
             self.pcscd = subprocess.Popen(self._pcscd_command(), stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+                                          stdin=subprocess.DEVNULL, start_new_session=True,
+                                          preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while not self.socket_path.exists():
             if self.pcscd.poll() is not None:
@@ -176,7 +187,7 @@ class PcscWorld:
                     [sys.executable, "-m", "hal.card.vcard", "--port", str(self.port + slot),
                      "--control", str(control)],
                     cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                    start_new_session=True))
+                    start_new_session=True, preexec_fn=_die_with_parent))
         deadline = time.monotonic() + timeout
         for process, control in zip(self.vcards, self.controls):
             while not control.exists():
