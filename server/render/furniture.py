@@ -40,7 +40,8 @@ LEFT, RIGHT = 18 * mm, WIDTH - 18 * mm
 BODY_TOP = HEIGHT - 40 * mm
 BODY_BOTTOM = 44 * mm
 QR_SIZE = 26 * mm
-CERTIFICATION_HEIGHT = 48 * mm
+CERTIFICATION_HEIGHT = 48 * mm  # statement, date, mayor and seal: at a fixed place above the footer
+MARKER_HEIGHT = 7 * mm  # 「以下余白」 or 「（次頁に続く）」 under the last block of a page
 GREY = Color(0.35, 0.35, 0.35)
 RULE = Color(0.45, 0.45, 0.45)
 
@@ -57,6 +58,7 @@ class Block:
     LEFT and RIGHT with its top edge at ``top`` and uses exactly ``height`` points."""
     height: float
     draw: Callable[[Canvas, Fonts, float], None]
+    spacer: bool = False  # blank space only
 
 
 @dataclass(frozen=True)
@@ -71,18 +73,24 @@ def fonts() -> Fonts:
 
 
 def paginate(blocks: Sequence[Block]) -> list[list[Block]]:
-    """Fill pages top to bottom; the last page keeps room for the certification."""
-    room = BODY_TOP - BODY_BOTTOM
+    """Fill pages top to bottom, keeping room under the blocks for 「以下余白」/「（次頁に続く）」 and, on the last
+    page, for the certification."""
+    room = BODY_TOP - BODY_BOTTOM - MARKER_HEIGHT
     pages: list[list[Block]] = [[]]
     used = 0.0
     for block in blocks:
         if pages[-1] and used + block.height > room:
+            if block.spacer:
+                continue  # a page never starts with blank space
             pages.append([])
             used = 0.0
         pages[-1].append(block)
         used += block.height
-    if used + CERTIFICATION_HEIGHT > room:
-        pages.append([])
+    if used + CERTIFICATION_HEIGHT > room:  # the certification goes over, with the page's last entry
+        carried: list[Block] = []
+        while sum(not b.spacer for b in pages[-1]) > 1 and not any(not b.spacer for b in carried):
+            carried.insert(0, pages[-1].pop())
+        pages.append(carried)
     return pages
 
 
@@ -120,7 +128,7 @@ def render_pages(title: str, pages: Sequence[Sequence[Block]], statement: Sequen
         canvas.setFont(face.mincho, 9)
         canvas.drawString(LEFT, y - 5 * mm, "以下余白" if number == count else "（次頁に続く）")
         if number == count:
-            _certification(canvas, face, statement, issuer, seal, min(y - 8 * mm, BODY_BOTTOM + CERTIFICATION_HEIGHT))
+            _certification(canvas, face, statement, issuer, seal, BODY_BOTTOM + CERTIFICATION_HEIGHT)
         code = PageCode(binding.document_id, binding.page, binding.pages, binding.transaction_id,
                         binding.subject_ref, identity.certificate, issuer.issued_on).sign(signing_key)
         _footer(canvas, face, binding, code)
@@ -232,7 +240,7 @@ def row_block(cells: Sequence[tuple[str, str, float]], height: float = ROW_HEIGH
 
 
 def gap_block(height: float) -> Block:
-    return Block(height, lambda canvas, face, top: None)
+    return Block(height, lambda canvas, face, top: None, spacer=True)
 
 
 def heading_block(text: str, height: float = 8 * mm) -> Block:

@@ -10,7 +10,9 @@ from certs.binding import find_bindings
 from certs.catalog import CertificateType
 from certs.page_code import PageCodeInvalid, verify_page_code
 from server.render.content import DocumentIdentity, FamilyRegisterIndividual, ResidenceRecord
+from server.render import residence_record
 from server.render.documents import count_pages, render_certificate
+from server.render.furniture import BODY_BOTTOM, BODY_TOP, CERTIFICATION_HEIGHT, MARKER_HEIGHT, paginate
 from server.verify import page_codes_in
 from tests.server.document_samples import EXPECTED, ISSUER, REGISTER, SAMPLES, TAX_EXEMPT
 
@@ -94,3 +96,15 @@ def test_content_and_identity_must_agree():
 def test_personal_content_never_shows_in_a_repr():
     assert "見本" not in repr(SAMPLES[CertificateType.RESIDENCE_RECORD_COPY])
     assert "見本" not in repr(SAMPLES[CertificateType.SEAL_REGISTRATION])
+
+
+def test_pages_never_overflow_and_the_certification_never_stands_alone():
+    base = SAMPLES[CertificateType.RESIDENCE_RECORD_COPY]
+    room = BODY_TOP - BODY_BOTTOM - MARKER_HEIGHT
+    for count in range(1, 13):
+        record = ResidenceRecord(base.address, base.address_set_on, base.previous_address, base.head_name,
+                                 (base.persons * 3)[:count], True, True, True)
+        pages = paginate(residence_record.blocks(record))
+        assert all(sum(b.height for b in page) <= room for page in pages)
+        assert sum(b.height for b in pages[-1]) + CERTIFICATION_HEIGHT <= room
+        assert any(not b.spacer for b in pages[-1]), f"{count} persons: the last page holds only the statement"
