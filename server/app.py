@@ -14,6 +14,7 @@ from typing import Annotated
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from fastapi import Body, Depends, FastAPI, Path, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -105,7 +106,7 @@ def create_app(config: ServerConfig | None) -> FastAPI:
     app = FastAPI(title="Kiosk reference certificate server", version=API_VERSION,
                   description="The municipality's certificate server as the kiosk sees it. "
                               "Contract: docs/kiosk-server-protocol.md. mTLS: kiosks present a device certificate.",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None)  # served below, to kiosks only
     if config is not None:
         app.state.services = Services.from_config(config)
     install_error_handlers(app)
@@ -115,6 +116,11 @@ def create_app(config: ServerConfig | None) -> FastAPI:
 
 
 def _routes(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document(kiosk: Kiosk) -> JSONResponse:
+        """The OpenAPI document (also kept in docs/openapi.json), for enrolled kiosks like everything else."""
+        return JSONResponse(app.openapi())
+
     @app.get(wire.PATH_HEALTH, response_model=Health, responses=_COMMON)
     def health(kiosk: Kiosk) -> dict:
         return {"status": "ok", "server_time": iso(utcnow())}

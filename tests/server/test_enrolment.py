@@ -75,6 +75,7 @@ def test_kiosk_enrols_once_and_its_certificate_opens_the_api(server, dev_dir, tm
     with kiosk_client(server, tmp_path, key_pem, enrolled.certificate_pem) as client:
         assert client.get("/v1/health").status_code == 200
         assert client.post("/v1/signin/challenge", json={}).status_code == 200
+        assert PATH_ENROLMENT in client.get("/openapi.json").json()["paths"]
     with pytest.raises(ServerRefused) as again:
         enrol(server.url, server.ca, token, "kiosk-enrol-01")
     assert (again.value.status, again.value.code) == (409, "enrolment_token_used")
@@ -88,7 +89,7 @@ def test_without_a_client_certificate_only_enrolment_answers(anonymous):
                                ("GET", "/v1/menu", None), ("POST", "/v1/quotes", {"certificate": "x", "copies": 1}),
                                ("POST", "/v1/issuances", {"transaction_id": "a" * 32, "quote_id": "q", "amount_paid": 0}),
                                ("POST", "/v1/issuances/" + "a" * 32 + "/result", {"outcome": "printed"}),
-                               ("POST", "/v1/signout", {})):
+                               ("POST", "/v1/signout", {}), ("GET", "/openapi.json", None)):
         refused(anonymous.request(method, path, json=body), 401, "unauthenticated")
     refused(anonymous.post(PATH_ENROLMENT, json={"token": "x" * 43, "csr": "-" * 80}), 401, "enrolment_token_invalid")
 
