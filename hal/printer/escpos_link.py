@@ -48,6 +48,9 @@ class PrinterLink(Protocol):
 
     def discard_input(self) -> None: ...
 
+    def drain(self, quiet: float) -> None:
+        """Wait until everything written has left, then throw away input until none arrives for ``quiet`` s."""
+
 
 class _EscposLink:
     """What the three connections share: a python-escpos printer object that owns the device."""
@@ -105,6 +108,14 @@ class _EscposLink:
     def _before_chunk(self) -> None:
         pass
 
+    def _flush_output(self) -> None:
+        pass
+
+    def drain(self, quiet: float) -> None:
+        self._flush_output()
+        while self.read(256, quiet):
+            pass
+
 
 class SerialLink(_EscposLink):
     def __init__(self, name: str, port: str, baudrate: int = 115200, flow_control: str = "rtscts",
@@ -153,6 +164,12 @@ class SerialLink(_EscposLink):
             return bytes(device.read(count))
         except Exception as e:
             raise LinkError(f"reading from {self.where} failed: {_first_line(e)}") from None
+
+    def _flush_output(self) -> None:
+        try:
+            self._device().flush()  # tcdrain: returns when the last byte has been sent
+        except Exception as e:
+            raise LinkError(f"{self.where}: {_first_line(e)}") from None
 
     def discard_input(self) -> None:
         try:

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 ESC_INIT = b"\x1b@"
 RASTER_NORMAL = b"\x1dv0\x00"  # GS v 0, m = 0
 MAX_RASTER_ROWS = 4095  # Epson's limit for one GS v 0 image
+DLE_EOT = b"\x10\x04"
 CUTS = {  # (cut command, kind) -> bytes
     ("gs_v", "full"): b"\x1dV\x41\x00",  # GS V 65 0: feed to the cutting position, full cut
     ("gs_v", "partial"): b"\x1dV\x42\x00",  # GS V 66 0: feed to the cutting position, partial cut
@@ -53,7 +54,7 @@ class EscposPrinter:
                  dpi: int = 203, width_dots: int = 1728, band_rows: int = 128, max_bytes_in_flight: int = 65536,
                  print_rows_per_second: float | None = None, reply_timeout: float = 1.0,
                  poll_interval: float | None = 0.5, max_bad_replies: int = 3, cut: str = "full",
-                 cut_command: str = "gs_v", present_timeout: float = 5.0,
+                 cut_command: str = "gs_v", present_timeout: float = 5.0, settle_time: float = 0.05,
                  clock: Callable[[], float] = time.monotonic):
         escpos_status.queries_for(status_mode)  # refuses an unknown mode
         if not 1 <= band_rows <= MAX_RASTER_ROWS:
@@ -68,7 +69,7 @@ class EscposPrinter:
         self.dpi, self.width_dots, self.band_rows = dpi, width_dots, band_rows
         self.max_bytes_in_flight, self.print_rows_per_second = max_bytes_in_flight, print_rows_per_second
         self.reply_timeout, self.poll_interval, self.max_bad_replies = reply_timeout, poll_interval, max_bad_replies
-        self.present_timeout = present_timeout
+        self.present_timeout, self.settle_time = present_timeout, settle_time
         self.has_outlet_sensor = status_mode == "custom-full"
         self._cut = CUTS[(cut_command, cut)]
         self._clock = clock
@@ -137,6 +138,10 @@ class EscposPrinter:
                 await self._pace(len(block), page.row_bytes)
                 try:
                     await self._send(block)
+                    if DLE_EOT in band:
+                        # Some printers answer a DLE EOT even inside image data (device-protocols.md §4.2): let
+                        # those answers arrive and drop them, so they are not taken for the answer to our query.
+                        await asyncio.to_thread(self.link.drain, self.settle_time)
                 except LinkError as e:
                     log.warning("%s: %s after %d rows of %s", self.name, e, rows_done, page.label)
                     await self._changed(self._offline())

@@ -224,3 +224,21 @@ def test_configuration_mistakes_are_clear(table, message):
     with pytest.raises(DeviceConfigError) as error:
         build_device("printer", {"driver": "escpos", **table})
     assert str(error.value).startswith("devices.printer: ") and message in str(error.value)
+
+
+def test_answers_to_dle_eot_hidden_in_image_data_are_not_taken_for_the_status():
+    """Some printers act on DLE EOT even inside GS v 0 data; their answers must not be read as ours."""
+    emulator = PrinterEmulator(PrinterScript(model="realtime", answers_inside_images=True))
+    rows = bytearray(small_page(height=128).rows)
+    for at in range(100, len(rows) - 3, 997):  # n = 4: the paper sensor byte, 0x12 | 0x0C when near end
+        rows[at:at + 3] = b"\x10\x04\x04"
+    page = PageRaster(384, 128, 203, bytes(rows), "doc p1/1")
+
+    async def body(printer, sink):
+        emulator.near_end = True  # DLE EOT 4 answers 0x1E; read as DLE EOT 2 or 3 it would mean errors
+        await printer.print_page(page)
+        status = await printer.status()
+        assert status.state is PrinterState.READY and status.paper_low
+    run(emulator, SerialLink("printer", emulator.start_pty(), flow_control="none"), body, status_mode="realtime",
+        width_dots=384, band_rows=64)
+    assert emulator.answered_inside_images > 3

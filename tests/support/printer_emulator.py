@@ -41,6 +41,7 @@ class PrinterScript:
     buffer_bytes: int | None = None
     print_rows_per_second: float | None = None
     reply_delay: float = 0.0  # seconds before each status answer
+    answers_inside_images: bool = False  # like the printers the Citizen CBM-820 manual warns about
 
 
 class PrinterEmulator:
@@ -54,6 +55,7 @@ class PrinterEmulator:
         self.blocks_lost = 0  # raster blocks that arrived while the printer could not print
         self.cuts = 0
         self.queries: list[int] = []
+        self.answered_inside_images = 0
         self.paper_out = False
         self.near_end = False
         self.cover_open = False
@@ -186,6 +188,13 @@ class PrinterEmulator:
     def _print(self, block: Command) -> None:
         self.blocks += 1
         s = self.script
+        if s.answers_inside_images:  # act on every DLE EOT n found in the image bytes, as those printers do
+            at = block.data.find(b"\x10\x04")
+            while 0 <= at < len(block.data) - 2:
+                if block.data[at + 2] in (1, 2, 3, 4, 20):
+                    self.answered_inside_images += 1
+                    self._answer(block.data[at + 2])
+                at = block.data.find(b"\x10\x04", at + 1)
         if s.buffer_bytes is not None and s.print_rows_per_second:
             now = time.monotonic()
             drained = (now - self._pending_at) * s.print_rows_per_second * block.width_bytes
