@@ -16,6 +16,7 @@
     max_bytes_in_flight = 65536    # never more unprinted bytes than this in the printer
     print_rows_per_second = 800    # the printer's speed, for pacing (leave out to rely on flow control)
     cut = "full"                   # "full" | "partial"; cut_command = "gs_v" | "esc_i"
+    settle_time = 0.05             # after a band holding a DLE EOT: wait for stray answers this long
 
 This module only reads configuration; the driver is :mod:`hal.printer.escpos_printer`, the wire
 :mod:`hal.printer.escpos_link`.
@@ -83,6 +84,7 @@ def build_escpos_printer(o: Options) -> EscposPrinter:
         max_bytes_in_flight=o.whole("max_bytes_in_flight", 65536, minimum=64),
         print_rows_per_second=o.optional_number("print_rows_per_second", None, minimum=1.0),
         reply_timeout=o.number("reply_timeout", 1.0, minimum=0.01),
+        settle_time=o.number("settle_time", 0.05),
         poll_interval=o.optional_number("poll_interval", 0.5, minimum=0.01),
         cut=_choice(o, "cut", ("full", "partial"), "full"),
         cut_command=_choice(o, "cut_command", ("gs_v", "esc_i"), "gs_v"),
