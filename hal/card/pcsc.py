@@ -171,7 +171,7 @@ class PcscCardReader:
             try:
                 return await asyncio.to_thread(work, session.apps)
             except _CardGone:
-                await self._end_session(removed=True)
+                await self._end_session()
                 raise CardRemovedError(self.name, f"the card was lifted while {doing}") from None
             except _ReaderGone:
                 await self._lose_reader()
@@ -261,7 +261,7 @@ class PcscCardReader:
         async with self._lock:
             session = self._session
             if session is not None and (not present or session.count != count):
-                await self._end_session(removed=True)
+                await self._end_session()
             if not present:
                 if self._state in (ReaderState.CARD_PRESENT, ReaderState.FAULT):
                     self._kind = None
@@ -309,12 +309,12 @@ class PcscCardReader:
             scard.SCardDisconnect(handle, scard.SCARD_LEAVE_CARD)
             raise
 
-    async def _end_session(self, removed: bool) -> None:
+    async def _end_session(self) -> None:
+        """The card left (or was swapped): let go of its handle and report it gone once."""
         session, self._session = self._session, None
         if session is None:
             return
-        await asyncio.to_thread(scard.SCardDisconnect, session.handle,
-                                scard.SCARD_LEAVE_CARD if removed else scard.SCARD_RESET_CARD)
+        await asyncio.to_thread(scard.SCardDisconnect, session.handle, scard.SCARD_LEAVE_CARD)
         if self._state is ReaderState.CARD_PRESENT:
             self._kind = None
             await self._set_state(ReaderState.EMPTY)

@@ -23,6 +23,7 @@ holding ``80 len <card number in ASCII>``, readable without a PIN.  A card of ki
 from __future__ import annotations
 
 import hmac
+from collections import deque
 
 from hal.card.contract import CardKind
 from hal.card.sim import PIN_MAX_TRIES, SimCard
@@ -102,7 +103,7 @@ class VirtualCard:
         self.chained = chained
         self._atr = atr
         self.commands = 0
-        self.journal: list[tuple[int, int, int, int, int, int | None]] = []
+        self.journal: deque[tuple[int, int, int, int, int, int | None]] = deque(maxlen=1000)
         self.power_on()
 
     def __repr__(self) -> str:
