@@ -9,6 +9,10 @@ it is never sent in one piece) and between two bands the driver
    set, the driver counts the rows the printer has had time to print and waits before a band that would overfill
    it (serial lines add RTS/CTS or DSR/DTR flow control, see :mod:`hal.printer.escpos_link`).
 
+Some printers act on a ``DLE EOT`` even inside image data (device-protocols.md §4.2).  A band whose bytes hold one
+is therefore followed by a drain — the output is sent and any stray answers dropped, waiting ``settle_time`` for
+quiet — before the driver's own query, so a stray answer is never read as the answer to that query.
+
 Text is never sent as text: Japanese would go out in the wrong encoding (python-escpos picks GB2312).  The kiosk
 renders every character into the raster, and this driver has no text method at all.
 
@@ -147,6 +151,9 @@ class EscposPrinter:
                     await self._changed(self._offline())
                     raise PrinterFault(self.name, self._offline(), rows_printed=rows_done) from None
                 status = await self._status_now()
+                # The answer proves the printer had the band by now; count its printing from here at the earliest
+                # (conservative: the printer cannot have started on bytes it had not yet received).
+                self._in_flight_at = self._clock()
                 if not status.can_print:
                     log.warning("%s stopped after %d of %d rows of %s: %s", self.name, rows_done, page.height,
                                 page.label, status.describe())

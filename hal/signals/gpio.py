@@ -259,9 +259,8 @@ class GpioIndicators:
         if loop is None or loop.is_closed():
             return
         future = asyncio.run_coroutine_threadsafe(self._sink(event), loop)
-        future.add_done_callback(lambda f: f.exception() and log.error("%s: event %s was not taken: %s",
-                                                                        self.name, type(event).__name__,
-                                                                        f.exception()))
+        future.add_done_callback(lambda f: not f.cancelled() and f.exception() and log.error(
+            "%s: event %s was not taken: %s", self.name, type(event).__name__, f.exception()))
 
     def _close_devices(self) -> None:
         for pulse in self._pulses.values():
