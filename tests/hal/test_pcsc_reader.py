@@ -227,3 +227,34 @@ def test_the_factory_builds_the_pcsc_driver_from_configuration_and_explains_mist
                            ({"reader_name": "x"}, "unknown key reader_name")]:
         with pytest.raises(DeviceConfigError, match=message):
             build_device("card_reader", {"driver": "pcsc", **table})
+
+
+def test_the_demo_command_line_puts_a_card_on_the_reader_until_it_is_stopped(world, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from hal.card.contract import CardRemoved as Removed
+    from hal.card.testcards import write_card_file
+    from tests.support.pcsc import REPO
+
+    card = write_card_file(make_citizen_card("C0000007"), tmp_path, "citizen")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    refused = subprocess.run([sys.executable, "-m", "hal.card.vcard", "--card", str(bad), "--port", "1"],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "is not a card" in refused.stderr
+
+    async def body(h: PcscCardReaderHarness):
+        demo = subprocess.Popen([sys.executable, "-m", "hal.card.vcard", "--card", str(card),
+                                 "--port", str(world.port + h.slot)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            await h._until(lambda: h.reader.card_kind() is CardKind.CITIZEN, "the demo card")
+            assert await h.reader.citizen_card_id() == "C0000007"
+        finally:
+            demo.terminate()
+            assert demo.wait(timeout=10) == 0
+        await h._until(lambda: h.sink.of(Removed), "the demo card to be lifted when the program stops")
+    run(body)
