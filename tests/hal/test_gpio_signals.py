@@ -41,20 +41,20 @@ def test_confirm_is_one_short_tone_and_attention_two_tones_with_a_rest():
         pin = factory.pin(PINS["buzzer"])
         t0 = time.monotonic()
         s.buzz(BuzzerPattern.CONFIRM)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
         (first, start), (stop, end) = tone_steps(pin, t0)
-        assert (first, stop) == ("C6", None) and 0.08 <= end - start <= 0.16
+        assert (first, stop) == ("C6", None) and 0.09 <= end - start <= 0.25
         assert s.buzzer() is BuzzerPattern.SILENT
         t1 = time.monotonic()
         s.buzz(BuzzerPattern.ATTENTION)
         assert s.buzzer() is BuzzerPattern.ATTENTION
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.75)
         steps = tone_steps(pin, t1)
         assert [n for n, _ in steps] == ["E5", None, "A5", None]
         times = [t for _, t in steps]
-        assert times[1] - times[0] == pytest.approx(0.2, abs=0.06)
-        assert times[2] - times[1] == pytest.approx(0.1, abs=0.06)
-        assert times[3] - times[2] == pytest.approx(0.2, abs=0.06)
+        assert times[1] - times[0] == pytest.approx(0.2, abs=0.1)
+        assert times[2] - times[1] == pytest.approx(0.1, abs=0.1)
+        assert times[3] - times[2] == pytest.approx(0.2, abs=0.1)
         assert s.buzzer() is BuzzerPattern.SILENT
     run_with(body)
 
@@ -69,7 +69,7 @@ def test_the_alarm_alternates_two_tones_every_half_second_until_silenced():
         steps = tone_steps(pin, t0)
         notes = [n for n, _ in steps]
         assert notes[:3] == ["B5", "F5", "B5"] and notes[-1] is None
-        assert [t for _, t in steps[:3]] == pytest.approx([0.0, 0.5, 1.0], abs=0.08)
+        assert [t for _, t in steps[:3]] == pytest.approx([0.0, 0.5, 1.0], abs=0.12)
         assert pin.frequency is None and pin.state == 0
     run_with(body)
 
@@ -92,7 +92,7 @@ def test_a_pulse_is_a_slow_fade_that_never_flashes():
         pin = factory.pin(PINS["lights"][GuideLight.CARD_READER])
         pin.clear_states()
         s.set_light(GuideLight.CARD_READER, LightPattern.PULSE)
-        await asyncio.sleep(1.05)
+        await asyncio.sleep(1.2)
         s.set_light(GuideLight.CARD_READER, LightPattern.ON)
         values = [st.state for st in pin.states[1:-1]]
         assert values and all(PULSE_LOW - 1e-9 <= v <= PULSE_HIGH + 1e-9 for v in values)
