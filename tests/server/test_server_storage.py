@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
 from sqlalchemy import func, select
 
 from server.models import Issuance, Nonce, QuoteRecord
