@@ -100,6 +100,13 @@ class Pin:
             raise ValueError("this PIN was wiped")
         return bytes(self._digits)
 
+    def copy_into(self, buffer: bytearray) -> bytearray:
+        """Append the ASCII digits to ``buffer`` (one the caller wipes) without making an immutable copy."""
+        if not self._digits:
+            raise ValueError("this PIN was wiped")
+        buffer += self._digits
+        return buffer
+
     def wipe(self) -> None:
         for i in range(len(self._digits)):
             self._digits[i] = 0

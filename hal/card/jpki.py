@@ -151,13 +151,12 @@ class CardApplications:
         tries, sw = self._tries()
         if tries == 0:
             raise PinBlockedError(self.device, "the PIN is blocked", sw)
-        buffer = bytearray()
-        digits = pin.ascii_bytes()
+        buffer, digits = bytearray(), pin.copy_into(bytearray())
         try:
             response = exchange(self._transmit, Command(0x00, 0x20, 0x00, 0x80, digits), buffer)
         finally:
             wipe(buffer)
-            del digits
+            wipe(digits)
         if response.sw == SW_OK:
             return PinResult(accepted=True, tries_left=AUTH_PIN_MAX_TRIES)
         tries = pin_tries_from(response.sw)

@@ -45,6 +45,14 @@ def test_commands_encode_short_or_extended(command, encoded):
     assert command.encode().hex().upper() == encoded
 
 
+def test_a_pin_goes_into_a_buffer_the_driver_can_wipe():
+    pin = Pin("1234")
+    assert pin.copy_into(bytearray(b"\x04")) == bytearray(b"\x041234")
+    pin.wipe()
+    with pytest.raises(ValueError, match="wiped"):
+        pin.copy_into(bytearray())
+
+
 def test_a_command_shows_no_data_in_its_repr():
     assert "31323334" not in repr(Command(0x00, 0x20, 0x00, 0x80, b"1234")).replace(" ", "")
     assert "1234" not in repr(Command(0x00, 0x20, 0x00, 0x80, b"1234"))
