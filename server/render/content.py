@@ -32,7 +32,6 @@ class Issuer:
     mayor: str
     issued_on: date
     issue_number: str
-    prefecture: str = "架空県"  # printed on the tax certificate (市県民税)
 
 
 @dataclass(frozen=True)
