@@ -14,11 +14,12 @@ import uuid
 from sqlalchemy.orm import Session
 
 from certs.binding import PageBinding
-from certs.catalog import CertificateType
+from certs.catalog import CertificateType, IneligibleReason
 from certs.envelope import DocumentEntry, Manifest, canonical_json, seal_envelope
 from server.compose import compose
 from server.db import iso, utcnow
-from server.eligibility import chosen_members
+from server.eligibility import certificate_reason, chosen_members
+from server.errors import ApiError
 from server.models import QuoteRecord, Resident, SessionRecord
 from server.registry import other_resident
 from server.render.content import DocumentIdentity, Issuer
@@ -30,11 +31,16 @@ log = logging.getLogger("server.issuance_documents")
 
 
 def content_for(svc: Services, db: Session, resident: Resident, kind: CertificateType, options: dict) -> object:
-    """What one certificate shows, read from the registry now.  ``NotInHousehold`` or ``LookupError`` if the
-    options or the registry do not allow it (eligibility is checked before)."""
-    city = svc.config.city
-    return compose(db, kind, resident, chosen_members(db, resident, options, svc.subject_ref), options,
-                   my_number_allowed=city.my_number_allowed, today=svc.today(), tax_year_from=city.hours.tax_year_from)
+    """What one certificate shows, read from the registry now.  ``NotInHousehold`` if a chosen member is not in
+    the household; ``403 not_eligible`` if the registry changed after eligibility was checked."""
+    city, today = svc.config.city, svc.today()
+    try:
+        return compose(db, kind, resident, chosen_members(db, resident, options, svc.subject_ref), options,
+                       my_number_allowed=city.my_number_allowed, today=today, tax_year_from=city.hours.tax_year_from)
+    except LookupError:  # the registry changed since eligibility was checked (e.g. a seal abolished just now)
+        reason = certificate_reason(db, city, resident, kind, today) or IneligibleReason.NOT_OFFERED
+        raise ApiError(403, "not_eligible", "this certificate cannot be issued at a kiosk",
+                       {"reason": reason.value}) from None
 
 
 def pages_per_copy(svc: Services, db: Session, resident: Resident, kind: CertificateType, options: dict) -> int:

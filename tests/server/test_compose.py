@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
+from types import SimpleNamespace
 
 import pypdfium2 as pdfium
 import pytest
@@ -13,6 +14,7 @@ from certs.catalog import CertificateType as T
 from certs.envelope import check_pages, key_id, open_envelope
 from certs.wire import Quote
 from server.compose import compose
+from server.config_city import Hours
 from server.models import Resident
 from server.models_registry import SealRegistration
 from server.render.content import FamilyRegisterAll, FamilyRegisterIndividual
@@ -145,3 +147,17 @@ def test_every_certificate_type_issues_a_verified_pdf_of_the_registry(http, dev_
         whole = "".join(texts)
         assert all(f in whole for f in fragments), (kind, [f for f in fragments if f not in whole])
         assert "住民票コード" not in whole and "個人番号" not in whole
+
+
+def test_a_registry_change_between_check_and_composition_is_a_refusal_not_a_crash(registry):
+    from server.errors import ApiError
+    from server.issuance_documents import content_for
+
+    svc = SimpleNamespace(config=SimpleNamespace(city=SimpleNamespace(my_number_allowed=False, hours=Hours())),
+                          today=lambda: TODAY, subject_ref=lambda rid: rid.lower() * 2)  # what content_for reads
+    with registry() as db:
+        db.get(SealRegistration, "S000101").abolished_on = TODAY  # abolished after the menu said yes
+        with pytest.raises(ApiError) as caught:
+            content_for(svc, db, db.get(Resident, "R0001"), T.SEAL_REGISTRATION, {})
+        db.rollback()
+    assert (caught.value.status, caught.value.detail) == (403, {"reason": "seal_abolished"})
