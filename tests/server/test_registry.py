@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from server.db import open_database
 from server.models import CitizenCard, Household, JpkiCard, Resident
 from server.models_registry import (AnnexEntry, DomicileRegistration, FamilyRegister, FamilyRegisterEntry,
                                     ForeignResidentItems, SealRegistration, TaxRecord)
@@ -18,9 +19,11 @@ TABLES = (Household, Resident, FamilyRegister, FamilyRegisterEntry, AnnexEntry, 
 
 
 def dump(sessions) -> dict:
+    """Every row of every registry table, in primary-key order (sorted here: collations differ by database)."""
     with sessions() as db:
-        return {t.__tablename__: [tuple(getattr(row, c.key) for c in t.__table__.columns)
-                                  for row in db.scalars(select(t).order_by(*t.__table__.primary_key.columns))]
+        return {t.__tablename__: sorted((tuple(getattr(row, c.key) for c in t.__table__.columns)
+                                         for row in db.scalars(select(t))),
+                                        key=lambda r, n=len(t.__table__.primary_key.columns): r[:n])
                 for t in TABLES}
 
 
@@ -90,3 +93,13 @@ def test_resident_domicile_agrees_with_their_family_register(registry):
             annex = list(db.scalars(select(AnnexEntry).where(AnnexEntry.register_id == entry.register_id,
                                                              AnnexEntry.position == entry.position)))
             assert annex[-1].address == db.get(Household, person.household_id).address  # 附票 ends where they live
+
+
+def test_postgresql_holds_the_same_registry_as_sqlite(postgres, registry):
+    sessions = open_database(postgres.create_database("registry_seed"))
+    try:
+        with sessions() as db:
+            assert seed(db)
+        assert dump(sessions) == dump(registry)
+    finally:
+        sessions.kw["bind"].dispose()
