@@ -15,6 +15,7 @@ from firmware.clock import Clock, SystemClock
 from firmware.config import ConfigError, KioskConfig
 from firmware.controller import Kiosk, KioskSettings
 from firmware.journal import Journal
+from firmware.maintenance import Maintenance, parse_maintenance
 from firmware.server_client import ServerClient
 
 
@@ -38,6 +39,7 @@ class Assembled:
     devices: Devices
     journal: Journal
     server: ServerClient
+    maintenance: Maintenance | None = None
 
     async def close(self) -> None:
         await self.kiosk.stop()
@@ -46,6 +48,7 @@ class Assembled:
 
 
 def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | None = None) -> Assembled:
+    maintenance_settings = parse_maintenance(config.maintenance, config.source.name if config.source else "kiosk.toml")
     config.data_dir.mkdir(parents=True, exist_ok=True)
     devices = build_devices(config.devices)
     journal = Journal(config.journal_path)
@@ -56,4 +59,4 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
                              language=config.language)
     kiosk = Kiosk(settings, devices, server, journal, cashier, load_document_keys(config.document_keys),
                   clock or SystemClock(), audit)
-    return Assembled(kiosk, devices, journal, server)
+    return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings))

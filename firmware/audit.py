@@ -80,6 +80,14 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("reminder.abandoned", "an item was left behind at the end of a visit",
                    (_VISIT, _f("item", "card/document/change"))),
     AuditEventSpec("staff.called", "the resident pressed the staff-call button", (_VISIT,)),
+    AuditEventSpec("maintenance.entered", "staff opened maintenance mode", (_f("method", "pin/card"),)),
+    AuditEventSpec("maintenance.refused", "a staff PIN was refused", (_f("method", "pin/card"),
+                                                                       _f("reason", "wrong_pin/locked_out"))),
+    AuditEventSpec("maintenance.left", "staff closed maintenance mode", (_f("in_service", "selling again"),)),
+    AuditEventSpec("maintenance.test_print", "staff printed a test page", (_f("printed", "whether it printed"),
+                                                                           _f("printer", "printer state"))),
+    AuditEventSpec("maintenance.service", "staff took the kiosk out of service or put it back",
+                   (_f("in_service", "selling after maintenance"),)),
 )}
 
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/-]{0,64}$")

@@ -39,6 +39,8 @@ class KioskConfig:
     warn_before_timeout_s: float = 15.0
     control_socket: Path | None = None
     source: Path | None = None
+    screen: Mapping[str, Any] = field(default_factory=dict)  # [screen]: read and checked by screens/settings.py
+    maintenance: Mapping[str, Any] = field(default_factory=dict)  # [maintenance]: checked by firmware.maintenance
 
     @property
     def journal_path(self) -> Path:
@@ -130,6 +132,8 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         max_copies=int(max_copies), timeouts=timeouts,
         warn_before_timeout_s=r.number(kiosk, "kiosk", "warn_before_timeout_s", 15.0, 0.0, 120.0),
         control_socket=(r.base / control) if isinstance(control, str) else None, source=source,
+        screen=dict(r.table(data, "screen", required=False)),
+        maintenance=dict(r.table(data, "maintenance", required=False)),
     )
 
 

@@ -88,6 +88,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         self._entered_at = clock.now()
         self._next_readiness = 0.0
         self.out_of_service_reason: str | None = None
+        self.held_by_staff: str | None = None  # maintenance / staff_hold: out of service until staff release it
+        self.staff_card_check: Callable[[str | None], bool] | None = None  # set by firmware.maintenance
         self.view = VisitView(S.IDLE)
 
     # ---- life cycle ----------------------------------------------------------------------------------------
@@ -190,6 +192,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
     async def _on_intent(self, intent: Intent) -> None:
         if isinstance(intent, ChooseLanguage):
             self.language = intent.language
+            if self.state is not S.OUT_OF_SERVICE:
+                self._say(f"prompt.{self.state.value}")
         elif isinstance(intent, SilenceVoice):
             self.devices.voice.silence()
         elif isinstance(intent, CallStaff):
@@ -287,8 +291,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         if self.state in (S.IDLE, S.OUT_OF_SERVICE) and now >= self._next_readiness:
             self._next_readiness = now + self.settings.readiness_every_s
             reason = await self._readiness()
-            if reason and self.state is S.IDLE:
-                await self._go_out_of_service(reason)
+            if reason and (self.state is S.IDLE or reason != self.out_of_service_reason):
+                await self._go_out_of_service(reason)  # (out of service already: the reason may have changed)
             elif not reason and self.state is S.OUT_OF_SERVICE:
                 self.out_of_service_reason = None
                 self.audit.emit("kiosk.in_service")
@@ -322,6 +326,7 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         self.audit.emit("visit.ended", visit=visit.number, outcome=outcome or visit.outcome)
         self._attention_off()
         self.visit = Visit(visit.number)  # drop everything the visit held
+        self.language = self.settings.language  # the next resident starts in the kiosk's language
         self._enter(S.IDLE)
         self._deadline = None
         self._next_readiness = 0.0
@@ -351,7 +356,7 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             copies=v.copies, fee=v.quote.total_fee if v.quote else 0, paid=self.cashier.paid() if v.txn else 0,
             change_due=v.change_paid, refund_owed=v.refund_owed, pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
-            out_of_service_reason=self.out_of_service_reason)
+            out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level)
         for listener in self._listeners:
             listener(self.view)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from hal.simcontrol import CommandError, sim_commands
+from hal.simcontrol import CommandError, ControlServer, sim_commands
 from firmware.controller import Kiosk
 from firmware.visit import (Back, Cancel, ChooseCertificate, ChooseLanguage, Confirm, EnterPin, MoreTime,
                             SetOptions, SilenceVoice, TakeChange, VisitState)
@@ -67,7 +67,14 @@ def intent_commands(kiosk: Kiosk) -> dict[str, Command]:
                 "pages_printed": v.pages_printed, "pages_total": v.pages_total, "items": list(v.items_to_take),
                 "tries_left": v.tries_left, "out_of_service": v.out_of_service_reason}
 
+    def server_link(up: bool) -> Command:  # the dev panel's "server down": a simulated outage, not a real one
+        async def command(args: dict) -> dict:
+            kiosk.server.simulated_outage = not up
+            return {"server": "up" if up else "down"}
+        return command
+
     return {
+        "server_down": server_link(False), "server_up": server_link(True),
         "enter_pin": simple(pin),
         "choose": simple(lambda a: ChooseCertificate(str(a.get("certificate", "")))),
         "options": simple(options),
@@ -86,6 +93,11 @@ def all_commands(kiosk: Kiosk) -> dict[str, Command]:
     commands = sim_commands(kiosk.devices)
     commands.update(intent_commands(kiosk))
     return commands
+
+
+def control_server(kiosk: Kiosk, socket_path) -> ControlServer:
+    """The ``kiosk-sim`` control socket for this kiosk (the headless runner and the touchscreen app serve it)."""
+    return ControlServer(socket_path, all_commands(kiosk))
 
 
 @dataclass

@@ -49,7 +49,12 @@ class ServerClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    simulated_outage = False
+    """Development only (the dev panel's "server down"): every call fails as if the network were cut."""
+
     async def _call(self, method: str, path: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+        if self.simulated_outage:
+            raise ServerUnavailable(f"{method} {path}: simulated outage")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = await self._client.request(method, path, json=body, headers=headers)

@@ -168,3 +168,4 @@ class VisitView:
     timeout_warning: bool = False
     items_to_take: tuple[str, ...] = ()  # "card", "document", "change"
     out_of_service_reason: str | None = None
+    reminder_level: int = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer too, 2 staff beacon too

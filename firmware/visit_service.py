@@ -22,6 +22,8 @@ class ServiceSteps:
     async def _readiness(self) -> str | None:
         """Why the kiosk cannot sell now (None: it can).  Checked before a visit and before taking money."""
         d = self.devices
+        if self.held_by_staff:
+            return self.held_by_staff
         if not d.signals.door_closed():
             return "door_open"
         if d.card_reader.state() in (ReaderState.NO_READER, ReaderState.FAULT):
@@ -58,6 +60,11 @@ class ServiceSteps:
         else:
             self._fault_after_visit = reason
             await self._end_visit("fault")
+
+    def hold_service(self, reason: str | None) -> None:
+        """Staff take the kiosk out of service (``reason``) or release it (None); applied at the next tick."""
+        self.held_by_staff = reason
+        self._next_readiness = 0.0
 
     def _call_staff(self) -> None:
         self.audit.emit("staff.called", visit=self.visit.number)

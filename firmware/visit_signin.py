@@ -31,6 +31,10 @@ class SigninSteps:
             self.audit.emit("card.refused", visit=self.visit.number, reason=reason)
             self._enter(S.RETURN_CARD, reason)
             return
+        if card.kind is CardKind.CITIZEN and self.staff_card_check is not None and self.staff_card_check(
+                card.card_id):
+            await self._end_visit("staff_card")  # a staff card opens maintenance mode, not a visit
+            return
         self.visit.card = card
         if card.kind is CardKind.MY_NUMBER and card.tries_left == 0:
             self.audit.emit("card.pin_locked", visit=self.visit.number)
