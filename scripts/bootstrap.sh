@@ -13,8 +13,11 @@ VENV=${VENV:-.venv}
 # postgresql: the tests run the server against a throw-away PostgreSQL cluster as well as SQLite.
 # alsa-utils: aplay, which plays the voice prompts.
 # espeak-ng: scripts/render_voice.py renders the voice prompts from the string catalogue (and its test).
+# fonts-noto-cjk, fonts-dejavu-core: the touchscreen's fonts for Chinese/Korean (IPAex has no Hangul and few
+#   simplified hanzi) and for Vietnamese diacritics (screens/fonts.py).
 PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
-          pcscd vsmartcard-vpcd xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng)
+          pcscd vsmartcard-vpcd xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
+          fonts-noto-cjk fonts-dejavu-core)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,266 @@
+"""The Kivy app: one frame (top bar, the current screen, bottom bar, and the dev panel when simulated), the
+screens switched by the visit state, the keypad, the "need more time?" question and the staff screens."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from firmware.visit import Back, CallStaff, Cancel, MoreTime, SilenceVoice, VisitState as S
+from screens import keys
+from screens.catalogue import Strings
+from screens.devpanel import DevPanel
+from screens.pages.confirm import ConfirmPage
+from screens.pages.idle import IdlePage
+from screens.pages.maintenance import MaintenancePage, StaffPinPage
+from screens.pages.menu import MenuPage
+from screens.pages.options import OptionsPage
+from screens.pages.out_of_service import OutOfServicePage
+from screens.pages.paying import PayingPage
+from screens.pages.pin import PinPage
+from screens.pages.printing import PrintingPage
+from screens.pages.reading import ReadingPage
+from screens.pages.return_card import ReturnCardPage
+from screens.pages.take_items import TakeItemsPage
+from screens.pages.thanks import ThanksPage
+from screens.theme import Ui
+from screens.widgets import HoldArea, KButton, KLabel
+
+KV_DIR = Path(__file__).with_name("kv")
+PAGES = {S.IDLE: IdlePage, S.OUT_OF_SERVICE: OutOfServicePage, S.READING: ReadingPage, S.PIN: PinPage,
+         S.MENU: MenuPage, S.OPTIONS: OptionsPage, S.CONFIRM: ConfirmPage, S.PAYING: PayingPage,
+         S.ISSUING: PrintingPage, S.PRINTING: PrintingPage, S.RETURN_CARD: ReturnCardPage,
+         S.TAKE_ITEMS: TakeItemsPage}
+RESIDENT = {S.READING, S.PIN, S.MENU, S.OPTIONS, S.CONFIRM, S.PAYING}
+
+
+class KioskApp(App):
+    title = "Certificate kiosk"
+
+    def __init__(self, bridge, settings, **kwargs):
+        super().__init__(**kwargs)
+        self.bridge, self.settings = bridge, settings
+        self.ui = Ui(language=bridge.view.language)
+        self.mode = "visit"  # or "staff_pin", "maintenance"
+        self.view = bridge.view
+        self.shown_at: dict[str, float] = {}  # screen name -> when it was last drawn (for benchmarks)
+        self._thanks_until = 0.0
+        self._focus: int | None = None
+        self._render_event = None
+        self._staff_note_event = None
+
+    # ---- building ---------------------------------------------------------------------------------------------
+
+    def build(self):
+        for name in ("widgets.kv", "pages.kv", "app.kv"):
+            path = str(KV_DIR / name)
+            if path not in Builder.files:  # a second app in the same process (tests) must not apply rules twice
+                Builder.load_file(path)
+        root = BoxLayout(orientation="horizontal")
+        from kivy.factory import Factory
+        self.area = Factory.KioskArea(size_hint_x=None, width=self.settings.width)
+        top = Factory.TopBar()
+        top.add_widget(HoldArea(size_hint_x=None, width=dp(90), action=self.open_staff_pin))
+        self.staff_note = KLabel(role="small")
+        top.add_widget(self.staff_note)
+        self.large_button = KButton(name="bar.large_text", size_class="bar", kind="secondary",
+                                    action=self.toggle_large_text)
+        self.contrast_button = KButton(name="bar.contrast", size_class="bar", kind="secondary",
+                                       action=self.toggle_contrast)
+        self.silence_button = KButton(name="bar.silence", size_class="bar", kind="secondary",
+                                      action=lambda: self.bridge.send(SilenceVoice()))
+        self.staff_button = KButton(name="bar.staff", size_class="bar", kind="danger", action=self.call_staff)
+        for button in (self.large_button, self.contrast_button, self.silence_button, self.staff_button):
+            top.add_widget(button)
+        self.sm = ScreenManager(transition=NoTransition())
+        for state, page in PAGES.items():
+            self.sm.add_widget(page(name=state.value))
+        for name, page in (("thanks", ThanksPage), ("staff_pin", StaffPinPage), ("maintenance", MaintenancePage)):
+            self.sm.add_widget(page(name=name))
+        self.bottom = bottom = Factory.BottomBar()
+        self.back_button = KButton(name="footer.back", kind="secondary", action=self.back)
+        self.cancel_button = KButton(name="footer.cancel", kind="danger", action=self.cancel)
+        bottom.add_widget(self.back_button)
+        bottom.add_widget(Factory.Spacer())
+        bottom.add_widget(self.cancel_button)
+        for widget in (top, self.sm, bottom):
+            self.area.add_widget(widget)
+        root.add_widget(self.area)
+        if self.bridge.dev_enabled:
+            root.add_widget(DevPanel(self.bridge))
+        self.timeout_popup = self._make_timeout_popup()
+        Window.bind(on_key_down=self._on_key)
+        self.ui.bind(language=lambda *_: self._render(), large_text=lambda *_: self._render(),
+                     high_contrast=lambda *_: self._render())
+        return root
+
+    def on_start(self):
+        self.bridge.listen(self._on_view)
+
+    def _make_timeout_popup(self) -> ModalView:
+        popup = ModalView(size_hint=(0.8, 0.6), auto_dismiss=False)
+        box = BoxLayout(orientation="vertical", padding=dp(24), spacing=dp(16))
+        self.timeout_title = KLabel(role="title")
+        self.timeout_sub = KLabel(role="body")
+        self.more_button = KButton(name="timeout.more", action=lambda: self.bridge.send(MoreTime()))
+        for widget in (self.timeout_title, self.timeout_sub, self.more_button):
+            box.add_widget(widget)
+        popup.add_widget(box)
+        return popup
+
+    # ---- views ------------------------------------------------------------------------------------------------
+
+    def _on_view(self, view) -> None:
+        previous, self.view = self.view, view
+        if previous.state in (S.TAKE_ITEMS, S.RETURN_CARD) and view.state is S.IDLE and self.settings.thanks_s:
+            self._thanks_until = Clock.get_boottime() + self.settings.thanks_s
+            Clock.schedule_once(lambda dt: self._render(), self.settings.thanks_s + 0.05)
+        if view.state not in (S.IDLE, S.OUT_OF_SERVICE) and self.mode != "visit":
+            self.mode = "visit"  # a visit began (a card on the reader): the staff screens give way
+        self.ui.language = view.language
+        if self._render_event is None:
+            self._render_event = Clock.schedule_once(lambda dt: self._render(), 0)
+
+    def t(self) -> Strings:
+        return Strings(self.view.language)
+
+    def current_page(self):
+        return self.sm.current_screen
+
+    def _render(self) -> None:
+        self._render_event = None
+        if App.get_running_app() is not self:
+            return  # a late timer after the app stopped (Kivy's clock outlives an app in tests)
+        view, t = self.view, self.t()
+        if self.mode != "visit":
+            name = self.mode
+        elif view.state is S.IDLE and Clock.get_boottime() < self._thanks_until:
+            name = "thanks"
+        else:
+            name = view.state.value
+        page = self.sm.get_screen(name)
+        if self.sm.current != name:
+            self.sm.current = name
+        page.render(view, t)
+        self._focus = None
+        self._update_bars(page, view, t)
+        self.shown_at[name] = Clock.get_boottime()
+
+    def _update_bars(self, page, view, t) -> None:
+        self.large_button.text = t("btn.large_text")
+        self.large_button.kind = "chosen" if self.ui.large_text else "secondary"
+        self.contrast_button.text = t("btn.contrast")
+        self.contrast_button.kind = "chosen" if self.ui.high_contrast else "secondary"
+        self.silence_button.text = t("btn.silence")
+        self.staff_button.text = t("btn.staff")
+        visit_screen = self.mode == "visit" and self.sm.current not in ("thanks",)
+        for button, allowed, label in ((self.back_button, page.back_allowed, "btn.back"),
+                                       (self.cancel_button, page.cancel_allowed, "btn.cancel")):
+            shown = visit_screen and allowed and not (view.busy and label == "btn.back")
+            button.text = t(label) if shown else ""
+            button.disabled = not shown
+            button.opacity = 1 if shown else 0
+        self.bottom.height = dp(96) if not (self.back_button.disabled and self.cancel_button.disabled) else 0
+        self.bottom.opacity = 0 if self.bottom.height == 0 else 1
+        self.timeout_title.text, self.timeout_sub.text = t("timeout.title"), t("timeout.sub")
+        self.more_button.text = t("btn.more_time")
+        warn = view.timeout_warning and view.state in RESIDENT and self.mode == "visit"
+        if warn and not self.timeout_popup.parent:
+            self.timeout_popup.open(animation=False)
+        elif not warn and self.timeout_popup.parent:
+            self.timeout_popup.dismiss(animation=False)
+
+    # ---- actions ----------------------------------------------------------------------------------------------
+
+    def back(self) -> None:
+        page = self.current_page()
+        if hasattr(page, "back"):
+            page.back()
+        elif page.back_allowed:
+            self.bridge.send(Back())
+
+    def cancel(self) -> None:
+        if self.current_page().cancel_allowed:
+            self.bridge.send(Cancel())
+
+    def call_staff(self) -> None:
+        self.bridge.send(CallStaff())
+        self.staff_note.text = self.t()("staff.called")
+        if self._staff_note_event:
+            self._staff_note_event.cancel()
+        self._staff_note_event = Clock.schedule_once(lambda dt: setattr(self.staff_note, "text", ""), 20)
+
+    def toggle_large_text(self) -> None:
+        self.ui.large_text = not self.ui.large_text
+
+    def toggle_contrast(self) -> None:
+        self.ui.high_contrast = not self.ui.high_contrast
+
+    def open_staff_pin(self) -> None:
+        if self.bridge.maintenance is not None and self.view.state in (S.IDLE, S.OUT_OF_SERVICE):
+            self.mode = "staff_pin"
+            self._render()
+
+    def open_maintenance(self) -> None:
+        self.mode = "maintenance"
+        self._render()
+
+    def close_staff(self) -> None:
+        if self.mode == "maintenance":
+            self.bridge.maintenance.leave()
+        self.mode = "visit"
+        self._render()
+
+    # ---- the keypad -------------------------------------------------------------------------------------------
+
+    def focusables(self) -> list[KButton]:
+        if self.timeout_popup.parent:
+            return [self.more_button]
+        extra = [b for b in (self.back_button, self.cancel_button) if not b.disabled]
+        return self.current_page().focus_order() + extra
+
+    def _on_key(self, window, key, scancode=None, codepoint=None, modifiers=None, *args) -> bool:
+        action, digit = keys.action_of(key)
+        page = self.current_page()
+        if action == "digit":
+            return page.on_digit(digit)
+        if action in ("next", "previous"):
+            buttons = self.focusables()
+            if not buttons:
+                return True
+            step = 1 if action == "next" else -1
+            self._focus = 0 if self._focus is None else (self._focus + step) % len(buttons)
+            for i, button in enumerate(buttons):
+                button.focused = i == self._focus
+            return True
+        if action == "enter":
+            buttons = self.focusables()
+            target = buttons[self._focus] if self._focus is not None and self._focus < len(buttons) else (
+                self.more_button if self.timeout_popup.parent else page.default_button())
+            if target is not None and not target.disabled:
+                target.trigger_action(duration=0)
+            return True
+        if action == "backspace":
+            return page.on_backspace() or (self.back() or True)
+        handlers = {"cancel": self.cancel, "silence": lambda: self.bridge.send(SilenceVoice()),
+                    "staff": self.call_staff, "large_text": self.toggle_large_text, "contrast": self.toggle_contrast}
+        if action in handlers:
+            handlers[action]()
+            return True
+        return False
+
+    # ---- screenshots ------------------------------------------------------------------------------------------
+
+    def screenshot(self, path: str | Path) -> Path:
+        """The kiosk area as the resident sees it (without the dev panel), as a PNG."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.area.export_to_png(str(path))
+        return path

@@ -1,0 +1,1 @@
+"""One screen per visit state (and the thank-you, staff PIN and maintenance screens)."""

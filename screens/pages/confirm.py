@@ -1,0 +1,29 @@
+"""Confirmation: the certificate, the options, the copies and the fee, before any money is taken."""
+from __future__ import annotations
+
+from firmware.visit import Confirm
+from screens.pages.base import Page
+from screens.pages.options import choice_label
+
+
+class ConfirmPage(Page):
+    cancel_allowed = True
+    back_allowed = True
+
+    def render(self, view, t) -> None:
+        super().render(view, t)
+        self.clear()
+        self.add_text(t(f"cert.{view.certificate}"), role="big")
+        for name, value in view.options.items():
+            self.add_text(f"{t(f'opt.{name}')}:  {choice_label(t, name, value)}")
+        self.add_text(t("copies.n", n=view.copies) if view.copies else "")
+        self.add_text(f"{t('confirm.total')}  {t.money(view.fee)}", role="title")
+        self.pay = self.button(t("btn.pay"), "confirm.pay", self._pay, disabled=view.busy)
+        self.ids.content.add_widget(self.pay)
+
+    def _pay(self) -> None:
+        if self.app.bridge.send(Confirm()):
+            self.pay.disabled = True
+
+    def default_button(self):
+        return self.pay

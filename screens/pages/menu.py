@@ -1,0 +1,40 @@
+"""The certificate menu: what this resident may get, with its fee; what they may not, with the reason."""
+from __future__ import annotations
+
+from kivy.metrics import dp
+from kivy.uix.gridlayout import GridLayout
+
+from firmware.visit import ChooseCertificate
+from screens.pages.base import Page
+
+
+class MenuPage(Page):
+    cancel_allowed = True
+
+    def render(self, view, t) -> None:
+        super().render(view, t)
+        self.clear()
+        if view.message:
+            self.add_notice(t.message(view.message), kind="warn")
+        self._available = []
+        grid = GridLayout(cols=2, spacing=dp(10), size_hint_y=None)
+        grid.bind(minimum_height=grid.setter("height"))
+        for offer in view.offers:
+            name = t(f"cert.{offer.certificate}")
+            if offer.available:
+                self._available.append(offer.certificate)
+                label = f"{len(self._available)}.  {name}\n{t.money(offer.fee)}"
+                button = self.button(label, f"cert.{offer.certificate}",
+                                     lambda c=offer.certificate: self.app.bridge.send(ChooseCertificate(c)))
+            else:
+                button = self.button(f"{name}\n{t.reason(offer.reason)}", f"cert.{offer.certificate}", None,
+                                     kind="secondary", disabled=True)
+            grid.add_widget(button)
+        self.ids.content.add_widget(grid)
+
+    def on_digit(self, digit: str) -> bool:
+        index = int(digit) - 1
+        if 0 <= index < len(self._available):
+            self.app.bridge.send(ChooseCertificate(self._available[index]))
+            return True
+        return False

@@ -1,0 +1,107 @@
+"""Options, then copies: two steps of the firmware's one OPTIONS state, sent together as SetOptions.
+
+Which options a certificate has comes from the offer; this screen only knows how to ask about them: a choice
+between values (scope: only me / the whole household) or include / leave out.
+"""
+from __future__ import annotations
+
+from kivy.metrics import dp
+from kivy.uix.gridlayout import GridLayout
+
+from firmware.visit import Back, SetOptions
+from screens.pages.base import Page
+from screens.widgets import KLabel
+
+CHOICES = {"scope": ("self", "household")}  # every other option is include (True) / leave out (False)
+NOT_ASKED = {"members"}  # free text (chosen household members): this screen offers "only me" or "whole household"
+
+
+def choices_of(option: str) -> tuple:
+    return CHOICES.get(option, (False, True))
+
+
+def choice_label(t, option: str, value) -> str:
+    if isinstance(value, bool):
+        return t("opt.yes") if value else t("opt.no")
+    return t(f"opt.{option}.{value}")
+
+
+class OptionsPage(Page):
+    cancel_allowed = True
+    back_allowed = True
+    _key = None
+
+    def render(self, view, t) -> None:
+        offer = next((o for o in view.offers if o.certificate == view.certificate), None)
+        key = (view.visit, view.certificate)
+        if key != self._key:  # a fresh choice: defaults, and start with the options step if there is one
+            self._key = key
+            self.chosen = {name: choices_of(name)[0] for name in (offer.options if offer else ())
+                           if name not in NOT_ASKED}
+            self.copies = 1
+            self.step = "options" if self.chosen else "copies"
+        self._t, self._view, self._offer = t, view, offer
+        self._draw()
+
+    def _draw(self) -> None:
+        t, view = self._t, self._view
+        self.ids.heading.text = t("prompt.options" if self.step == "options" else "prompt.copies")
+        self.clear()
+        self.add_text(t(f"cert.{view.certificate}"), role="big")
+        if view.message:
+            self.add_notice(t.message(view.message), kind="warn")
+        if self.step == "options":
+            for name, value in self.chosen.items():
+                row = GridLayout(cols=3, spacing=dp(10), size_hint_y=None)
+                row.bind(minimum_height=row.setter("height"))
+                row.add_widget(KLabel(text=t(f"opt.{name}"), size_hint_y=None, height=dp(84)))
+                for choice in choices_of(name):
+                    row.add_widget(self.button(choice_label(t, name, choice), f"opt.{name}.{choice}",
+                                               lambda n=name, c=choice: self._pick(n, c),
+                                               kind="chosen" if choice == value else "secondary"))
+                self.ids.content.add_widget(row)
+        else:
+            limit = self._offer.max_copies if self._offer else 1
+            row = GridLayout(cols=min(limit, 5), spacing=dp(10), size_hint_y=None)
+            row.bind(minimum_height=row.setter("height"))
+            for n in range(1, limit + 1):
+                row.add_widget(self.button(t("copies.n", n=n), f"copies.{n}", lambda n=n: self._copies(n),
+                                           kind="chosen" if n == self.copies else "secondary"))
+            self.ids.content.add_widget(row)
+            fee = self._offer.fee * self.copies if self._offer else 0
+            self.add_text(f"{t('confirm.total')}  {t.money(fee)}", role="big")
+        self.next = self.button(t("btn.next"), "options.next", self._next, disabled=self._view.busy)
+        self.ids.content.add_widget(self.next)
+
+    def _pick(self, name: str, choice) -> None:
+        self.chosen[name] = choice
+        self._draw()
+
+    def _copies(self, n: int) -> None:
+        self.copies = n
+        self._draw()
+
+    def _next(self) -> None:
+        if self.step == "options":
+            self.step = "copies"
+            self._draw()
+        elif self.app.bridge.send(SetOptions(dict(self.chosen), self.copies)):
+            self.next.disabled = True
+
+    def back(self) -> None:
+        """The footer's Back: from copies to options (on this screen), else to the menu (the firmware)."""
+        if self.step == "copies" and self.chosen:
+            self.step = "options"
+            self._draw()
+        else:
+            self.app.bridge.send(Back())
+
+    def on_digit(self, digit: str) -> bool:
+        n = int(digit)
+        if self.step == "copies" and self._offer and 1 <= n <= self._offer.max_copies:
+            self._copies(n)
+            return True
+        return False
+
+    def default_button(self):
+        return self.next

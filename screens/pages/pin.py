@@ -1,0 +1,87 @@
+"""The PIN pad: masked digits, tries left, a plain warning before the last try.
+
+The digits live in this screen only until OK; they are sent once as :class:`~firmware.visit.EnterPin` and wiped
+from the screen at once (and whenever the screen is left).  The pad is laid out like a phone (1-2-3 on top); the
+USB keypad's digits, Backspace and Enter do the same as the on-screen keys.
+"""
+from __future__ import annotations
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.widget import Widget
+
+from firmware.visit import EnterPin
+from screens.pages.base import Page
+from screens.widgets import KLabel, Notice
+
+PIN_LENGTH = 4
+
+
+class PinPage(Page):
+    cancel_allowed = True
+    _digits = ""
+    _shown_for = None
+
+    def on_leave(self, *args):
+        self._digits = ""
+
+    def render(self, view, t) -> None:
+        super().render(view, t)
+        key = (view.visit, view.tries_left, view.message)
+        if key != self._shown_for:  # a new visit or a refused PIN: start empty
+            self._digits, self._shown_for = "", key
+        self._t, self._view = t, view
+        self.clear()
+        row = BoxLayout(orientation="horizontal", spacing=dp(24), size_hint_y=None)
+        info = BoxLayout(orientation="vertical", spacing=dp(10))  # as tall as the pad: its texts sit at the top
+        if view.message in ("pin_wrong", "pin_format"):
+            info.add_widget(Notice(text=t.message(view.message), kind="warn"))
+        if view.tries_left == 1:
+            info.add_widget(Notice(text=t("pin.last_try"), kind="danger"))
+        elif view.tries_left is not None:
+            info.add_widget(KLabel(text=t("pin.tries", tries=view.tries_left), role="muted"))
+        self.dots = KLabel(role="big", halign="center")
+        info.add_widget(self.dots)
+        info.add_widget(Widget())
+        grid = GridLayout(cols=3, spacing=dp(8), size_hint=(None, None), width=dp(400))
+        grid.bind(minimum_height=grid.setter("height"))
+        keys = [(k, f"pin.{k}", lambda d=k: self.on_digit(d), "secondary") for k in "123456789"]
+        self.ok = None
+        keys += [(t("btn.clear"), "pin.clear", self.on_backspace, "secondary"),
+                 ("0", "pin.0", lambda: self.on_digit("0"), "secondary"), (t("btn.ok"), "pin.ok", self.submit, "primary")]
+        for text, name, action, kind in keys:
+            button = self.button(text, name, action, kind=kind, size_class="pad")
+            grid.add_widget(button)
+        self.ok = button
+        row.add_widget(info)
+        row.add_widget(grid)
+        grid.bind(height=lambda *_: setattr(row, "height", max(grid.height, info.minimum_height)))
+        info.bind(minimum_height=lambda *_: setattr(row, "height", max(grid.height, info.minimum_height)))
+        self.ids.content.add_widget(row)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        busy = self._view.busy
+        self.dots.text = self._t("pin.checking") if busy else (
+            " ".join("●" * len(self._digits) + "○" * (PIN_LENGTH - len(self._digits))))
+        self.ok.disabled = busy or len(self._digits) != PIN_LENGTH
+
+    def on_digit(self, digit: str) -> bool:
+        if len(self._digits) < PIN_LENGTH and not self._view.busy:
+            self._digits += digit
+            self._refresh()
+        return True
+
+    def on_backspace(self) -> bool:
+        self._digits = self._digits[:-1]
+        self._refresh()
+        return True
+
+    def submit(self) -> None:
+        if len(self._digits) == PIN_LENGTH and self.app.bridge.send(EnterPin(self._digits)):
+            self._digits = ""
+            self.ok.disabled = True
+
+    def default_button(self):
+        return self.ok

@@ -1,0 +1,33 @@
+"""Take your card: after a completed visit, and after every stop (cancel, timeout, refusal, fault) with a
+message that says what happened and exactly what to do — where the money is, or that staff will pay it back."""
+from __future__ import annotations
+
+from screens.pages.base import Page
+
+REFUND_MESSAGES = ("cancelled_refunded", "timeout_refunded", "server_unavailable_refunded", "document_rejected")
+
+
+class ReturnCardPage(Page):
+    def render(self, view, t) -> None:
+        super().render(view, t)
+        self.clear()
+        if view.message and view.message != "take_card":
+            self.add_notice(t.message(view.message), kind="warn")
+        elif view.message == "take_card":
+            self.add_text(t.message("take_card"), role="big")
+        add_money_notes(self, view, t)
+        add_reminder(self, view, t)
+
+
+def add_money_notes(page: Page, view, t) -> None:
+    if view.change_due and view.message in REFUND_MESSAGES:
+        page.add_text(t("refund.paid", amount=t.money(view.change_due)), role="big")
+    if view.refund_owed:
+        page.add_notice(t("refund.owed", amount=t.money(view.refund_owed)), kind="danger")
+
+
+def add_reminder(page: Page, view, t) -> None:
+    if view.reminder_level >= 1:
+        page.add_notice(t("take.reminder"), kind="danger")
+    if view.reminder_level >= 2:
+        page.add_text(t("take.beacon"), role="muted")

@@ -1,0 +1,93 @@
+"""Driving the real app the way a resident does: touches at a button's centre, keys, waiting for screens."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+
+_TOUCH_IDS = itertools.count(1000)
+
+
+def find(app, name: str):
+    """The visible, enabled button named ``name`` on the current screen, the bars, the popup or the dev panel."""
+    from screens.widgets import KButton
+
+    roots = [app.timeout_popup] if app.timeout_popup.parent else [app.root]
+    for root in roots:
+        for widget in root.walk(restrict=True):
+            if isinstance(widget, KButton) and widget.name == name and widget.get_root_window() is not None:
+                screen = _screen_of(widget)
+                if screen is None or screen is app.sm.current_screen:
+                    return widget
+    raise AssertionError(f"no button {name!r} on screen {app.sm.current!r}")
+
+
+def _screen_of(widget):
+    from kivy.uix.screenmanager import Screen
+
+    while widget is not None and widget.parent is not widget:
+        if isinstance(widget, Screen):
+            return widget
+        widget = widget.parent
+    return None
+
+
+async def tap(app, name: str, settle: float = 0.08):
+    """Press and release the button ``name`` with a simulated finger; returns the button."""
+    from kivy.tests.common import UnitTestTouch
+
+    from kivy.uix.scrollview import ScrollView
+
+    button = find(app, name)
+    assert not button.disabled, f"button {name!r} is disabled"
+    holder = button.parent
+    while holder is not None and holder.parent is not holder and not isinstance(holder, ScrollView):
+        holder = holder.parent
+    if isinstance(holder, ScrollView):  # a finger scrolls first: bring the button into view
+        holder.scroll_to(button, padding=10, animate=False)
+        await asyncio.sleep(0.05)
+    x, y = button.to_window(*button.center)
+    touch = UnitTestTouch(x, y)
+    touch.id = next(_TOUCH_IDS)  # a new finger each time (UnitTestTouch gives every touch id 99)
+    touch.touch_down()
+    await asyncio.sleep(0.06)
+    touch.touch_up()
+    await asyncio.sleep(settle)
+    return button
+
+
+async def key(app, code: int):
+    from kivy.core.window import Window
+
+    Window.dispatch("on_key_down", code, 0, None, [])
+    Window.dispatch("on_key_up", code, 0)
+    await asyncio.sleep(0.05)
+
+
+async def wait_screen(app, name: str, timeout: float = 15.0, message: str | None = None):
+    """Wait until the screen ``name`` is shown (and drawn)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        drawn = app.sm.current == name and app._render_event is None
+        if drawn and (message is None or app.view.message == message):
+            await asyncio.sleep(0.05)
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"expected screen {name!r} (message {message!r}); on {app.sm.current!r}, "
+                                 f"state {app.view.state.value}, message {app.view.message!r}")
+        await asyncio.sleep(0.02)
+
+
+def shot(app, directory: Path, name: str) -> Path:
+    return app.screenshot(directory / f"{name}.png")
+
+
+def texts(app) -> str:
+    """Every text on the current screen and the bars (to assert on what the resident reads)."""
+    from kivy.uix.label import Label
+
+    root = app.timeout_popup if app.timeout_popup.parent else app.area
+    return "\n".join(w.text for w in root.walk(restrict=True) if isinstance(w, Label) and w.text
+                     and (_screen_of(w) in (None, app.sm.current_screen)))

@@ -1,0 +1,112 @@
+"""Every screen in every language (and in large text and high contrast): drawn, saved as a screenshot, and
+checked for what a resident would stumble on — a button whose text does not fit, a missing string, a box (tofu)
+where a character should be."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from firmware.config import LANGUAGES
+from tests.screens.views import views
+
+MODE_SAMPLES = {"idle", "pin-wrong-last-try", "menu", "confirm", "paying", "take-items", "refund-owed"}
+"""The screens also drawn in large text and in high contrast (Japanese and English)."""
+
+
+def test_no_message_id_is_missing_in_any_language():
+    from screens.catalogue import load, missing_ids
+
+    assert missing_ids() == {}
+    for language in LANGUAGES:
+        assert all(text.strip() for text in load(language).values()), language
+
+
+def _notdef_free(font_path: str, text: str) -> list[str]:
+    """Characters of ``text`` the font draws as its .notdef box (compared with an unassigned code point)."""
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(font_path, 28)
+    tofu = bytes(font.getmask("\U0010FFFD"))
+    return sorted({c for c in text if not c.isspace() and bytes(font.getmask(c)) == tofu})
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_language_font_has_every_character_of_its_catalogue(language):
+    from screens.catalogue import load
+    from screens.fonts import language_font
+
+    text = "".join(load(language).values()) + "●○▶…"
+    assert _notdef_free(str(language_font(language)), text) == []
+
+
+def test_ipaex_alone_would_show_korean_and_vietnamese_as_boxes():
+    """Why ko and vi have other fonts: the check above can fail."""
+    from screens.catalogue import load
+    from screens.fonts import font_path
+
+    ipaex = str(font_path("ipaex"))
+    assert _notdef_free(ipaex, load("ko")["prompt.idle"])
+    assert _notdef_free(ipaex, load("vi")["prompt.idle"])
+
+
+def _overflowing(app) -> list[str]:
+    from screens.widgets import KButton, KLabel
+
+    bad = []
+    for widget in app.area.walk(restrict=True):
+        if isinstance(widget, (KButton, KLabel)) and widget.text and widget.get_root_window() is not None:
+            tw, th = widget.texture_size
+            if tw > widget.width + 2 or th > widget.height + 2:
+                bad.append(f"{getattr(widget, 'name', '') or widget.text[:20]!r} {tw}x{th} in "
+                           f"{widget.width:.0f}x{widget.height:.0f}")
+    return bad
+
+
+def test_every_screen_in_every_language(gui_config, screenshots):
+    from screens.app import run_kiosk_app
+
+    async def draw_all(app):
+        problems, count = [], 0
+        modes = [(False, False)] + [(True, False), (False, True)]
+        for language in LANGUAGES:
+            for large, contrast in modes if language in ("ja", "en") else modes[:1]:
+                app.ui.large_text, app.ui.high_contrast = large, contrast
+                suffix = ("-large" if large else "") + ("-contrast" if contrast else "")
+                for name, view in views(language):
+                    if (large or contrast) and name not in MODE_SAMPLES:
+                        continue
+                    app._on_view(view)
+                    app._render()
+                    await asyncio.sleep(0.03)
+                    if name == "idle":
+                        app._thanks_until = 0
+                    if not large:  # large text may scroll; normal text must fit the buttons
+                        problems += [f"{language}/{name}{suffix}: {p}" for p in _overflowing(app)]
+                    app.screenshot(screenshots / "languages" / language / f"{name}{suffix}.png")
+                    count += 1
+                app.mode = "visit"
+        app._on_view(app.bridge.kiosk.view)
+        return problems, count
+
+    problems, count = asyncio.run(run_kiosk_app(gui_config(), draw_all))
+    assert count == len(LANGUAGES) * len(views("ja")) + 4 * len(MODE_SAMPLES)
+    assert problems == []
+
+
+def test_japanese_renders_in_the_app_not_as_boxes(gui_config, tmp_path):
+    """A kanji label rendered by Kivy with the app's font differs from the .notdef box of the same font."""
+    from screens.app import run_kiosk_app
+
+    async def render(app):
+        from kivy.core.text import Label as CoreLabel
+
+        def pixels(text):
+            label = CoreLabel(text=text, font_name=app.ui.font, font_size=40)
+            label.refresh()
+            return bytes(label.texture.pixels)
+
+        return pixels("住"), pixels("\U0010FFFD"), pixels("民")
+
+    kanji, tofu, other = asyncio.run(run_kiosk_app(gui_config(), render))
+    assert kanji != tofu and other != tofu and kanji != other

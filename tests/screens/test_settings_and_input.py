@@ -1,0 +1,67 @@
+"""The [screen] table, touch hygiene (one input provider), the keypad map and the double-tap guard."""
+from __future__ import annotations
+
+import pytest
+
+from firmware.config import ConfigError
+from firmware.visit import CallStaff, Confirm, VisitState, VisitView
+from screens.settings import all_simulated, parse_screen
+
+
+def test_screen_settings_are_checked():
+    assert parse_screen({}).input == "mouse"
+    assert parse_screen({"input": "mtdev:/dev/input/event0"}).input_provider == ("mtdev", "mtdev,/dev/input/event0")
+    for bad in ({"input": "probesysfs"}, {"input": "mtdev"}, {"width": 10}, {"colour": "red"}, {"fullscreen": 1}):
+        with pytest.raises(ConfigError):
+            parse_screen(bad)
+    assert all_simulated({"printer": {"driver": "sim"}}) and not all_simulated({"printer": {"driver": "escpos"}})
+
+
+def test_kivy_is_left_with_exactly_one_input_provider():
+    from kivy.config import Config
+
+    from screens.kivy_setup import configure_kivy, input_providers
+
+    Config.set("input", "%(name)s", "probesysfs,provider=hidinput")  # what a Pi's default config holds
+    configure_kivy(parse_screen({"input": "hidinput:/dev/input/event3"}))
+    assert input_providers() == [("hidinput", "hidinput,/dev/input/event3")]
+    configure_kivy(parse_screen({}))
+    assert input_providers() == [("mouse", "mouse,disable_multitouch")]
+
+
+def test_keypad_map():
+    from screens.keys import action_of
+
+    assert action_of(261) == ("digit", "5") and action_of(53) == ("digit", "5")  # keypad 5 and top-row 5
+    assert action_of(271)[0] == "enter" and action_of(27)[0] == "cancel" and action_of(270)[0] == "next"
+    assert action_of(8)[0] == "backspace" and action_of(267)[0] == "silence" and action_of(999) == ("", None)
+
+
+class FakeKiosk:
+    def __init__(self):
+        self.view, self.got, self._listener = VisitView(VisitState.CONFIRM, visit=1), [], None
+
+    def subscribe(self, listener):
+        self._listener = listener
+        listener(self.view)
+
+    def send(self, intent):
+        self.got.append(intent)
+
+    def publish(self, view):
+        self.view = view
+        self._listener(view)
+
+
+def test_a_double_tap_sends_one_intent_until_the_view_moves_on():
+    from screens.bridge import Bridge
+
+    kiosk = FakeKiosk()
+    bridge = Bridge(kiosk)
+    assert bridge.send(Confirm()) and not bridge.send(Confirm())
+    kiosk.publish(VisitView(VisitState.CONFIRM, visit=1))  # the same view again (a tick): still one
+    assert not bridge.send(Confirm())
+    kiosk.publish(VisitView(VisitState.CONFIRM, visit=1, message="quote.bad_copies"))
+    assert bridge.send(Confirm())
+    assert bridge.send(CallStaff()) and bridge.send(CallStaff())  # harmless to repeat
+    assert [type(i).__name__ for i in kiosk.got] == ["Confirm", "Confirm", "CallStaff", "CallStaff"]

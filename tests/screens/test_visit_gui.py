@@ -1,0 +1,183 @@
+"""A whole visit and the main failure paths, by simulated touches on the real app, against the real reference
+server over HTTPS.  Every screen passed is saved as a screenshot (var/screenshots/visit/ unless
+$KIOSK_SCREENSHOTS says otherwise)."""
+from __future__ import annotations
+
+import asyncio
+
+from tests.screens.gui import find, key, shot, tap, texts, wait_screen
+
+
+def run(config, automation):
+    from screens.app import run_kiosk_app
+
+    return asyncio.run(run_kiosk_app(config, automation))
+
+
+async def sign_in(app, card="resident-a", pin="1234"):
+    await wait_screen(app, "idle")
+    await tap(app, f"dev.card.{card}")
+    await wait_screen(app, "pin")
+    for digit in pin:
+        await tap(app, f"pin.{digit}", settle=0.02)
+    await tap(app, "pin.ok")
+
+
+async def to_payment(app, out=None, signed_in=False):
+    if not signed_in:
+        await sign_in(app)
+    await wait_screen(app, "menu")
+    out and shot(app, out, "04-menu")
+    await tap(app, "cert.residence_record_copy")
+    await wait_screen(app, "options")
+    out and shot(app, out, "05-options")
+    await tap(app, "opt.household_head.True")
+    await tap(app, "options.next")
+    out and shot(app, out, "06-copies")
+    await tap(app, "options.next")
+    await wait_screen(app, "confirm")
+    out and shot(app, out, "07-confirm")
+    button = find(app, "confirm.pay")
+    await tap(app, "confirm.pay", settle=0)
+    button.dispatch("on_release")  # a second, fast tap on the same button
+    await wait_screen(app, "paying")
+
+
+def test_a_whole_visit_by_touch(gui_config, screenshots):
+    out = screenshots / "visit"
+
+    async def visit(app):
+        await wait_screen(app, "idle")
+        shot(app, out, "01-idle")
+        await tap(app, "dev.card.resident-a")
+        await wait_screen(app, "pin")
+        for digit in "123":
+            await tap(app, f"pin.{digit}", settle=0.02)
+        shot(app, out, "02-pin")
+        assert "● ● ● ○" in texts(app) and "1234" not in texts(app)
+        await tap(app, "pin.4")
+        await tap(app, "pin.ok")
+        await to_payment(app, out, signed_in=True)
+        assert "¥" not in texts(app) and "300円" in texts(app)
+        shot(app, out, "08-paying")
+        await tap(app, "dev.yen.100")
+        await tap(app, "dev.yen.100")
+        assert "100円" in texts(app) and "200円" in texts(app)  # inserted, still due
+        await tap(app, "dev.yen.100")
+        await wait_screen(app, "return_card", timeout=20)
+        shot(app, out, "09-return-card")
+        await tap(app, "dev.lift_card")
+        await wait_screen(app, "take_items")
+        shot(app, out, "10-take-certificate")
+        await tap(app, "dev.take_certificate")
+        await wait_screen(app, "idle")
+        assert "thanks" in app.shown_at  # "thank you" was shown before idle came back
+        devices = app.parts.devices
+        confirms = [i for i in app.bridge.sent if type(i).__name__ == "Confirm"]
+        return devices.printer.pages, confirms, list(devices.voice.said), app.parts.journal.totals()
+
+    pages, confirms, said, totals = run(gui_config(), visit)
+    assert len(pages) == 1 and not pages[0].partial
+    assert len(confirms) == 1  # the double tap on "pay" sent one intent
+    spoken = [m for m, lang in said]
+    for prompt in ("prompt.idle", "prompt.pin", "prompt.menu", "prompt.paying", "prompt.return_card",
+                   "prompt.take_items"):
+        assert prompt in spoken
+    assert totals["open_transactions"] == 0
+
+
+def test_wrong_pins_warn_before_the_last_try_then_cancel(gui_config, screenshots):
+    out = screenshots / "failures"
+
+    async def visit(app):
+        await sign_in(app, pin="9999")
+        await wait_screen(app, "pin", message="pin_wrong")
+        assert "あと2回" in texts(app)
+        for digit in "9999":
+            await key(app, 48 + int(digit))  # the USB keypad's digits
+        await key(app, 271)  # keypad Enter
+        await wait_screen(app, "pin", message="pin_last_try")
+        shot(app, out, "pin-last-try")
+        assert "ロック" in texts(app)
+        await key(app, 27)  # Esc: cancel
+        await wait_screen(app, "return_card", message="cancelled")
+        shot(app, out, "cancelled")
+        await tap(app, "dev.lift_card")
+        await wait_screen(app, "idle")
+        return app.view.tries_left
+
+    run(gui_config(), visit)
+
+
+def test_cancel_while_paying_gives_the_money_back(gui_config, screenshots):
+    out = screenshots / "failures"
+
+    async def visit(app):
+        await to_payment(app)
+        await tap(app, "dev.yen.100")
+        await tap(app, "footer.cancel")
+        await wait_screen(app, "return_card", message="cancelled_refunded")
+        shot(app, out, "cancelled-refunded")
+        assert "入れたお金をお返しします" in texts(app)
+        await tap(app, "dev.lift_card")
+        await wait_screen(app, "take_items")
+        shot(app, out, "take-change")
+        await tap(app, "take.change")
+        await wait_screen(app, "idle", timeout=5)
+        return app.parts.journal.totals()
+
+    totals = run(gui_config(), visit)
+    assert totals["kinds"]["credit"]["amount"] == 100
+    assert totals["kinds"]["refund_paid"]["amount"] == 100 and totals["open_transactions"] == 0
+
+
+def test_paper_out_while_printing_refunds_and_goes_out_of_service(gui_config, screenshots):
+    out = screenshots / "failures"
+
+    async def visit(app):
+        await to_payment(app)
+        app.bridge.dev("paper_out", after_rows=200)  # the paper ends half way down the page
+        for _ in range(3):
+            await tap(app, "dev.yen.100")
+        await wait_screen(app, "return_card", timeout=20)
+        assert app.view.message == "print_failed.paper_out"
+        shot(app, out, "print-failed-paper-out")
+        await tap(app, "dev.lift_card")
+        await wait_screen(app, "take_items")
+        await tap(app, "take.change")
+        await wait_screen(app, "out_of_service", timeout=10)
+        shot(app, out, "out-of-service-paper")
+        assert "印刷機" in texts(app)
+        return app.parts.journal.totals()
+
+    totals = run(gui_config(), visit)
+    assert totals["open_transactions"] == 0
+
+
+def test_need_more_time_then_the_visit_times_out(gui_config, screenshots):
+    out = screenshots / "failures"
+    config = gui_config(**{"timeouts.pin": 8, "kiosk.warn_before_timeout_s": 5})
+
+    async def visit(app):
+        await wait_screen(app, "idle")
+        await tap(app, "dev.card.resident-a")
+        await wait_screen(app, "pin")
+        for _ in range(300):
+            if app.timeout_popup.parent is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert app.timeout_popup.parent is not None and app.view.state.value == "pin"
+        await tap(app, "timeout.more")
+        await asyncio.sleep(0.2)
+        assert app.timeout_popup.parent is None and app.view.state.value == "pin"
+        for _ in range(300):
+            if app.timeout_popup.parent is not None:
+                break
+            await asyncio.sleep(0.02)
+        shot(app, out, "need-more-time")
+        await wait_screen(app, "return_card", timeout=8, message="timeout")
+        shot(app, out, "timed-out")
+        return app.parts.audit if hasattr(app.parts, "audit") else app.parts.kiosk.audit.ids()
+
+    audit = run(config, visit)
+    assert "visit.timed_out" in audit

@@ -1,0 +1,40 @@
+"""One synthetic view per screen (and per important message), to draw every screen in every language."""
+from __future__ import annotations
+
+from firmware.visit import OfferView, VisitState as S, VisitView
+
+OFFERS = (
+    OfferView("residence_record_copy", True, None, 300, 5, ("scope", "household_head", "domicile")),
+    OfferView("residence_record_items", True, None, 300, 5, ("scope",)),
+    OfferView("seal_registration", False, "seal_not_registered", 300, 5, ()),
+    OfferView("family_register_all", False, "out_of_hours", 450, 5, ()),
+    OfferView("family_register_individual", False, "domicile_elsewhere", 450, 5, ()),
+    OfferView("family_register_annex", True, None, 300, 5, ()),
+    OfferView("resident_tax", False, "no_tax_record", 300, 5, ()),
+)
+
+
+def views(language: str) -> list[tuple[str, VisitView]]:
+    v = lambda state, **kw: VisitView(state, visit=1, language=language, **kw)  # noqa: E731
+    cert = dict(certificate="residence_record_copy", offers=OFFERS)
+    return [
+        ("idle", v(S.IDLE)),
+        ("out-of-service", v(S.OUT_OF_SERVICE, out_of_service_reason="printer_paper_out")),
+        ("reading", v(S.READING, busy=True)),
+        ("pin", v(S.PIN, tries_left=3)),
+        ("pin-wrong-last-try", v(S.PIN, tries_left=1, message="pin_last_try")),
+        ("menu", v(S.MENU, offers=OFFERS)),
+        ("options", v(S.OPTIONS, **cert)),
+        ("confirm", v(S.CONFIRM, options={"scope": "household", "household_head": True}, copies=2, fee=600,
+                      **cert)),
+        ("paying", v(S.PAYING, fee=600, paid=500, **cert)),
+        ("issuing", v(S.ISSUING, busy=True, fee=600, paid=600)),
+        ("printing", v(S.PRINTING, busy=True, pages_total=2, pages_printed=1)),
+        ("take-card", v(S.RETURN_CARD, message="take_card")),
+        ("take-items", v(S.TAKE_ITEMS, items_to_take=("change", "document"), change_due=400)),
+        ("reminder", v(S.TAKE_ITEMS, items_to_take=("document",), reminder_level=2)),
+        ("pin-locked", v(S.RETURN_CARD, message="pin_locked")),
+        ("refund", v(S.RETURN_CARD, message="cancelled_refunded", change_due=500)),
+        ("refund-owed", v(S.RETURN_CARD, message="print_failed.paper_out", refund_owed=1000)),
+        ("timeout-warning", v(S.PIN, tries_left=3, timeout_warning=True)),
+    ]
