@@ -33,7 +33,7 @@ TIMEOUT = float(os.environ.get("KIOSK_HW_TIMEOUT", "60"))
 
 def _terminal_missing() -> str | None:
     try:
-        with open("/dev/tty", "r+"):
+        with open("/dev/tty", "wb", buffering=0):  # a tty cannot seek: text mode "r+" refuses to open it
             return None
     except OSError:
         return "no terminal (/dev/tty) for the technician's prompts"
@@ -41,10 +41,12 @@ def _terminal_missing() -> str | None:
 
 def ask(instruction: str, answer: bool = False) -> str:
     """Show the technician what to do; with ``answer``, wait for a line typed back."""
-    with open("/dev/tty", "r+") as tty:
-        tty.write(f"\n>>> {instruction}{' ' if answer else chr(10)}")
-        tty.flush()
-        return tty.readline().strip() if answer else ""
+    with open("/dev/tty", "w") as out:
+        out.write(f"\n>>> {instruction}{' ' if answer else chr(10)}")
+    if not answer:
+        return ""
+    with open("/dev/tty") as typed:
+        return typed.readline().strip()
 
 
 def cannot_script(what: str) -> None:

@@ -23,24 +23,10 @@ import pytest
 from hal.card.contract import CardKind, CardPlaced, Pin, PinResult, ReaderState
 from hal.card.pcsc import PcscCardReader
 
-from .hardware_harnesses import cannot_script, wait_for
+from .hardware_harnesses import _terminal_missing, ask, cannot_script, wait_for
 from .harness import RecordingSink
 
 ENV_READER, ENV_PIN, ENV_CITIZEN = "KIOSK_HW_CARD_READER", "KIOSK_HW_CARD_PIN", "KIOSK_HW_CITIZEN_ID"
-
-
-def _terminal_missing() -> str | None:
-    try:
-        with open("/dev/tty", "wb", buffering=0):  # a tty cannot seek: text mode "r+" would refuse to open it
-            return None
-    except OSError:
-        return "no terminal (/dev/tty) for the technician's prompts"
-
-
-def ask(instruction: str) -> None:
-    """Tell the technician what to do, on the terminal (pytest's capture would hide stdout)."""
-    with open("/dev/tty", "w") as tty:
-        tty.write(f"\n>>> {instruction}\n")
 
 
 class _NoWrongPins(PcscCardReader):
