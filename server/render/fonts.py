@@ -2,7 +2,8 @@
 
 reportlab embeds a subset of each font in every PDF, and building a subset re-reads the font's tables each
 time: slicing a 5 MB ``glyf`` table per document costs several milliseconds.  The tables never change, so the
-registered faces keep them after the first read.
+registered faces keep them after the first read, and the subsets every certificate shares are built once
+(``server.render.font_subsets``).
 """
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import functools
 from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-
 from server.render import reportlab_tuning
+from server.render.font_subsets import SubsetCachingFont
 
 GOTHIC_PATH = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 MINCHO_PATH = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
@@ -25,7 +25,7 @@ class FontMissing(RuntimeError):
 
 
 def _register(name: str, path: Path) -> None:
-    font = TTFont(name, str(path))
+    font = SubsetCachingFont(name, str(path))
     font.face.get_table = functools.lru_cache(maxsize=None)(font.face.get_table)  # immutable font data
     pdfmetrics.registerFont(font)
 

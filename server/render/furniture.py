@@ -31,9 +31,10 @@ from certs.binding import PageBinding
 from certs.page_code import PageCode
 from server.render.content import DocumentIdentity, Issuer
 from server.render.dates import wareki
+from server.render.font_subsets import FURNITURE, reserve
 from server.render.fonts import register_fonts
 from server.render.ground import define_ground
-from server.render.seal import SEAL_SIZE, define_seal
+from server.render.seal import SEAL_SIZE, define_seal, seal_text
 
 WIDTH, HEIGHT = A4
 LEFT, RIGHT = 18 * mm, WIDTH - 18 * mm
@@ -115,6 +116,9 @@ def render_pages(title: str, pages: Sequence[Sequence[Block]], statement: Sequen
     canvas.setTitle(title)
     canvas.setAuthor(issuer.city)
     canvas.setCreator("kiosk reference certificate server")
+    mincho, gothic = FURNITURE.get(identity.certificate, ("", ""))  # each font's first subset: the same in
+    reserve(canvas._doc, face.mincho, mincho + issuer.city + issuer.mayor + seal_text(issuer.city))  # every PDF
+    reserve(canvas._doc, face.gothic, gothic)  # of this type, so it is built once (server.render.font_subsets)
     ground = define_ground(canvas)
     seal = define_seal(canvas, issuer.city, face.mincho)
     for number, (page_blocks, binding) in enumerate(zip(pages, bindings, strict=True), start=1):
