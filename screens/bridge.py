@@ -28,7 +28,8 @@ class Bridge:
         self.dev_enabled = dev_enabled
         self.view: VisitView = kiosk.view
         self.sent: list[Intent] = []  # every intent sent (for tests; intents hold no PIN once sent: see EnterPin)
-        self._pending: dict[type, VisitView] = {}
+        self._pending: dict[type, int] = {}  # intent kind -> the view generation it was sent in
+        self._generation = 0  # how many different views have arrived
         self._listeners: list[Callable[[VisitView], None]] = []
         self._commands = all_commands(kiosk) if dev_enabled else {}
         kiosk.subscribe(self._on_view)
@@ -43,6 +44,7 @@ class Bridge:
         if view == self.view:
             return  # the controller publishes after every tick; nothing changed
         self.view = view
+        self._generation += 1
         for listener in self._listeners:
             listener(view)
 
@@ -52,9 +54,9 @@ class Bridge:
         """Send ``intent`` unless the same kind was already sent and the view has not changed since."""
         kind = type(intent)
         if not isinstance(intent, REPEATABLE):
-            if self._pending.get(kind) == self.view:
+            if self._pending.get(kind) == self._generation:
                 return False
-            self._pending[kind] = self.view
+            self._pending[kind] = self._generation
         self.sent.append(intent if not isinstance(intent, intents.EnterPin) else intents.EnterPin("****"))
         self.kiosk.send(intent)
         return True

@@ -15,7 +15,9 @@ from firmware.visit import TakeChange
 from screens.widgets import KButton
 
 WIDTH = 300
-CARDS = ("resident-a", "resident-b", "citizen-a", "child", "locked", "expired", "revoked")
+CARDS = ("resident-a", "resident-b", "citizen-a", "child", "locked", "expired", "revoked", "support-measures",
+         "moved-out", "seal-abolished", "foreign", "domicile-elsewhere")
+"""The development world's test cards (``kiosk-server devinit``); one missing here only logs a warning."""
 ACTIONS = (
     ("Lift card", "lift_card", {}),
     ("Take certificate", "take_document", {}), ("Take change", None, {}),

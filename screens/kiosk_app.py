@@ -10,7 +10,6 @@ from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from firmware.visit import Back, CallStaff, Cancel, MoreTime, SilenceVoice, VisitState as S
@@ -30,6 +29,7 @@ from screens.pages.reading import ReadingPage
 from screens.pages.return_card import ReturnCardPage
 from screens.pages.take_items import TakeItemsPage
 from screens.pages.thanks import ThanksPage
+from screens.pages.timeout import TimeoutPage
 from screens.theme import Ui
 from screens.widgets import HoldArea, KButton, KLabel
 
@@ -82,7 +82,8 @@ class KioskApp(App):
         self.sm = ScreenManager(transition=NoTransition())
         for state, page in PAGES.items():
             self.sm.add_widget(page(name=state.value))
-        for name, page in (("thanks", ThanksPage), ("staff_pin", StaffPinPage), ("maintenance", MaintenancePage)):
+        for name, page in (("thanks", ThanksPage), ("timeout", TimeoutPage), ("staff_pin", StaffPinPage),
+                           ("maintenance", MaintenancePage)):
             self.sm.add_widget(page(name=name))
         self.bottom = bottom = Factory.BottomBar()
         self.back_button = KButton(name="footer.back", kind="secondary", action=self.back)
@@ -95,7 +96,6 @@ class KioskApp(App):
         root.add_widget(self.area)
         if self.bridge.dev_enabled:
             root.add_widget(DevPanel(self.bridge))
-        self.timeout_popup = self._make_timeout_popup()
         Window.bind(on_key_down=self._on_key)
         self.ui.bind(language=lambda *_: self._render(), large_text=lambda *_: self._render(),
                      high_contrast=lambda *_: self._render())
@@ -103,17 +103,6 @@ class KioskApp(App):
 
     def on_start(self):
         self.bridge.listen(self._on_view)
-
-    def _make_timeout_popup(self) -> ModalView:
-        popup = ModalView(size_hint=(0.8, 0.6), auto_dismiss=False)
-        box = BoxLayout(orientation="vertical", padding=dp(24), spacing=dp(16))
-        self.timeout_title = KLabel(role="title")
-        self.timeout_sub = KLabel(role="body")
-        self.more_button = KButton(name="timeout.more", action=lambda: self.bridge.send(MoreTime()))
-        for widget in (self.timeout_title, self.timeout_sub, self.more_button):
-            box.add_widget(widget)
-        popup.add_widget(box)
-        return popup
 
     # ---- views ------------------------------------------------------------------------------------------------
 
@@ -143,6 +132,8 @@ class KioskApp(App):
             name = self.mode
         elif view.state is S.IDLE and Clock.get_boottime() < self._thanks_until:
             name = "thanks"
+        elif view.timeout_warning and view.state in RESIDENT:
+            name = "timeout"
         else:
             name = view.state.value
         page = self.sm.get_screen(name)
@@ -167,15 +158,8 @@ class KioskApp(App):
             button.text = t(label) if shown else ""
             button.disabled = not shown
             button.opacity = 1 if shown else 0
-        self.bottom.height = dp(96) if not (self.back_button.disabled and self.cancel_button.disabled) else 0
+        self.bottom.height = dp(88) if not (self.back_button.disabled and self.cancel_button.disabled) else 0
         self.bottom.opacity = 0 if self.bottom.height == 0 else 1
-        self.timeout_title.text, self.timeout_sub.text = t("timeout.title"), t("timeout.sub")
-        self.more_button.text = t("btn.more_time")
-        warn = view.timeout_warning and view.state in RESIDENT and self.mode == "visit"
-        if warn and not self.timeout_popup.parent:
-            self.timeout_popup.open(animation=False)
-        elif not warn and self.timeout_popup.parent:
-            self.timeout_popup.dismiss(animation=False)
 
     # ---- actions ----------------------------------------------------------------------------------------------
 
@@ -221,8 +205,6 @@ class KioskApp(App):
     # ---- the keypad -------------------------------------------------------------------------------------------
 
     def focusables(self) -> list[KButton]:
-        if self.timeout_popup.parent:
-            return [self.more_button]
         extra = [b for b in (self.back_button, self.cancel_button) if not b.disabled]
         return self.current_page().focus_order() + extra
 
@@ -243,7 +225,7 @@ class KioskApp(App):
         if action == "enter":
             buttons = self.focusables()
             target = buttons[self._focus] if self._focus is not None and self._focus < len(buttons) else (
-                self.more_button if self.timeout_popup.parent else page.default_button())
+                page.default_button())
             if target is not None and not target.disabled:
                 target.trigger_action(duration=0)
             return True

@@ -25,7 +25,7 @@ class KButton(ButtonBehavior, Label):
     kind = OptionProperty("primary", options=["primary", "secondary", "danger", "chosen", "quiet"])
     focused = BooleanProperty(False)
     action = ObjectProperty(None, allownone=True)
-    size_class = OptionProperty("normal", options=["normal", "bar", "compact", "pad"])  # bar: the top bar; compact: dev
+    size_class = OptionProperty("normal", options=["normal", "bar", "compact", "pad", "menu"])  # bar: the top bar; compact: dev
     font_override = StringProperty("")  # a language button shows its language in that language's font
     min_state_time = 0.05
 

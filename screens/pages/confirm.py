@@ -13,7 +13,7 @@ class ConfirmPage(Page):
     def render(self, view, t) -> None:
         super().render(view, t)
         self.clear()
-        self.add_text(t(f"cert.{view.certificate}"), role="big")
+        self.add_text(t(f"cert.{view.certificate}"), role="title")
         for name, value in view.options.items():
             self.add_text(f"{t(f'opt.{name}')}:  {choice_label(t, name, value)}")
         self.add_text(t("copies.n", n=view.copies) if view.copies else "")

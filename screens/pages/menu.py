@@ -17,7 +17,7 @@ class MenuPage(Page):
         if view.message:
             self.add_notice(t.message(view.message), kind="warn")
         self._available = []
-        grid = GridLayout(cols=2, spacing=dp(10), size_hint_y=None)
+        grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
         grid.bind(minimum_height=grid.setter("height"))
         for offer in view.offers:
             name = t(f"cert.{offer.certificate}")
@@ -25,10 +25,11 @@ class MenuPage(Page):
                 self._available.append(offer.certificate)
                 label = f"{len(self._available)}.  {name}\n{t.money(offer.fee)}"
                 button = self.button(label, f"cert.{offer.certificate}",
-                                     lambda c=offer.certificate: self.app.bridge.send(ChooseCertificate(c)))
+                                     lambda c=offer.certificate: self.app.bridge.send(ChooseCertificate(c)),
+                                     size_class="menu")
             else:
                 button = self.button(f"{name}\n{t.reason(offer.reason)}", f"cert.{offer.certificate}", None,
-                                     kind="secondary", disabled=True)
+                                     kind="secondary", disabled=True, size_class="menu")
             grid.add_widget(button)
         self.ids.content.add_widget(grid)
 

@@ -5,12 +5,12 @@ between values (scope: only me / the whole household) or include / leave out.
 """
 from __future__ import annotations
 
-from kivy.metrics import dp
+from kivy.metrics import dp, sp
+from kivy.uix.label import Label
 from kivy.uix.gridlayout import GridLayout
 
 from firmware.visit import Back, SetOptions
 from screens.pages.base import Page
-from screens.widgets import KLabel
 
 CHOICES = {"scope": ("self", "household")}  # every other option is include (True) / leave out (False)
 NOT_ASKED = {"members"}  # free text (chosen household members): this screen offers "only me" or "whole household"
@@ -47,18 +47,22 @@ class OptionsPage(Page):
         t, view = self._t, self._view
         self.ids.heading.text = t("prompt.options" if self.step == "options" else "prompt.copies")
         self.clear()
-        self.add_text(t(f"cert.{view.certificate}"), role="big")
+        if self.step == "copies":  # (on the options step the buttons need the room; the name was just chosen)
+            self.add_text(t(f"cert.{view.certificate}"), role="title")
         if view.message:
             self.add_notice(t.message(view.message), kind="warn")
         if self.step == "options":
             for name, value in self.chosen.items():
-                row = GridLayout(cols=3, spacing=dp(10), size_hint_y=None)
+                row = GridLayout(cols=3, spacing=dp(8), size_hint_y=None)
                 row.bind(minimum_height=row.setter("height"))
-                row.add_widget(KLabel(text=t(f"opt.{name}"), size_hint_y=None, height=dp(84)))
+                ui = self.app.ui  # a plain label: its text sits centred beside the two buttons
+                row.add_widget(Label(text=t(f"opt.{name}"), font_name=ui.font, color=ui.fg,
+                                     font_size=sp(24) * ui.scale, size_hint_y=None, height=dp(72)))
                 for choice in choices_of(name):
                     row.add_widget(self.button(choice_label(t, name, choice), f"opt.{name}.{choice}",
                                                lambda n=name, c=choice: self._pick(n, c),
-                                               kind="chosen" if choice == value else "secondary"))
+                                               kind="chosen" if choice == value else "secondary",
+                                               size_class="menu"))
                 self.ids.content.add_widget(row)
         else:
             limit = self._offer.max_copies if self._offer else 1

@@ -13,8 +13,7 @@ def find(app, name: str):
     """The visible, enabled button named ``name`` on the current screen, the bars, the popup or the dev panel."""
     from screens.widgets import KButton
 
-    roots = [app.timeout_popup] if app.timeout_popup.parent else [app.root]
-    for root in roots:
+    for root in [app.root]:
         for widget in root.walk(restrict=True):
             if isinstance(widget, KButton) and widget.name == name and widget.get_root_window() is not None:
                 screen = _screen_of(widget)
@@ -88,6 +87,6 @@ def texts(app) -> str:
     """Every text on the current screen and the bars (to assert on what the resident reads)."""
     from kivy.uix.label import Label
 
-    root = app.timeout_popup if app.timeout_popup.parent else app.area
+    root = app.area
     return "\n".join(w.text for w in root.walk(restrict=True) if isinstance(w, Label) and w.text
                      and (_screen_of(w) in (None, app.sm.current_screen)))

@@ -63,5 +63,8 @@ def test_a_double_tap_sends_one_intent_until_the_view_moves_on():
     assert not bridge.send(Confirm())
     kiosk.publish(VisitView(VisitState.CONFIRM, visit=1, message="quote.bad_copies"))
     assert bridge.send(Confirm())
+    kiosk.publish(VisitView(VisitState.OPTIONS, visit=1))
+    kiosk.publish(VisitView(VisitState.CONFIRM, visit=1, message="quote.bad_copies"))  # back where it was
+    assert bridge.send(Confirm())  # the same view as before, but a new one: a new tap, not a double tap
     assert bridge.send(CallStaff()) and bridge.send(CallStaff())  # harmless to repeat
-    assert [type(i).__name__ for i in kiosk.got] == ["Confirm", "Confirm", "CallStaff", "CallStaff"]
+    assert [type(i).__name__ for i in kiosk.got] == ["Confirm", "Confirm", "Confirm", "CallStaff", "CallStaff"]
