@@ -18,7 +18,7 @@ import uvicorn
 
 from server.app import create_app
 from server.config import ServerConfig
-from server.tls_scope import ClientCertH11Protocol
+from server.tls_scope import client_cert_protocol
 from server.workers import fork_workers, stop_workers
 
 log = logging.getLogger("server.serve")
@@ -56,7 +56,8 @@ class _AnnouncingServer(uvicorn.Server):
 
 def _uvicorn_config(app, config: ServerConfig) -> uvicorn.Config:
     return uvicorn.Config(
-        app, http=ClientCertH11Protocol, lifespan="off", log_config=LOG_CONFIG, server_header=False,
+        app, http=client_cert_protocol(), lifespan="off", log_config=LOG_CONFIG, server_header=False,
+        access_log=False,  # a line per request costs CPU; issuances, sign-ins and refusals are logged by the app
         ssl_certfile=str(config.tls_certificate), ssl_keyfile=str(config.tls_key),
         ssl_ca_certs=str(config.client_ca), ssl_cert_reqs=ssl.CERT_OPTIONAL, ssl_context_factory=tls_context_factory,
         timeout_keep_alive=30,

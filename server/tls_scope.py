@@ -1,11 +1,13 @@
 """Put the verified client certificate into the ASGI scope (uvicorn 0.54 does not).
 
-:class:`ClientCertH11Protocol` is uvicorn's h11 protocol with one addition: when a TLS connection is made (the
-handshake, including client-certificate verification against the city's CA, is already complete), it reads the
-peer certificate from the SSL object and wraps the app for this connection so that every request's scope
-carries the ASGI TLS extension: ``scope["extensions"]["tls"] = {"client_cert_chain": [PEM], "client_cert_name":
-RFC 4514, "client_cert_error": None, "tls_version": …}``.  One protocol object serves one connection, so the
-wrapper can never leak one kiosk's identity to another connection.
+:class:`ClientCertHttpToolsProtocol` (uvicorn's httptools protocol, the faster parser, served when httptools is
+installed) and :class:`ClientCertH11Protocol` (the pure-Python h11 one) add one thing to uvicorn's protocol:
+when a TLS connection is made (the handshake, including client-certificate verification against the city's CA,
+is already complete), it reads the peer certificate from the SSL object and wraps the app for this connection
+so that every request's scope carries the ASGI TLS extension: ``scope["extensions"]["tls"] =
+{"client_cert_chain": [PEM], "client_cert_name": RFC 4514, "client_cert_error": None, "tls_version": …}``.
+One protocol object serves one connection, so the wrapper can never leak one kiosk's identity to another
+connection.
 """
 from __future__ import annotations
 
@@ -55,3 +57,21 @@ class ClientCertH11Protocol(H11Protocol):
         tls = peer_tls_extension(transport)
         if tls is not None:
             self.app = _WithTls(self.app, tls)
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools not installed: h11 only
+    ClientCertHttpToolsProtocol = None
+else:
+    class ClientCertHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[no-redef]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            tls = peer_tls_extension(transport)
+            if tls is not None:
+                self.app = _WithTls(self.app, tls)
+
+
+def client_cert_protocol() -> type:
+    """The HTTP protocol class to serve with: httptools' when installed (parsing costs a fraction of h11's)."""
+    return ClientCertHttpToolsProtocol or ClientCertH11Protocol
