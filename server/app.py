@@ -92,7 +92,18 @@ Svc = Annotated[Services, Depends(services)]
 Db = Annotated[Session, Depends(database)]
 
 
-def bearer_session(kiosk: Kiosk, db: Db,
+def active_kiosk_in_session(request: Request, db: Db) -> str:
+    """``active_kiosk_id`` checked in the request's own database session (for endpoints that have one: a request
+    then checks out one connection, not two).  The certificate is read before the database is touched."""
+    kiosk, serial = verified_certificate(request)
+    enrolment.refuse_if_revoked(db, kiosk, serial)
+    return kiosk
+
+
+KioskDb = Annotated[str, Depends(active_kiosk_in_session)]
+
+
+def bearer_session(kiosk: KioskDb, db: Db,
                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> SessionRecord:
     header = f"Bearer {credentials.credentials}" if credentials else None
     return signin.current_session(db, header, kiosk)
@@ -153,13 +164,13 @@ def _routes(app: FastAPI) -> None:
               responses={**_COMMON, 201: {"model": Envelope, "description": "the envelope, issued now"},
                          200: {"model": Envelope, "description": "the same envelope again (a replay)"},
                          402: _ERR, 403: _ERR, 404: _ERR, 409: _ERR, 410: _ERR})
-    def issue(kiosk: Kiosk, session: SignedIn, svc: Svc, db: Db, body: IssuanceRequest) -> Response:
+    def issue(kiosk: KioskDb, session: SignedIn, svc: Svc, db: Db, body: IssuanceRequest) -> Response:
         status, envelope = issuing.issue(svc, db, session, kiosk, body)
         return Response(content=envelope, status_code=status, media_type="application/json")
 
     @app.post(wire.PATH_ISSUANCES + "/{transaction_id}/result", response_model=Settled,
               responses={**_COMMON, 404: _ERR, 409: _ERR, 503: _ERR})
-    def result(kiosk: Kiosk, db: Db, body: ResultRequest,
+    def result(kiosk: KioskDb, db: Db, body: ResultRequest,
                transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict:
         return settlement.report_result(db, kiosk, transaction_id, body)
 
