@@ -28,7 +28,8 @@ SUBSET_SIZE = 256
 # Per certificate type, (mincho, gothic): the characters of its fixed text, in code point order.  Mincho: what
 # the type prints with every field of its content empty (title, statement, era names, 「以下余白」, 「（省略）」),
 # plus the address words (県市区町村丁目番地号), 男女 where it prints the sex, and the commonest relationships;
-# the city's and mayor's names are reserved after these.  Gothic: every label, header and footer character of the type (resident data is never gothic).
+# the city's and mayor's names are reserved after these.  Gothic: every label, header and footer character of
+# the type (resident data is never gothic).
 # A character missing here only costs its document a glyph in its own subset; one listed needlessly, a glyph of
 # embedded font.
 FURNITURE: dict[CertificateType, tuple[str, str]] = {
