@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
+
 from server.render import reportlab_tuning
 from server.render.font_subsets import SubsetCachingFont
 

@@ -10,15 +10,19 @@ Everything is computed once per process: the word's shape (PIL draws it from the
 documents embed), then every line segment (hairlines broken around the word, coarse lines inside it) as one
 string of PDF operators.  Plain stroked segments only (no clipping path, no dashes, no text: the word never
 shows in the page's text, and the page rasterises quickly on the kiosk).  Each PDF defines the string once as a
-form XObject and draws that form on every page: a page costs one ``Do``, a document one (cached) stream.
+form XObject and draws that form on every page: a page costs one ``Do``, a document one stream, encoded and
+compressed once per process.
 """
 from __future__ import annotations
 
 import functools
+import zlib
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfdoc
+from reportlab.pdfbase.pdfdoc import xObjectName
 from reportlab.pdfgen.canvas import Canvas
 
 from server.render.fonts import GOTHIC_PATH
@@ -80,10 +84,34 @@ def operators() -> str:
         f"{_f(COARSE_WIDTH)} w", *_rows(mask, COARSE_PITCH), "S", "Q"])
 
 
+@functools.cache
+def _form_stream(preamble: str) -> tuple[bytes, bytes]:
+    """The form's content stream as reportlab's ``endForm`` encodes it, and deflated: both once per process."""
+    content = pdfdoc.pdfdocEnc("\n".join([preamble, operators()]))
+    return content, zlib.compress(content)
+
+
+class _Deflated:
+    """A FlateDecode "filter" that hands back the stream compressed once (``_form_stream``)."""
+    pdfname = "FlateDecode"
+
+    def __init__(self, compressed: bytes):
+        self.compressed = compressed
+
+    def encode(self, content) -> bytes:
+        return self.compressed
+
+
 def define_ground(canvas: Canvas) -> str:
-    """Put the background form into this PDF (once); returns its name for ``doForm``."""
+    """Put the background form into this PDF (once); returns its name for ``doForm``.  The form object is
+    reportlab's own; only its content stream, the same bytes in every document, is encoded and compressed once
+    (Flate, as every stream: server.render.reportlab_tuning)."""
     width, height = A4
     canvas.beginForm(FORM_NAME, lowerx=0, lowery=0, upperx=width, uppery=height)
-    canvas._code.append(operators())  # precomputed: no drawing calls per document
+    content, deflated = _form_stream(canvas._preamble)
     canvas.endForm()
+    form = canvas._doc.idToObject[xObjectName(FORM_NAME)]
+    form.stream = content
+    form.Contents = pdfdoc.PDFStream(content=content, filters=[_Deflated(deflated)] if form.compression else None)
+    form.compression = 0  # the filter is set above
     return FORM_NAME
