@@ -45,6 +45,23 @@ class Spacer(Widget):
     pass
 
 
+class PageContent(BoxLayout):
+    """A screen's content, top-aligned: a stretchy filler always stays last and takes the room left below."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._filler = Widget(size_hint_y=1)
+        super().add_widget(self._filler)
+
+    def add_widget(self, widget, index=0, *args, **kwargs):
+        super().add_widget(widget, max(index, 1) if widget is not self._filler else index, *args, **kwargs)
+
+    def clear_widgets(self, children=None):
+        super().clear_widgets(children)
+        if self._filler.parent is None:
+            super().add_widget(self._filler)
+
+
 class HoldArea(ButtonBehavior, Widget):
     """An unmarked area that fires ``action`` only when held for ``hold_s`` (the staff entry on the idle screen)."""
 

@@ -71,19 +71,19 @@ class MaintenancePage(Page):
         m = self.app.bridge.maintenance
         self.ids.heading.text = "点検モード / Maintenance"
         self.clear()
-        self.status = self.add_text("…", role="small")
-        row = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
+        row = GridLayout(cols=4, spacing=dp(8), size_hint_y=None)  # the actions first, the report below
         row.bind(minimum_height=row.setter("height"))
-        row.add_widget(self.button("テスト印刷 / Test print", "maint.test_print", self._test_print, kind="secondary"))
+        row.add_widget(self.button("テスト印刷\nTest print", "maint.test_print", self._test_print, kind="secondary"))
         if m.keeps_out_of_service:
-            row.add_widget(self.button("運用再開 / Back in service", "maint.in_service", self._in_service,
+            row.add_widget(self.button("運用再開\nBack in service", "maint.in_service", self._in_service,
                                        kind="secondary"))
         else:
-            row.add_widget(self.button("休止にする / Out of service", "maint.out_of_service", self._out_of_service,
+            row.add_widget(self.button("休止にする\nOut of service", "maint.out_of_service", self._out_of_service,
                                        kind="secondary"))
-        row.add_widget(self.button("更新 / Refresh", "maint.refresh", lambda: self.render(view, t), kind="secondary"))
-        row.add_widget(self.button("終了 / Leave", "maint.leave", self.app.close_staff))
+        row.add_widget(self.button("更新\nRefresh", "maint.refresh", lambda: self.render(view, t), kind="secondary"))
+        row.add_widget(self.button("終了\nLeave", "maint.leave", self.app.close_staff))
         self.ids.content.add_widget(row)
+        self.status = self.add_text("…", role="small")
         asyncio.get_event_loop().create_task(self._fill())
 
     async def _fill(self) -> None:
@@ -93,7 +93,7 @@ class MaintenancePage(Page):
         devices = await m.device_status()
         cash = m.cash_counts()
         today = m.journal_today()
-        lines = ["機器 / Devices:"] + [f"  {name}: {state}" for name, state in devices.items()]
+        lines = ["機器 / Devices: " + ", ".join(f"{name} {state}" for name, state in devices.items())]
         lines += ["硬貨 / Hopper coins: " + ", ".join(f"{v}円×{n}" for v, n in cash["hoppers"].items())]
         lines += ["本日 / Today: " + json.dumps(today.get("transactions", {}), ensure_ascii=False)]
         kinds = today.get("kinds", {})

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from screens.pages.base import Page
 
-REFUND_MESSAGES = ("cancelled_refunded", "timeout_refunded", "server_unavailable_refunded", "document_rejected")
-
-
 class ReturnCardPage(Page):
     def render(self, view, t) -> None:
         super().render(view, t)
@@ -20,7 +17,7 @@ class ReturnCardPage(Page):
 
 
 def add_money_notes(page: Page, view, t) -> None:
-    if view.change_due and view.message in REFUND_MESSAGES:
+    if view.change_due:  # change after a sale, or the money back after a stop: either way, in the coin cup
         page.add_text(t("refund.paid", amount=t.money(view.change_due)), role="big")
     if view.refund_owed:
         page.add_notice(t("refund.owed", amount=t.money(view.refund_owed)), kind="danger")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from firmware.visit import TakeChange
 from screens.pages.base import Page
-from screens.pages.return_card import add_money_notes, add_reminder
+from screens.pages.return_card import add_reminder
 
 
 class TakeItemsPage(Page):
@@ -15,7 +15,7 @@ class TakeItemsPage(Page):
         if "change" in view.items_to_take:
             self.add_text("▶ " + t("take.change", amount=t.money(view.change_due)), role="big")
         if view.refund_owed:
-            add_money_notes(self, view, t)
+            self.add_notice(t("refund.owed", amount=t.money(view.refund_owed)), kind="danger")
         add_reminder(self, view, t)
         if "change" in view.items_to_take:
             self.change = self.button(t("btn.change_taken"), "take.change", self._change_taken)

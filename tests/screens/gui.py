@@ -56,6 +56,20 @@ async def tap(app, name: str, settle: float = 0.08):
     return button
 
 
+async def hold_staff_corner(app, seconds: float = 2.2):
+    """Hold the unmarked top-left corner (the staff entry) with a finger."""
+    from kivy.tests.common import UnitTestTouch
+    from screens.widgets import HoldArea
+
+    area = next(w for w in app.root.walk(restrict=True) if isinstance(w, HoldArea))
+    touch = UnitTestTouch(*area.to_window(*area.center))
+    touch.id = next(_TOUCH_IDS)
+    touch.touch_down()
+    await asyncio.sleep(seconds)
+    touch.touch_up()
+    await asyncio.sleep(0.1)
+
+
 async def key(app, code: int):
     from kivy.core.window import Window
 

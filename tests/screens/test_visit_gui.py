@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.screens.gui import find, key, shot, tap, texts, wait_screen
+from firmware.maintenance import hash_staff_pin
+from tests.screens.gui import find, hold_staff_corner, key, shot, tap, texts, wait_screen
 
 
 def run(config, automation):
@@ -141,6 +142,7 @@ def test_paper_out_while_printing_refunds_and_goes_out_of_service(gui_config, sc
             await tap(app, "dev.yen.100")
         await wait_screen(app, "return_card", timeout=20)
         assert app.view.message == "print_failed.paper_out"
+        assert "300円をおつり口からお取りください" in texts(app)  # nothing printed: all of it back
         shot(app, out, "print-failed-paper-out")
         await tap(app, "dev.lift_card")
         await wait_screen(app, "take_items")
@@ -148,10 +150,25 @@ def test_paper_out_while_printing_refunds_and_goes_out_of_service(gui_config, sc
         await wait_screen(app, "out_of_service", timeout=10)
         shot(app, out, "out-of-service-paper")
         assert "印刷機" in texts(app)
-        return app.parts.journal.totals()
+        # staff come: hold the corner, staff PIN, refill the paper, a test print, back in service
+        await hold_staff_corner(app)
+        await wait_screen(app, "staff_pin")
+        for digit in "2468":
+            await tap(app, f"staff.{digit}", settle=0.02)
+        await tap(app, "staff.ok")
+        await wait_screen(app, "maintenance")
+        await tap(app, "dev.refill_paper")
+        await tap(app, "maint.test_print", settle=0.5)
+        shot(app, out, "maintenance")
+        assert "Devices" in texts(app) and "paper_out" not in texts(app).split("Test print:")[1][:20]
+        await tap(app, "dev.take_certificate")  # the test page
+        await tap(app, "maint.leave")
+        await wait_screen(app, "idle", timeout=10)
+        return app.parts.journal.totals(), app.parts.kiosk.audit.ids()
 
-    totals = run(gui_config(), visit)
+    totals, audit = run(gui_config(maintenance={"staff_pin": hash_staff_pin("2468", rounds=1000)}), visit)
     assert totals["open_transactions"] == 0
+    assert {"maintenance.entered", "maintenance.test_print", "maintenance.left"} <= set(audit)
 
 
 def test_need_more_time_then_the_visit_times_out(gui_config, screenshots):
