@@ -23,6 +23,7 @@ from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, SUBSETN, TTFont, makeToUnicodeCMap
 
 from certs.catalog import CertificateType
+from server.render.reportlab_tuning import Deflated
 
 SUBSET_SIZE = 256
 # Per certificate type, (mincho, gothic): the characters of its fixed text, in code point order.  Mincho: what
@@ -100,25 +101,14 @@ class _Preformatted(pdfdoc.PDFObject):
         return self.data
 
 
-class _Deflated:
-    """A FlateDecode "filter" that hands back bytes compressed once (the stream's content is what they decode to)."""
-    pdfname = "FlateDecode"
-
-    def __init__(self, compressed: bytes):
-        self.compressed = compressed
-
-    def encode(self, content) -> bytes:
-        return self.compressed
-
-
 @dataclass(frozen=True)
 class _SubsetParts:
     base_name: str
     widths: _Preformatted
     cmap: bytes
-    cmap_deflated: _Deflated
+    cmap_deflated: Deflated
     program: bytes
-    program_deflated: _Deflated
+    program_deflated: Deflated
 
 
 class SubsetCachingFont(TTFont):
@@ -144,8 +134,8 @@ class SubsetCachingFont(TTFont):
             widths = pdfdoc.PDFArray(list(map(self.face.getCharWidth, subset))).format(doc)
             cmap = makeToUnicodeCMap(base_name, subset).encode("utf8")
             program = self.face.makeSubset(subset)
-        parts = _SubsetParts(base_name, _Preformatted(widths), cmap, _Deflated(zlib.compress(cmap)), program,
-                             _Deflated(zlib.compress(program)))
+        parts = _SubsetParts(base_name, _Preformatted(widths), cmap, Deflated(zlib.compress(cmap)), program,
+                             Deflated(zlib.compress(program)))
         if not keep:
             return parts
         with self._lock:

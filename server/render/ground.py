@@ -26,6 +26,7 @@ from reportlab.pdfbase.pdfdoc import xObjectName
 from reportlab.pdfgen.canvas import Canvas
 
 from server.render.fonts import GOTHIC_PATH
+from server.render.reportlab_tuning import Deflated
 
 WORD = "複写"
 FORM_NAME = "copy-ground"
@@ -91,17 +92,6 @@ def _form_stream(preamble: str) -> tuple[bytes, bytes]:
     return content, zlib.compress(content)
 
 
-class _Deflated:
-    """A FlateDecode "filter" that hands back the stream compressed once (``_form_stream``)."""
-    pdfname = "FlateDecode"
-
-    def __init__(self, compressed: bytes):
-        self.compressed = compressed
-
-    def encode(self, content) -> bytes:
-        return self.compressed
-
-
 def define_ground(canvas: Canvas) -> str:
     """Put the background form into this PDF (once); returns its name for ``doForm``.  The form object is
     reportlab's own; only its content stream, the same bytes in every document, is encoded and compressed once
@@ -112,6 +102,6 @@ def define_ground(canvas: Canvas) -> str:
     canvas.endForm()
     form = canvas._doc.idToObject[xObjectName(FORM_NAME)]
     form.stream = content
-    form.Contents = pdfdoc.PDFStream(content=content, filters=[_Deflated(deflated)] if form.compression else None)
+    form.Contents = pdfdoc.PDFStream(content=content, filters=[Deflated(deflated)] if form.compression else None)
     form.compression = 0  # the filter is set above
     return FORM_NAME

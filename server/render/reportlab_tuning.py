@@ -28,6 +28,18 @@ _ENTRIES = 32
 _NOT_PDFDOC = re.compile("[\x18-\x1f]")
 
 
+class Deflated:
+    """A stream "filter" for bytes compressed once per process (a font subset, the 地紋 form): FlateDecode,
+    handing back those bytes whatever content the stream carries (the content they decode to)."""
+    pdfname = "FlateDecode"
+
+    def __init__(self, compressed: bytes):
+        self.compressed = compressed
+
+    def encode(self, content) -> bytes:
+        return self.compressed
+
+
 @functools.cache
 def install() -> None:
     cache: OrderedDict[bytes, bytes] = OrderedDict()
