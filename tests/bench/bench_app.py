@@ -34,7 +34,7 @@ from pathlib import Path
 from firmware.config import parse_config
 from tests.support.kiosk_session import kiosk_config_data
 from screens.app import run_kiosk_app
-from tests.screens.gui import tap, wait_screen
+from screens.testing import tap, wait_screen
 
 t0 = float(sys.argv[1]); dev, work, url, touches = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 config = parse_config(kiosk_config_data(dev, work, url), source=work / "kiosk.toml")
@@ -52,10 +52,8 @@ async def drive(app):
     for _ in range(touches):
         for name, target, into in (("cert.residence_record_copy", "options", forward), ("footer.back", "menu", back)):
             await asyncio.sleep(0.1)
-            from kivy.tests.common import UnitTestTouch
-            from tests.screens.gui import find
-            b = find(app, name); x, y = b.to_window(*b.center)
-            touch = UnitTestTouch(x, y); touch.touch_down()
+            from screens.testing import press
+            touch = press(app, name)
             await asyncio.sleep(0.05)  # a finger rests on the glass for a moment
             start = time.perf_counter()
             touch.touch_up()  # a button acts on release: the time runs from here

@@ -103,14 +103,10 @@ def test_japanese_renders_in_the_app_not_as_boxes(gui_config, tmp_path):
     from screens.app import run_kiosk_app
 
     async def render(app):
-        from kivy.core.text import Label as CoreLabel
+        from screens.testing import text_pixels
 
-        def pixels(text):
-            label = CoreLabel(text=text, font_name=app.ui.font, font_size=40)
-            label.refresh()
-            return bytes(label.texture.pixels)
-
-        return pixels("住"), pixels("\U0010FFFD"), pixels("民")
+        return (text_pixels("住", app.ui.font), text_pixels("\U0010FFFD", app.ui.font),
+                text_pixels("民", app.ui.font))
 
     kanji, tofu, other = asyncio.run(run_kiosk_app(gui_config(), render))
     assert kanji != tofu and other != tofu and kanji != other

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from firmware.maintenance import hash_staff_pin
-from tests.screens.gui import find, hold_staff_corner, key, shot, tap, texts, wait_screen
+from screens.testing import find, hold_staff_corner, key, shot, tap, texts, wait_screen
 
 
 def run(config, automation):

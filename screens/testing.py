@@ -1,4 +1,5 @@
-"""Driving the real app the way a resident does: touches at a button's centre, keys, waiting for screens."""
+"""Driving the real app the way a resident does — touches at a button's centre, keys, waiting for screens — for
+the GUI tests (tests/screens/) and the app benchmark.  It lives here because Kivy is imported in screens/ only."""
 from __future__ import annotations
 
 import asyncio
@@ -104,3 +105,30 @@ def texts(app) -> str:
     root = app.area
     return "\n".join(w.text for w in root.walk(restrict=True) if isinstance(w, Label) and w.text
                      and (_screen_of(w) in (None, app.sm.current_screen)))
+
+
+def press(app, name: str):
+    """Put a finger on the button ``name``; returns the touch (call ``touch.touch_up()`` to release)."""
+    from kivy.tests.common import UnitTestTouch
+
+    button = find(app, name)
+    touch = UnitTestTouch(*button.to_window(*button.center))
+    touch.id = next(_TOUCH_IDS)
+    touch.touch_down()
+    return touch
+
+
+def text_pixels(text: str, font_name: str, size: int = 40) -> bytes:
+    """``text`` rendered by Kivy's text provider in ``font_name``, as raw RGBA pixels."""
+    from kivy.core.text import Label as CoreLabel
+
+    label = CoreLabel(text=text, font_name=font_name, font_size=size)
+    label.refresh()
+    return bytes(label.texture.pixels)
+
+
+def add_pi_default_input() -> None:
+    """What a Pi's default Kivy configuration adds beside the configured provider (each touch twice)."""
+    from kivy.config import Config
+
+    Config.set("input", "%(name)s", "probesysfs,provider=hidinput")
