@@ -15,7 +15,7 @@ from firmware.assembly import assemble
 from firmware.config import ConfigError, KioskConfig
 from screens import kivy_setup
 from screens.fonts import FontMissing, check_fonts
-from screens.settings import all_simulated, parse_screen
+from screens.settings import DEV_PANEL_WIDTH, all_simulated, parse_screen
 
 log = logging.getLogger("kiosk.screens")
 
@@ -34,8 +34,7 @@ async def run_kiosk_app(config: KioskConfig, automation: Callable[[object], Awai
     settings = parse_screen(config.screen, config.source.name if config.source else "kiosk.toml")
     check_fonts()
     dev = settings.dev_panel == "auto" and all_simulated(config.devices)
-    from screens.devpanel import WIDTH
-    kivy_setup.configure_kivy(settings, extra_width=WIDTH if dev else 0)
+    kivy_setup.configure_kivy(settings, extra_width=DEV_PANEL_WIDTH if dev else 0)  # before any window exists
     from screens.bridge import Bridge
     from screens.kiosk_app import KioskApp
 

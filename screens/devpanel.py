@@ -12,9 +12,9 @@ from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 
 from firmware.visit import TakeChange
+from screens.settings import DEV_PANEL_WIDTH
 from screens.widgets import KButton
 
-WIDTH = 300
 CARDS = ("resident-a", "resident-b", "citizen-a", "child", "locked", "expired", "revoked", "support-measures",
          "moved-out", "seal-abolished", "foreign", "domicile-elsewhere")
 """The development world's test cards (``kiosk-server devinit``); one missing here only logs a warning."""
@@ -30,7 +30,7 @@ ACTIONS = (
 
 class DevPanel(ScrollView):
     def __init__(self, bridge, **kwargs):
-        super().__init__(size_hint_x=None, width=dp(WIDTH), do_scroll_x=False, **kwargs)
+        super().__init__(size_hint_x=None, width=dp(DEV_PANEL_WIDTH), do_scroll_x=False, **kwargs)
         self.bridge = bridge
         box = BoxLayout(orientation="vertical", size_hint_y=None, padding=dp(6), spacing=dp(4))
         box.bind(minimum_height=box.setter("height"))
