@@ -95,7 +95,12 @@ class Cashier:
         return self.journal.balance(self._txn).credited if self._txn else 0
 
     def remaining(self) -> int:
-        return max(self._due - self.paid(), 0) if self._txn else 0
+        """Yen still due: money already given back (or owed back, or on its way back) pays no fee."""
+        if not self._txn:
+            return 0
+        b = self.journal.balance(self._txn)
+        held = b.credited - b.change_paid - b.refund_paid - b.refund_owed - b.pending_payout
+        return max(self._due - held, 0)
 
     async def start_accepting(self, due: int | None = None) -> None:
         """Enable the acceptable notes and coins (a device with none acceptable is disabled)."""

@@ -50,6 +50,18 @@ def full_hoppers():
     return [SimHopper(500, 10), SimHopper(100, 20), SimHopper(50, 10), SimHopper(10, 20)]
 
 
+def test_money_given_back_during_payment_pays_no_fee(tmp_path):
+    """Found by the property test: a note in, 710 yen back, and the kiosk still thought the 300 yen fee was paid."""
+    async def visit():
+        k = await Kiosk(tmp_path / "j.db", full_hoppers(), fee=300).start()
+        await k.notes.insert_note(1000)
+        assert k.cashier.remaining() == 0
+        await k.cashier.refund(TXN, 710)
+        assert (k.cashier.paid(), k.cashier.remaining()) == (1000, 10)
+
+    asyncio.run(visit())
+
+
 def test_exact_payment_pays_no_change(tmp_path):
     async def visit():
         k = await Kiosk(tmp_path / "j.db", full_hoppers(), fee=300).start()
