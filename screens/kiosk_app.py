@@ -88,9 +88,14 @@ class KioskApp(App):
         self.bottom = bottom = Factory.BottomBar()
         self.back_button = KButton(name="footer.back", kind="secondary", action=self.back)
         self.cancel_button = KButton(name="footer.cancel", kind="danger", action=self.cancel)
-        bottom.add_widget(self.back_button)
+        # A hidden footer button is taken off its holder, not disabled: disabling it would change its colour, and
+        # Kivy draws a label's colour into its texture, so each screen change would draw it again (slow, see Page).
+        self.back_holder, self.cancel_holder = BoxLayout(), BoxLayout()
+        self.back_holder.add_widget(self.back_button)
+        self.cancel_holder.add_widget(self.cancel_button)
+        bottom.add_widget(self.back_holder)
         bottom.add_widget(Factory.Spacer())
-        bottom.add_widget(self.cancel_button)
+        bottom.add_widget(self.cancel_holder)
         for widget in (top, self.sm, bottom):
             self.area.add_widget(widget)
         root.add_widget(self.area)
@@ -152,13 +157,17 @@ class KioskApp(App):
         self.silence_button.text = t("btn.silence")
         self.staff_button.text = t("btn.staff")
         visit_screen = self.mode == "visit" and self.sm.current not in ("thanks",)
-        for button, allowed, label in ((self.back_button, page.back_allowed, "btn.back"),
-                                       (self.cancel_button, page.cancel_allowed, "btn.cancel")):
+        for button, holder, allowed, label in (
+                (self.back_button, self.back_holder, page.back_allowed, "btn.back"),
+                (self.cancel_button, self.cancel_holder, page.cancel_allowed, "btn.cancel")):
             shown = visit_screen and allowed and not (view.busy and label == "btn.back")
-            button.text = t(label) if shown else ""
-            button.disabled = not shown
-            button.opacity = 1 if shown else 0
-        self.bottom.height = dp(88) if not (self.back_button.disabled and self.cancel_button.disabled) else 0
+            button.text = t(label)
+            if shown and button.parent is None:
+                holder.add_widget(button)
+            elif not shown and button.parent is not None:
+                holder.remove_widget(button)
+        shown_any = self.back_button.parent is not None or self.cancel_button.parent is not None
+        self.bottom.height = dp(88) if shown_any else 0
         self.bottom.opacity = 0 if self.bottom.height == 0 else 1
 
     # ---- actions ----------------------------------------------------------------------------------------------
@@ -205,7 +214,7 @@ class KioskApp(App):
     # ---- the keypad -------------------------------------------------------------------------------------------
 
     def focusables(self) -> list[KButton]:
-        extra = [b for b in (self.back_button, self.cancel_button) if not b.disabled]
+        extra = [b for b in (self.back_button, self.cancel_button) if b.parent is not None]
         return self.current_page().focus_order() + extra
 
     def _on_key(self, window, key, scancode=None, codepoint=None, modifiers=None, *args) -> bool:

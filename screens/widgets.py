@@ -9,6 +9,10 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 
+class PlainLabel(Label):
+    """A plain (not wrapping) label."""
+
+
 class KLabel(Label):
     """Text that wraps to its width and grows to its height."""
 

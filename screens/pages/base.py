@@ -1,10 +1,41 @@
-"""What every screen shares: a heading (the state's prompt), a content area, keypad focus and digit keys."""
+"""What every screen shares: a heading (the state's prompt), a content area, keypad focus and digit keys.
+
+A screen redraws by clearing its content and adding it again, but the widgets are not built again: what
+:meth:`Page.clear` takes off is kept aside and :meth:`Page.button`, :meth:`Page.add_text` and :meth:`Page.label`
+take it back (a button by its name, a text by its role and words), only changing what differs.  Building a widget
+applies its kv rules, and a new text is rasterised and uploaded as a new texture at the next frame: on the
+software GL of the benchmark machine that made a touch -> next screen take 200-600 ms; a kept widget whose text is
+unchanged keeps its texture.  Only the widgets of the last clear are kept, so a page holds at most one screenful.
+"""
 from __future__ import annotations
 
 from kivy.app import App
 from kivy.uix.screenmanager import Screen
 
-from screens.widgets import KButton, KLabel, Notice
+from screens.widgets import KButton, KLabel, Notice, PlainLabel
+
+
+BUTTON_DEFAULTS = {"disabled": False, "focused": False, "size_class": "normal", "font_override": ""}
+
+
+def _kept(widget, kept: bool = True):
+    widget._kept = kept
+    return widget
+
+
+def _key_of(widget):
+    """How a widget taken off by :meth:`Page.clear` is found again (None: not kept, as one made by hand)."""
+    if not getattr(widget, "_kept", False):
+        return None
+    if isinstance(widget, KButton):
+        return ("button", widget.name) if widget.name else None
+    if isinstance(widget, Notice):
+        return ("notice", widget.kind, widget.text)
+    if isinstance(widget, KLabel):
+        return ("text", widget.role, widget.text)
+    if isinstance(widget, PlainLabel):
+        return ("label", widget.text)
+    return None
 
 
 class Page(Screen):
@@ -23,20 +54,50 @@ class Page(Screen):
     # -- helpers for the subclasses --------------------------------------------------------------------------
 
     def clear(self):
-        self.ids.content.clear_widgets()
+        content = self.ids.content
+        spare: dict = {}
+        for widget in content.walk(restrict=True):
+            key = _key_of(widget)
+            if key is not None:
+                spare.setdefault(key, []).append(widget)
+        content.clear_widgets()
+        self._spare = spare
+
+    def _reuse(self, key, **values):
+        """A widget kept by the last :meth:`clear` under ``key``, detached, with ``values`` set; else None."""
+        kept = getattr(self, "_spare", {}).get(key)
+        if not kept:
+            return None
+        widget = kept.pop()
+        if widget.parent is not None:
+            widget.parent.remove_widget(widget)
+        for name, value in values.items():
+            if getattr(widget, name) != value:
+                setattr(widget, name, value)
+        return widget
 
     def add_text(self, text: str, role: str = "body", **kwargs) -> KLabel:
-        label = KLabel(text=text, role=role, **kwargs)
+        label = (not kwargs and self._reuse(("text", role, text))) or _kept(KLabel(text=text, role=role, **kwargs),
+                                                                              not kwargs)
         self.ids.content.add_widget(label)
         return label
 
+    def label(self, text: str, **kwargs) -> PlainLabel:
+        """A plain label (not the wrapping KLabel), kept across redraws like the others."""
+        return self._reuse(("label", text), **kwargs) or _kept(PlainLabel(text=text, **kwargs))
+
     def add_notice(self, text: str, kind: str = "info") -> Notice:
-        notice = Notice(text=text, kind=kind)
+        notice = self._reuse(("notice", kind, text)) or _kept(Notice(text=text, kind=kind))
         self.ids.content.add_widget(notice)
         return notice
 
     def button(self, text: str, name: str, action, kind: str = "primary", **kwargs) -> KButton:
-        return KButton(text=text, name=name, action=action, kind=kind, **kwargs)
+        values = dict(BUTTON_DEFAULTS, **kwargs)
+        button = self._reuse(("button", name), text=text, action=action, kind=kind, **values)
+        if button is None:
+            return _kept(KButton(text=text, name=name, action=action, kind=kind, **kwargs))
+        button.state = "normal"
+        return button
 
     # -- keypad ---------------------------------------------------------------------------------------------
 

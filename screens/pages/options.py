@@ -6,7 +6,6 @@ between values (scope: only me / the whole household) or include / leave out.
 from __future__ import annotations
 
 from kivy.metrics import dp, sp
-from kivy.uix.label import Label
 from kivy.uix.gridlayout import GridLayout
 
 from firmware.visit import Back, SetOptions
@@ -56,8 +55,8 @@ class OptionsPage(Page):
                 row = GridLayout(cols=3, spacing=dp(8), size_hint_y=None)
                 row.bind(minimum_height=row.setter("height"))
                 ui = self.app.ui  # a plain label: its text sits centred beside the two buttons
-                row.add_widget(Label(text=t(f"opt.{name}"), font_name=ui.font, color=ui.fg,
-                                     font_size=sp(24) * ui.scale, size_hint_y=None, height=dp(72)))
+                row.add_widget(self.label(t(f"opt.{name}"), font_name=ui.font, color=ui.fg,
+                                          font_size=sp(24) * ui.scale, size_hint_y=None, height=dp(72)))
                 for choice in choices_of(name):
                     row.add_widget(self.button(choice_label(t, name, choice), f"opt.{name}.{choice}",
                                                lambda n=name, c=choice: self._pick(n, c),
