@@ -22,6 +22,20 @@ def test_no_message_id_is_missing_in_any_language():
         assert all(text.strip() for text in load(language).values()), language
 
 
+def test_every_option_a_certificate_offers_has_a_label_on_the_options_screen():
+    """Option names come from the certificate catalogue, not from the screens' code (foreign_items once showed its
+    id, "opt.foreign_items", as a label)."""
+    from certs.catalog import CATALOG
+    from screens.catalogue import load
+    from screens.pages.options import NOT_ASKED, choices_of
+
+    ids = set(load("ja"))
+    for kind in CATALOG.values():
+        for name in set(kind.option_names) - NOT_ASKED:
+            wanted = {f"opt.{name}"} | {f"opt.{name}.{c}" for c in choices_of(name) if not isinstance(c, bool)}
+            assert wanted <= ids, (kind.type.value, sorted(wanted - ids))
+
+
 def _notdef_free(font_path: str, text: str) -> list[str]:
     """Characters of ``text`` the font draws as its .notdef box (compared with an unassigned code point)."""
     from PIL import ImageFont
