@@ -6,7 +6,10 @@ USB keypad's digits, Backspace and Enter do the same as the on-screen keys.
 """
 from __future__ import annotations
 
+from kivy.app import App
+from kivy.graphics import Color, Ellipse, Line
 from kivy.metrics import dp
+from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
@@ -16,6 +19,33 @@ from screens.pages.base import Page
 from screens.widgets import KLabel, Notice
 
 PIN_LENGTH = 4
+
+
+class PinDots(Widget):
+    """The masked PIN as drawn circles, filled for each digit typed.  Shapes, not text: a label re-drawn at every
+    digit costs a texture upload each time (on software GL it stalled each key press by up to a second)."""
+
+    filled = NumericProperty(0)
+
+    def __init__(self, **kwargs):
+        super().__init__(size_hint_y=None, height=dp(56), **kwargs)
+        self.bind(pos=self._draw, size=self._draw, filled=self._draw)
+        App.get_running_app().ui.bind(fg=self._draw)  # high contrast changes the colour
+        self._draw()
+
+    def _draw(self, *_) -> None:
+        size, gap = dp(34), dp(22)
+        left = self.center_x - (PIN_LENGTH * size + (PIN_LENGTH - 1) * gap) / 2
+        bottom = self.center_y - size / 2
+        self.canvas.clear()
+        with self.canvas:
+            Color(rgba=App.get_running_app().ui.fg)
+            for i in range(PIN_LENGTH):
+                x = left + i * (size + gap)
+                if i < self.filled:
+                    Ellipse(pos=(x, bottom), size=(size, size))
+                else:
+                    Line(ellipse=(x, bottom, size, size), width=dp(2))
 
 
 class PinPage(Page):
@@ -41,8 +71,10 @@ class PinPage(Page):
             info.add_widget(Notice(text=t("pin.last_try"), kind="danger"))
         elif view.tries_left is not None:
             info.add_widget(KLabel(text=t("pin.tries", tries=view.tries_left), role="muted"))
-        self.dots = KLabel(role="big", halign="center")
+        self.dots = PinDots()
+        self.checking = KLabel(role="big", halign="center")
         info.add_widget(self.dots)
+        info.add_widget(self.checking)
         info.add_widget(Widget())
         grid = GridLayout(cols=3, spacing=dp(8), size_hint=(None, None), width=dp(400))
         grid.bind(minimum_height=grid.setter("height"))
@@ -63,8 +95,11 @@ class PinPage(Page):
 
     def _refresh(self) -> None:
         busy = self._view.busy
-        self.dots.text = self._t("pin.checking") if busy else (
-            " ".join("●" * len(self._digits) + "○" * (PIN_LENGTH - len(self._digits))))
+        self.dots.filled = 0 if busy else len(self._digits)
+        self.dots.opacity = 0 if busy else 1
+        checking = self._t("pin.checking") if busy else ""
+        if self.checking.text != checking:  # only when busy changes: a label re-drawn costs a texture upload
+            self.checking.text = checking
         self.ok.disabled = busy or len(self._digits) != PIN_LENGTH
 
     def on_digit(self, digit: str) -> bool:
