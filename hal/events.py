@@ -36,3 +36,11 @@ class DeviceUnavailable(DeviceError):
 
 async def discard(event: DeviceEvent) -> None:
     """A sink that drops every event (for tests and self-tests that only call methods)."""
+
+
+def accepted_subset(device: str, wanted: frozenset[int], known: frozenset[int]) -> frozenset[int]:
+    """The denominations an acceptor is asked to take, refused with a clear error if it does not know one."""
+    unknown = set(wanted) - known
+    if unknown:
+        raise ValueError(f"{device}: cannot accept {sorted(unknown)}; it knows {sorted(known)}")
+    return frozenset(wanted)

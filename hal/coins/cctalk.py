@@ -32,7 +32,7 @@ from hal.coins.cctalk_bus import CcTalkBus
 from hal.coins.contract import (
     YEN_COINS, CoinAcceptorState, CoinAcceptorStateChanged, CoinCredited, CoinEventsLost, CoinRejected,
 )
-from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, discard
+from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, accepted_subset, discard
 from hal.factory import Options, register_driver, whole_number
 from hal.polling import Poller
 
@@ -107,10 +107,7 @@ class CcTalkCoinAcceptor:
         return self._denominations
 
     async def enable(self, denominations: frozenset[int]) -> None:
-        unknown = set(denominations) - self._denominations
-        if unknown:
-            raise ValueError(f"{self.name}: cannot accept {sorted(unknown)}; it knows {sorted(self._denominations)}")
-        self._enabled = frozenset(denominations)
+        self._enabled = accepted_subset(self.name, denominations, self._denominations)
         await self._apply_inhibits()
         await self._report_state()
 

@@ -31,7 +31,7 @@ from hal.coins.contract import (
     YEN_COINS, CoinAcceptorState, CoinAcceptorStateChanged, CoinCredited, CoinEventsLost, CoinRejected,
     DispenseResult, HopperState,
 )
-from hal.events import DeviceError, DeviceEvent, EventSink, discard
+from hal.events import DeviceError, DeviceEvent, EventSink, accepted_subset, discard
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,7 @@ class SimCoinAcceptor:
         return self._denominations
 
     async def enable(self, denominations: frozenset[int]) -> None:
-        unknown = set(denominations) - self._denominations
-        if unknown:
-            raise ValueError(f"{self.name}: cannot accept {sorted(unknown)}; it knows {sorted(self._denominations)}")
-        self._enabled = frozenset(denominations)
+        self._enabled = accepted_subset(self.name, denominations, self._denominations)
         await self._report_state()
 
     async def disable(self) -> None:

@@ -28,7 +28,7 @@ import logging
 import secrets
 import time
 
-from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, discard
+from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, accepted_subset, discard
 from hal.factory import Options, register_driver
 from hal.notes import id003_frames as f
 from hal.polling import Poller
@@ -131,10 +131,7 @@ class Id003NoteValidator:
         return self._denominations
 
     async def enable(self, denominations: frozenset[int]) -> None:
-        unknown = set(denominations) - self._denominations
-        if unknown:
-            raise ValueError(f"{self.name}: cannot accept {sorted(unknown)}; it knows {sorted(self._denominations)}")
-        self._wanted = frozenset(denominations)
+        self._wanted = accepted_subset(self.name, denominations, self._denominations)
         await self._apply_acceptance()
 
     async def disable(self) -> None:

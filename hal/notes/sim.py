@@ -27,7 +27,7 @@ import asyncio
 import logging
 import secrets
 
-from hal.events import DeviceError, DeviceEvent, EventSink, discard
+from hal.events import DeviceError, DeviceEvent, EventSink, accepted_subset, discard
 from hal.notes.contract import (
     YEN_NOTES, NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteRejected, NoteReturned,
     NoteValidatorState, NoteValidatorStateChanged,
@@ -112,10 +112,7 @@ class SimNoteValidator:
         return self._denominations
 
     async def enable(self, denominations: frozenset[int]) -> None:
-        unknown = set(denominations) - self._denominations
-        if unknown:
-            raise ValueError(f"{self.name}: cannot accept {sorted(unknown)}; it knows {sorted(self._denominations)}")
-        self._enabled = frozenset(denominations)
+        self._enabled = accepted_subset(self.name, denominations, self._denominations)
         await self._report_state()
 
     async def disable(self) -> None:
