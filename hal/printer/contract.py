@@ -62,6 +62,15 @@ class PageRaster:
         if len(self.rows) != self.row_bytes * self.height:
             raise ValueError(f"page raster has {len(self.rows)} bytes, expected {self.row_bytes * self.height}")
 
+    def check_fits(self, printer: str, width_dots: int, dpi: int) -> None:
+        """Refuse, before anything is sent, a page wider than the printer or rendered for another resolution."""
+        if self.width > width_dots:
+            raise ValueError(f"{printer}: page {self.label!r} is {self.width} dots wide, "
+                             f"the printable width is {width_dots}")
+        if self.dpi != dpi:
+            raise ValueError(f"{printer}: page {self.label!r} is rendered at {self.dpi} dpi, "
+                             f"this printer prints at {dpi}")
+
 
 class PrinterFault(DeviceError):
     """Printing stopped; ``status`` says why.  ``rows_printed`` tells how far the page got."""

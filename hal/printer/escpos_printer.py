@@ -124,12 +124,7 @@ class EscposPrinter:
             return await self._status_now()
 
     async def print_page(self, page: PageRaster) -> None:
-        if page.width > self.width_dots:
-            raise ValueError(f"{self.name}: page {page.label!r} is {page.width} dots wide, "
-                             f"the printable width is {self.width_dots}")
-        if page.dpi != self.dpi:
-            raise ValueError(f"{self.name}: page {page.label!r} is rendered at {page.dpi} dpi, "
-                             f"this printer prints at {self.dpi}")
+        page.check_fits(self.name, self.width_dots, self.dpi)
         async with self._lock:
             status = await self._status_now()
             if not status.can_print:

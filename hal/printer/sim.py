@@ -87,12 +87,7 @@ class SimPrinter:
         return self._status()
 
     async def print_page(self, page: PageRaster) -> None:
-        if page.width > self.width_dots:
-            raise ValueError(f"{self.name}: page {page.label!r} is {page.width} dots wide, "
-                             f"the printable width is {self.width_dots}")
-        if page.dpi != self.dpi:
-            raise ValueError(f"{self.name}: page {page.label!r} is rendered at {page.dpi} dpi, "
-                             f"this printer prints at {self.dpi}")
+        page.check_fits(self.name, self.width_dots, self.dpi)
         if not self._status().can_print:
             raise PrinterFault(self.name, self._status(), rows_printed=0)
         if self.latency_per_page > 0:
