@@ -11,13 +11,27 @@ paid.  The visit decides when to start, stop, pay change or refund.  A paid visi
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from dataclasses import dataclass
 
 from hal.coins import CoinAcceptor, CoinCredited, CoinEventsLost, DispenseResult, Hopper, YEN_COINS
-from hal.events import DeviceEvent
-from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteValidator, YEN_NOTES
+from hal.events import DeviceError, DeviceEvent
+from hal.notes import (NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteValidator, NoteValidatorState,
+                       YEN_NOTES)
 from firmware.change import change_plan, largest_payable
 from firmware.journal import Journal
+
+
+log = logging.getLogger("kiosk.cashier")
+
+NOTE_IN_TRANSIT = frozenset({NoteValidatorState.ACCEPTING, NoteValidatorState.ESCROW, NoteValidatorState.STACKING,
+                             NoteValidatorState.RETURNING})
+"""A note validator in one of these states has a note on its way: the amount taken is not final yet."""
+
+SETTLE_BOUND_S = 6.0
+"""How long :meth:`Cashier.stop_accepting` waits for the validator to report a final state (a note stacks in about
+two seconds; a validator that has not settled by then cannot say what it took)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,8 @@ class Cashier:
         self._due = 0
         self._accepting = False
         self._refresh: asyncio.Task | None = None
+        self.settle_bound_s = SETTLE_BOUND_S
+        self.unknown_state = False  # an acceptor could not tell its final state: staff must count before money
 
     # ---- what the kiosk can pay and take ---------------------------------------------------------------------
 
@@ -107,13 +123,49 @@ class Cashier:
         self._accepting = True
         await self._apply(*self.acceptable_denominations(due))
 
-    async def stop_accepting(self) -> None:
-        """Disable both acceptors.  A note in escrow stays there until stacked or returned."""
+    async def stop_accepting(self) -> bool:
+        """Stop, then report the final amount: disable both acceptors, give back a note still in escrow, and wait
+        (at most :data:`SETTLE_BOUND_S`) until the note validator has no note on its way, so that a note that
+        completes stacking after the stop is credited to this transaction before anyone settles it.
+
+        Returns True when both devices told their final state.  False when one could not say (it did not answer,
+        or a note was still moving at the bound): that is journalled as ``acceptor_state_unknown`` on the open
+        transaction, and the kiosk must not take money again until staff have counted."""
         self._accepting = False
         if self._refresh is not None and self._refresh is not asyncio.current_task():
             self._refresh.cancel()
-        await self.notes.disable()
-        await self.coins.disable()
+        known = True
+        for device in (self.notes, self.coins):  # one device failing must not leave the other enabled
+            try:
+                await device.disable()
+            except Exception as e:
+                log.warning("%s did not take the disable command: %s", device.name, type(e).__name__)
+                known = False
+        if not await self._note_validator_at_rest():
+            known = False
+        if not known:
+            txn = self._open_txn()
+            self.journal.record_reconciliation("acceptor_state_unknown", txn=txn, device=self.notes.name)
+            self.unknown_state = True
+        return known
+
+    async def _note_validator_at_rest(self) -> bool:
+        end = time.monotonic() + self.settle_bound_s
+        while True:
+            state = self.notes.state()
+            if state is NoteValidatorState.ESCROW:
+                await self._return_escrowed()
+            elif state not in NOTE_IN_TRANSIT:
+                return state is not NoteValidatorState.OFFLINE
+            if time.monotonic() >= end:
+                return False
+            await asyncio.sleep(0.02)
+
+    async def _return_escrowed(self) -> None:
+        try:
+            await self.notes.return_note()
+        except DeviceError:
+            pass  # it moved on by itself (stacked or returned); the next look at its state tells which
 
     async def _apply(self, notes: frozenset[int], coins: frozenset[int]) -> None:
         await (self.notes.enable(notes) if notes else self.notes.disable())
@@ -140,18 +192,30 @@ class Cashier:
 
     async def on_note_escrowed(self, value: int) -> bool:
         """A note waits in escrow: journal it, then stack it (True) or, if it is no longer acceptable, return
-        it (False).  Outside a transaction every note goes back."""
+        it (False).  Outside a transaction every note goes back.  A decision that comes too late (the note was
+        already given back by a stop, or the validator moved on) is not an error: the validator's own state and
+        events say where the note went."""
         txn = self._open_txn()
         if txn is None:
-            await self.notes.return_note()
+            await self._decide(self.notes.return_note)
             return False
         self.journal.record_note_escrowed(txn, value=value, device=self.notes.name)
         if self._accepting and value in self.acceptable_denominations()[0]:
-            await self.notes.stack()
-            return True
-        await self.notes.return_note()
+            if await self._decide(self.notes.stack):
+                return True
+            self.journal.record_note_returned(txn, value=value, device=self.notes.name)
+            return False
+        await self._decide(self.notes.return_note)
         self.journal.record_note_returned(txn, value=value, device=self.notes.name)
         return False
+
+    async def _decide(self, action) -> bool:
+        try:
+            await action()
+        except DeviceError as e:
+            log.info("late escrow decision: %s", e)
+            return False
+        return True
 
     async def on_credit(self, event: NoteCredited | CoinCredited) -> bool:
         """Journal a credit before returning (the device acknowledges after).  False for a repeated report.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -37,6 +38,11 @@ from firmware.visit_service import ServiceSteps
 from firmware.visit_signin import SigninSteps
 
 log = logging.getLogger("kiosk.controller")
+RESULT_OF_SETTLEMENT = {SettlementKind.ABANDONED: wire.ResultOutcome.REFUNDED,
+                        SettlementKind.REFUNDED: wire.ResultOutcome.REFUNDED,
+                        SettlementKind.COMPLETED: wire.ResultOutcome.PRINTED,
+                        SettlementKind.REPRINT_OWED: wire.ResultOutcome.PARTIALLY_PRINTED}
+"""The result the server is told for each way the journal can close a transaction."""
 S = VisitState
 MONEY_EVENTS = (NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost)
 """Events the cashier journals inside the device sink, before the device acknowledges them.  An escrowed note is
@@ -91,6 +97,7 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         self.held_by_staff: str | None = None  # maintenance / staff_hold: out of service until staff release it
         self.staff_card_check: Callable[[str | None], bool] | None = None  # set by firmware.maintenance
         self.view = VisitView(S.IDLE)
+        self.heartbeat = time.monotonic()  # when the controller's loop last finished a turn (the watchdog's pulse)
 
     # ---- life cycle ----------------------------------------------------------------------------------------
 
@@ -143,14 +150,63 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             await self._queue.put(Tick())
 
     async def _run(self) -> None:
+        """The controller's loop.  Supervised: no exception in a step ends it.  A step that fails is logged and
+        handled as a fault (money settled, kiosk out of service); if even that fails, :meth:`_last_resort` closes
+        the transaction with every yen in a bucket.  Each finished turn moves :attr:`heartbeat`."""
         while True:
             item = await self._queue.get()
             try:
                 await self._handle(item)
             except Exception:  # a bug must not leave money in limbo: log it and stop taking money
                 log.exception("controller failed handling %s", type(item).__name__)
-                await self._fault("internal_error")
-            self._publish()
+                try:
+                    await self._fault("internal_error")
+                except Exception:
+                    log.exception("the fault handling failed too")
+                    await self._last_resort("internal_error")
+            try:
+                self._publish()
+            except Exception:
+                log.exception("publishing the view failed")
+            self.heartbeat = time.monotonic()
+
+    def alive(self, max_age_s: float = 5.0) -> bool:
+        """Whether the loop turned within ``max_age_s`` (it turns at least every tick)."""
+        return self._runner is not None and not self._runner.done() and \
+            time.monotonic() - self.heartbeat <= max_age_s
+
+    async def _last_resort(self, reason: str) -> None:
+        """The fault path itself failed: close the transaction from the journal alone (what was not paid back is
+        owed; a payout under way is of unknown outcome), end the visit and stay out of service.  Each step is
+        guarded on its own, so whatever still works is done."""
+        self._abandon_operations()
+        txn = self.visit.txn
+        steps = [lambda: self.journal.record_reconciliation("controller_fault", txn=txn)
+                 if txn and self.journal.is_open(txn) else None,
+                 lambda: self._last_resort_settle(txn),
+                 lambda: self.devices.signals.set_beacon(True)]
+        for step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("last-resort step failed")
+        for device in (self.devices.notes, self.devices.coins):
+            try:
+                await asyncio.wait_for(device.disable(), 2.0)
+            except Exception:
+                log.warning("could not disable %s", getattr(device, "name", "device"))
+        self.visit = Visit(self.visit.number)
+        self._fault_after_visit = None
+        self.held_by_staff = self.held_by_staff or "controller_fault"
+        self.out_of_service_reason = "controller_fault"
+        self.state = S.OUT_OF_SERVICE
+        self._deadline = None
+
+    def _last_resort_settle(self, txn: str | None) -> None:
+        if txn and self.journal.is_open(txn):
+            settlement = self.journal.settle(txn)
+            self._report(txn, RESULT_OF_SETTLEMENT[settlement.kind], self.visit.pages_printed,
+                         settlement.fee_earned + settlement.fee_held, settlement.refund_owed, reason=None)
 
     # ---- dispatch ------------------------------------------------------------------------------------------
 

@@ -155,6 +155,8 @@ class PaymentSteps:
         if reason in ("cancelled", "timed_out"):
             self.journal.note(txn, reason)
         refund = await self.cashier.refund_all(txn)
+        if self.cashier.unknown_state:
+            self._fault_after_visit = self._fault_after_visit or "cash_device"
         settlement = self.journal.settle(txn)
         self._after_settlement(settlement, refund)
         self._report(txn, outcome, 0, 0, settlement.refund_owed, reason=reason.split(".")[0])
