@@ -68,7 +68,12 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("server.unavailable", "the server did not answer", (_f("op", "operation"),)),
     AuditEventSpec("server.refused", "the server answered with an error code", (_f("op", "operation"),
                                                                                _f("code", "error code"))),
-    AuditEventSpec("server.result_unreported", "the result report did not reach the server", (_TXN,)),
+    AuditEventSpec("server.result_unreported", "a result report did not reach the server; it stays queued and "
+                   "is sent again until acknowledged", (_TXN,)),
+    AuditEventSpec("server.result_delivered", "the server acknowledged a result report",
+                   (_TXN, _f("attempts", "sends it took"))),
+    AuditEventSpec("server.result_refused", "STAFF: the server refused a result report for good",
+                   (_TXN, _f("code", "server error code"))),
     AuditEventSpec("recovery.settled", "start-up recovery settled an unfinished transaction",
                    (_TXN, _f("settlement", "settlement kind"), _f("refund_owed", "yen"),
                     _f("reprint_owed", "whether a reprint is owed"))),

@@ -28,6 +28,7 @@ from hal.signals import DoorClosed, DoorOpened, StaffCallPressed
 from firmware.audit import AuditLog
 from firmware.clock import Clock
 from firmware.recovery import SettlementKind
+from firmware.result_outbox import ResultOutbox
 from firmware.server_client import ServerUnavailable
 from firmware.visit import (CANCELLABLE, Visit, RESIDENT_STATES, Back, CallStaff, Cancel, ChooseCertificate,
                             ChooseLanguage, Confirm, EnterPin, Intent, MoreTime, OfferView, SetOptions,
@@ -38,11 +39,6 @@ from firmware.visit_service import ServiceSteps
 from firmware.visit_signin import SigninSteps
 
 log = logging.getLogger("kiosk.controller")
-RESULT_OF_SETTLEMENT = {SettlementKind.ABANDONED: wire.ResultOutcome.REFUNDED,
-                        SettlementKind.REFUNDED: wire.ResultOutcome.REFUNDED,
-                        SettlementKind.COMPLETED: wire.ResultOutcome.PRINTED,
-                        SettlementKind.REPRINT_OWED: wire.ResultOutcome.PARTIALLY_PRINTED}
-"""The result the server is told for each way the journal can close a transaction."""
 S = VisitState
 MONEY_EVENTS = (NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost)
 """Events the cashier journals inside the device sink, before the device acknowledges them.  An escrowed note is
@@ -98,6 +94,7 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         self.staff_card_check: Callable[[str | None], bool] | None = None  # set by firmware.maintenance
         self.view = VisitView(S.IDLE)
         self.heartbeat = time.monotonic()  # when the controller's loop last finished a turn (the watchdog's pulse)
+        self.results = ResultOutbox(journal, server, clock, self.audit)
 
     # ---- life cycle ----------------------------------------------------------------------------------------
 
@@ -108,6 +105,7 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
                             refund_owed=s.refund_owed, reprint_owed=s.kind is SettlementKind.REPRINT_OWED)
         self.audit.emit("kiosk.started", kiosk=self.settings.kiosk_id, recovered=len(settlements))
         await self.devices.start_all(self.device_sink)
+        self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
         self._spawn_forever(self._ticker(), "kiosk-ticker")
         await self._queue.put(Tick())
@@ -204,9 +202,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
 
     def _last_resort_settle(self, txn: str | None) -> None:
         if txn and self.journal.is_open(txn):
-            settlement = self.journal.settle(txn)
-            self._report(txn, RESULT_OF_SETTLEMENT[settlement.kind], self.visit.pages_printed,
-                         settlement.fee_earned + settlement.fee_held, settlement.refund_owed, reason=None)
+            self.journal.settle(txn, reason="controller_fault")
+            self.results.wake()
 
     # ---- dispatch ------------------------------------------------------------------------------------------
 

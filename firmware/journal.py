@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from hal.coins import DispenseResult
-from firmware import journal_reports, journal_schema as s
+from firmware import journal_reports, journal_results as results, journal_schema as s
 from firmware.recovery import Settlement, TransactionFacts, plan_settlement
 
 JST = timezone(timedelta(hours=9))
@@ -81,10 +81,13 @@ class Journal:
             if version > s.SCHEMA_VERSION:
                 raise JournalSchemaError(f"journal schema version {version} is newer than this kiosk's "
                                          f"{s.SCHEMA_VERSION}; refusing to open it")
-            if version == 0:
-                for statement in s.SCHEMA.split(";"):
+            steps = ([s.SCHEMA] if version == 0 else []) + [s.MIGRATIONS[v] for v in sorted(s.MIGRATIONS)
+                                                            if max(version, 1) < v <= s.SCHEMA_VERSION]
+            for step in steps:
+                for statement in step.split(";"):
                     if statement.strip():
                         cur.execute(statement)
+            if version != s.SCHEMA_VERSION:
                 cur.execute(f"PRAGMA user_version = {s.SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -291,16 +294,43 @@ class Journal:
 
     # ---- settlement ------------------------------------------------------------------------------------------
 
-    def settle(self, txn: str, now: datetime | None = None) -> Settlement:
-        """Close ``txn``: put every yen it holds in a bucket (see :mod:`firmware.recovery`), atomically."""
+    def settle(self, txn: str, now: datetime | None = None, *, outcome: str | None = None,
+               reason: str | None = None) -> Settlement:
+        """Close ``txn``: put every yen it holds in a bucket (see :mod:`firmware.recovery`) and queue the result
+        the server must be told (:mod:`firmware.journal_results`; ``outcome`` overrides the one the settlement
+        implies, ``reason`` is a code), atomically."""
         with self._write() as cur:
             self._require_open(cur, txn)
-            settlement, events = plan_settlement(self._facts(cur, txn))
+            facts = self._facts(cur, txn)
+            settlement, events = plan_settlement(facts)
             for event in events:
                 self._insert(cur, txn, event.kind, event.amount, ref=event.ref, detail=event.detail, at=now)
             cur.execute("UPDATE transactions SET closed_at = ?, outcome = ? WHERE id = ?",
                         (_utc(now or self._clock()), settlement.kind.value, txn))
+            results.queue(cur, settlement, pages_printed=facts.pages_printed, outcome=outcome, reason=reason,
+                          at=now or self._clock())
         return settlement
+
+    # ---- the result outbox -----------------------------------------------------------------------------------
+
+    def pending_results(self) -> list[results.PendingResult]:
+        """Results the server has not acknowledged yet, oldest first."""
+        return results.pending(self._db)
+
+    def result(self, txn: str) -> results.ResultRecord | None:
+        """The result queued for ``txn`` and how it was delivered; None if ``txn`` needs none."""
+        return results.record(self._db, txn)
+
+    def result_attempt_failed(self, txn: str, error: str) -> None:
+        with self._write() as cur:
+            results.attempt_failed(cur, txn, error)
+
+    def result_delivered(self, txn: str, delivery: str = "acknowledged") -> None:
+        with self._write() as cur:
+            results.delivered(cur, txn, delivery, self._clock())
+
+    def result_counts(self) -> dict[str, int]:
+        return results.counts(self._db)
 
     def recover(self, now: datetime | None = None) -> list[Settlement]:
         """Settle every transaction a crash left open.  Run at start-up, before money is taken."""

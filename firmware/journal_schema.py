@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE transactions (
@@ -39,6 +39,27 @@ CREATE UNIQUE INDEX events_kind_ref ON events(kind, ref) WHERE ref IS NOT NULL;
 CREATE INDEX events_transaction ON events(transaction_id);
 CREATE INDEX events_at ON events(at);
 """
+
+MIGRATIONS = {
+    2: """
+CREATE TABLE results (
+    transaction_id TEXT PRIMARY KEY REFERENCES transactions(id),
+    outcome        TEXT NOT NULL,
+    pages_printed  INTEGER NOT NULL CHECK (pages_printed >= 0),
+    fee_collected  INTEGER NOT NULL CHECK (fee_collected >= 0),
+    refund_owed    INTEGER NOT NULL CHECK (refund_owed >= 0),
+    reason         TEXT,
+    queued_at      TEXT NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT,
+    delivered_at   TEXT,
+    delivery       TEXT
+);
+CREATE INDEX results_pending ON results(delivered_at) WHERE delivered_at IS NULL;
+""",
+}
+"""Schema steps after version 1, by the version they lead to.  Version 2: the result outbox (one row per
+settled transaction the server knows of; see :mod:`firmware.journal_results`)."""
 
 # Money moves: their amounts make up a transaction's balance.
 CREDIT = "credit"

@@ -3,7 +3,8 @@
 A mixin of :class:`firmware.controller.Kiosk`.  Every yen goes through the cashier and the journal; the visit
 only decides when.  Once money was taken the visit never just stops: it ends in exactly one of printed (fee
 earned, change paid), partly printed (fee held for a reprint at the counter, change paid) or refunded (paid back,
-or owed back where the hoppers could not pay) — and the server is told which.
+or owed back where the hoppers could not pay) — and the server is told which: the settlement queues the result
+in the journal, and :mod:`firmware.result_outbox` delivers it.
 """
 from __future__ import annotations
 
@@ -139,12 +140,11 @@ class PaymentSteps:
     async def _settle_printed(self, outcome: str) -> None:
         visit = self.visit
         change = await self.cashier.pay_change(visit.txn)
-        settlement = self.journal.settle(visit.txn)
+        settlement = self.journal.settle(visit.txn, outcome=outcome)
         self._after_settlement(settlement, change)
         if visit.pages_printed:
             visit.items.add("document")
-        self._report(visit.txn, outcome, visit.pages_printed, settlement.fee_earned + settlement.fee_held,
-                     settlement.refund_owed)
+        self.results.wake()
 
     async def _refund_and_close(self, reason: str, outcome: str = wire.ResultOutcome.REFUNDED) -> None:
         """Pay back everything the transaction holds and close it."""
@@ -157,9 +157,9 @@ class PaymentSteps:
         refund = await self.cashier.refund_all(txn)
         if self.cashier.unknown_state:
             self._fault_after_visit = self._fault_after_visit or "cash_device"
-        settlement = self.journal.settle(txn)
+        settlement = self.journal.settle(txn, outcome=outcome, reason=reason.split(".")[0])
         self._after_settlement(settlement, refund)
-        self._report(txn, outcome, 0, 0, settlement.refund_owed, reason=reason.split(".")[0])
+        self.results.wake()
 
     def _after_settlement(self, settlement, payout) -> None:
         visit = self.visit
@@ -169,15 +169,6 @@ class PaymentSteps:
             visit.items.add("change")
         if settlement.refund_owed:
             self.audit.emit("money.refund_owed", txn=settlement.transaction_id, amount=settlement.refund_owed)
-
-    def _report(self, txn: str, outcome: str, pages: int, fee: int, refund_owed: int, reason: str | None = None):
-        async def report() -> None:
-            try:
-                await self.server.report_result(txn, outcome, pages, fee, refund_owed, reason)
-            except (ServerUnavailable, wire.ServerRefused, wire.ProtocolError):
-                self.audit.emit("server.result_unreported", txn=txn)
-
-        self._spawn_forever(report(), "report-result")
 
 
 def _issue_message(error: BaseException) -> str:

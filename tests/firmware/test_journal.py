@@ -33,7 +33,26 @@ def test_opens_in_wal_mode_with_full_sync_and_a_schema_version(tmp_path):
     j = Journal(tmp_path / "j.db")
     assert j._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert j._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert j._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert j._db.execute("PRAGMA user_version").fetchone()[0] == 2
+    j.close()
+
+
+def test_a_version_1_journal_is_migrated_in_place_and_keeps_its_records(tmp_path):
+    from firmware import journal_schema
+
+    path = tmp_path / "j.db"
+    raw = sqlite3.connect(path)
+    raw.executescript(journal_schema.SCHEMA + "; PRAGMA user_version = 1;")
+    raw.execute("INSERT INTO transactions (id, opened_at, kiosk_id, state) VALUES (?, '2026-01-01T00:00:00', "
+                "'kiosk-01', 'open')", (TXN,))
+    raw.commit()
+    raw.close()
+    j = Journal(path)
+    assert j._db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert j.open_transactions() == [TXN] and j.pending_results() == []
+    j.note(TXN, "issue_requested")
+    j.settle(TXN)
+    assert [r.transaction_id for r in j.pending_results()] == [TXN]  # the outbox table exists now
     j.close()
 
 
