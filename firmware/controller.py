@@ -33,7 +33,7 @@ from firmware.server_client import ServerUnavailable
 from firmware.visit import (CANCELLABLE, Visit, RESIDENT_STATES, Back, CallStaff, Cancel, ChooseCertificate,
                             ChooseLanguage, Confirm, EnterPin, Intent, MoreTime, OfferView, SetOptions,
                             SilenceVoice, TakeChange, VisitState, VisitView)
-from firmware.visit_attention import AttentionSteps
+from firmware.visit_attention import CARD_LEFT, AttentionSteps
 from firmware.visit_payment import PaymentSteps
 from firmware.visit_service import ServiceSteps
 from firmware.visit_signin import SigninSteps
@@ -323,16 +323,19 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             await self._cancel()
         elif self.state is S.RETURN_CARD:
             await self._after_card_returned()
+        elif self.state is S.OUT_OF_SERVICE:
+            self._next_readiness = 0.0  # (a forgotten card lifted: back in service at the next tick)
 
     async def _cancel(self) -> None:
         self.audit.emit("visit.cancelled", visit=self.visit.number, state=self.state.value)
         self._abandon_operations()
         if self.state is S.PAYING:
             await self._refund_and_close("cancelled")
-            self._enter(S.RETURN_CARD, "cancelled_refunded")
+            self.visit.outcome = "cancelled"
+            await self._return_card("cancelled_refunded")
         else:
-            self._enter(S.RETURN_CARD, "cancelled")
-        self.visit.outcome = "cancelled"
+            self.visit.outcome = "cancelled"
+            await self._return_card("cancelled")
 
     def _abandon_operations(self) -> None:
         """Whatever the card, the server or the printer answers now belongs to no one."""
@@ -347,9 +350,7 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             if reason and (self.state is S.IDLE or reason != self.out_of_service_reason):
                 await self._go_out_of_service(reason)  # (out of service already: the reason may have changed)
             elif not reason and self.state is S.OUT_OF_SERVICE:
-                self.out_of_service_reason = None
-                self.audit.emit("kiosk.in_service")
-                self._enter(S.IDLE)
+                self._back_in_service()
         await self._attention_tick(now)
         if self._deadline is not None and now >= self._deadline:
             await self._on_deadline()
@@ -360,12 +361,12 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         if state in RESIDENT_STATES:
             self.audit.emit("visit.timed_out", visit=self.visit.number, state=state.value)
             self._abandon_operations()
+            self.visit.outcome = "timed_out"
             if state is S.PAYING:
                 await self._refund_and_close("timed_out")
-                self._enter(S.RETURN_CARD, "timeout_refunded")
+                await self._return_card("timeout_refunded")
             else:
-                self._enter(S.RETURN_CARD, "timeout")
-            self.visit.outcome = "timed_out"
+                await self._return_card("timeout")
         elif state in (S.ISSUING, S.PRINTING):
             self.audit.emit("visit.timed_out", visit=self.visit.number, state=state.value)
             await self._abort_after_payment("timeout_" + state.value)
@@ -383,6 +384,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         self._enter(S.IDLE)
         self._deadline = None
         self._next_readiness = 0.0
+        if outcome != "staff_card" and self.devices.card_reader.card_kind() is not None:
+            self._fault_after_visit = self._fault_after_visit or CARD_LEFT  # never idle with a card on the reader
         if self._fault_after_visit:
             reason, self._fault_after_visit = self._fault_after_visit, None
             self.devices.signals.set_beacon(True)

@@ -3,7 +3,9 @@ their certificate or their change behind.
 
 A mixin of :class:`firmware.controller.Kiosk`.  Each state has a spoken prompt (message id = ``prompt.<state>``)
 and a guide light.  At the end of a visit the reminders escalate while an item is left: voice at once, the
-buzzer after ``BUZZER_AFTER_S``, the staff beacon after ``BEACON_AFTER_S``.  A prompt that cannot be played falls
+buzzer after ``BUZZER_AFTER_S``, the staff beacon after ``BEACON_AFTER_S``.  A card is never left behind on an
+idle kiosk: once its visit has ended the kiosk stays out of service (``CARD_LEFT``), its voice asking again every
+``CARD_VOICE_EVERY_S``, with buzzer and beacon on, until the card leaves the reader.  A prompt that cannot be played falls
 back to the buzzer.
 """
 from __future__ import annotations
@@ -13,6 +15,10 @@ from firmware.visit import VisitState as S
 
 BUZZER_AFTER_S = 15.0
 BEACON_AFTER_S = 30.0
+CARD_LEFT = "card_left_on_reader"
+"""Out-of-service reason while a card nobody's visit holds lies on the reader: voice, buzzer and beacon stay on
+until it is lifted (by its owner, or by staff)."""
+CARD_VOICE_EVERY_S = 30.0
 
 _LIGHTS = {
     S.IDLE: {GuideLight.CARD_READER: LightPattern.PULSE},
@@ -48,7 +54,22 @@ class AttentionSteps:
 
         self._spawn_forever(say(), "voice")
 
+    _card_voice_at = 0.0
+
+    def _remind_card_left(self) -> None:
+        signals = self.devices.signals
+        signals.set_beacon(True)
+        signals.buzz(BuzzerPattern.REMINDER)
+        self._card_voice_at = self.clock.now()
+        self._say("prompt.return_card")
+
     async def _attention_tick(self, now: float) -> None:
+        if self.state is S.RETURN_CARD and self.devices.card_reader.card_kind() is None:
+            await self._after_card_returned()  # (its lift was seen before the visit asked for it)
+            return
+        if self.state is S.OUT_OF_SERVICE and self.out_of_service_reason == CARD_LEFT \
+                and now - self._card_voice_at >= CARD_VOICE_EVERY_S:
+            self._remind_card_left()
         if self.state not in (S.RETURN_CARD, S.TAKE_ITEMS):
             return
         elapsed = now - self._entered_at
@@ -68,6 +89,12 @@ class AttentionSteps:
         signals.buzz(BuzzerPattern.SILENT)
         if self._fault_after_visit is None:
             signals.set_beacon(False)
+
+    async def _return_card(self, message: str) -> None:
+        """Ask for the card back, unless it has already left the reader (lifted while paying)."""
+        self._enter(S.RETURN_CARD, message)
+        if self.devices.card_reader.card_kind() is None:
+            await self._after_card_returned()
 
     async def _after_card_returned(self) -> None:
         """The card is off the reader: what else must the resident take?"""

@@ -12,6 +12,7 @@ from certs import wire
 from hal.card import ReaderState
 from firmware.server_client import ServerUnavailable
 from firmware.visit import VisitState as S
+from firmware.visit_attention import CARD_LEFT
 
 log = logging.getLogger("kiosk.controller")
 
@@ -28,6 +29,8 @@ class ServiceSteps:
             return "door_open"
         if d.card_reader.state() in (ReaderState.NO_READER, ReaderState.FAULT):
             return "card_reader"
+        if self.state is S.OUT_OF_SERVICE and d.card_reader.card_kind() is not None:
+            return CARD_LEFT  # nobody's visit holds it: it stays out of service, reminding, until it is lifted
         try:
             status = await d.printer.status()
         except Exception:
@@ -47,6 +50,16 @@ class ServiceSteps:
         self.state = S.OUT_OF_SERVICE
         self._deadline = None
         self._next_readiness = self.clock.now() + self.settings.readiness_every_s
+        if reason == CARD_LEFT:
+            self._remind_card_left()
+
+    def _back_in_service(self) -> None:
+        was = self.out_of_service_reason
+        self.out_of_service_reason = None
+        self.audit.emit("kiosk.in_service")
+        if was == CARD_LEFT and self._fault_after_visit is None:
+            self.devices.signals.set_beacon(False)  # the card is home: its alarm ends (others stay)
+        self._enter(S.IDLE)
 
     async def _fault(self, reason: str) -> None:
         """Something went wrong that a resident cannot fix: settle the money, end the visit (dropping what it
