@@ -76,7 +76,8 @@ class SimCard:
     change.  The signature side (``sign_pin``, ``sign_certificate``, ``sign_key``) is optional: a card issued
     without a signature certificate has none, but keeps the signature password's counter ``sign_tries_left``.
     The kiosk uses only the authentication side; the signature side is there so that standard middleware
-    (OpenSC) finds the whole JPKI AP.  A card of kind ``UNKNOWN`` stands for a card that is neither (a transit card, a bank card).
+    (OpenSC) finds the whole JPKI AP.  A card of kind ``UNKNOWN`` stands for a card that is neither (a transit
+    card, a bank card).
     """
 
     kind: CardKind

@@ -10,9 +10,11 @@ file name stem being the card's name)::
     {"kind": "unknown", "label": "a transit card"}
 
 The ``sign_*`` entries are the signature side of the JPKI AP (EF 0001/001A/001B); a card without
-``sign_private_key`` was issued without a signature certificate.  The certificates made here are self-signed and stand in for the JPKI user-authentication certificate only as far
-as the card is concerned (its public key verifies the card's signatures); the reference server issues real test
-chains of its own.
+``sign_private_key`` was issued without a signature certificate.
+
+The certificates made here are self-signed and stand in for the JPKI certificates only as far as the card is
+concerned (their public keys verify the card's signatures); the reference server issues real test chains of its
+own.
 """
 from __future__ import annotations
 

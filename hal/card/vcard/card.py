@@ -16,9 +16,9 @@ Written from the published facts, not from the driver:
   length left), as ISO 7816-3 T=0 cards do.
 - ``VERIFY`` ``00 20 00 80`` with no data: ``63 Cx``, x = tries left, nothing spent.  With 4 ASCII digits (the
   signature password: 6-16 ASCII characters): 9000 and the counter back to 3 (5), or ``63 Cx`` with one try fewer.
-  Each PIN has its own counter and its own verified state, and a key signs only after its own PIN.  A blocked card answers every VERIFY with its
-  ``blocked_sw`` and counts nothing: ``63 C0`` (default), or ``69 84`` / ``69 83``, the variants the facts leave
-  open.  A wrong PIN withdraws an earlier right one.
+  Each PIN has its own counter and its own verified state, and a key signs only after its own PIN.  A blocked
+  card answers every VERIFY with its ``blocked_sw`` and counts nothing: ``63 C0`` (default), or ``69 84`` /
+  ``69 83``, the variants the facts leave open.  A wrong PIN withdraws an earlier right one.
 - ``COMPUTE DIGITAL SIGNATURE`` ``80 2A 00 80 Lc data 00`` on EF 0017 (001A) after its PIN: the card pads the data
   (a DigestInfo) with PKCS#1 v1.5 type 1 itself and returns the 256-byte RSA result.  Without the PIN: 6982.
 - A card may hand long answers out with ``61 xx`` + ``GET RESPONSE`` (``00 C0 00 00 xx``), the T=0 way
@@ -303,3 +303,7 @@ class VirtualCard:
     @property
     def tries_left(self) -> int:
         return self.card.tries_left
+
+    @property
+    def sign_tries_left(self) -> int:
+        return self.card.sign_tries_left
