@@ -9,6 +9,8 @@ VENV=${VENV:-.venv}
 # python3-venv: to make the virtual environment with Debian's Python.
 # libpcsclite-dev + gcc: pyscard has no Linux wheel and builds against pcsc-lite.
 # pcscd + vsmartcard-vpcd: the real PC/SC daemon, and its virtual reader that our virtual JPKI card connects to.
+# opensc: standard PC/SC middleware (pkcs15-tool, pkcs11-tool, opensc-pkcs11.so); the tests check that its JPKI
+#   driver binds to our virtual card, lists its certificates and signs, as it does with a real My Number card.
 # xvfb, xauth, libmtdev1: the touchscreen app's GUI tests under a virtual X server.
 # postgresql: the tests run the server against a throw-away PostgreSQL cluster as well as SQLite.
 # alsa-utils: aplay, which plays the voice prompts.
@@ -16,7 +18,7 @@ VENV=${VENV:-.venv}
 # fonts-noto-cjk, fonts-dejavu-core: the touchscreen's fonts for Chinese/Korean (IPAex has no Hangul and few
 #   simplified hanzi) and for Vietnamese diacritics (screens/fonts.py).
 PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
-          pcscd vsmartcard-vpcd xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
+          pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
           fonts-noto-cjk fonts-dejavu-core)
 
 missing=()

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PIN_MAX_TRIES = 3
 """The JPKI user-authentication PIN allows three consecutive wrong tries (EF 0018)."""
+SIGN_PIN_MAX_TRIES = 5
+"""The JPKI signature password (6-16 upper-case letters and digits) allows five (EF 001B)."""
 
 SW_WRONG_DATA = 0x6A80
 SW_FILE_NOT_FOUND = 0x6A82
@@ -53,12 +55,29 @@ SW_SECURITY_NOT_SATISFIED = 0x6982
 SW_PIN_BLOCKED = 0x6984
 
 
+def _rsa_key(pem: str, path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"card file {path}: the JPKI keys must be RSA")
+    return key
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
+    ).decode("ascii")
+
+
 @dataclass(eq=False)
 class SimCard:
     """One card as the chip holds it.  ``pin`` and ``private_key`` never appear in ``repr``.
 
-    ``path`` is the JSON file the card came from; when set, the PIN counter is written back to it after every
-    change.  A card of kind ``UNKNOWN`` stands for a card that is neither (a transit card, a bank card).
+    ``path`` is the JSON file the card came from; when set, the PIN counters are written back to it after every
+    change.  The signature side (``sign_pin``, ``sign_certificate``, ``sign_key``) is optional: a card issued
+    without a signature certificate has none, but keeps the signature password's counter ``sign_tries_left``.
+    The kiosk uses only the authentication side; the signature side is there so that standard middleware
+    (OpenSC) finds the whole JPKI AP.  A card of kind ``UNKNOWN`` stands for a card that is neither (a transit
+    card, a bank card).
     """
 
     kind: CardKind
@@ -69,6 +88,14 @@ class SimCard:
     private_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
     card_id: str = ""
     path: Path | None = None
+    sign_pin: str = field(default="", repr=False)
+    sign_tries_left: int = SIGN_PIN_MAX_TRIES
+    sign_certificate: bytes = field(default=b"", repr=False)
+    sign_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
+
+    @property
+    def has_signature_side(self) -> bool:
+        return self.sign_key is not None and bool(self.sign_certificate) and bool(self.sign_pin)
 
     @property
     def blocked(self) -> bool:
@@ -85,11 +112,13 @@ class SimCard:
             raise ValueError(f"card file {path} is not a card: {type(e).__name__}") from None
         label = str(data.get("label", path.stem))
         if kind is CardKind.MY_NUMBER:
-            key = serialization.load_pem_private_key(data["private_key"].encode("ascii"), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"card file {path}: the JPKI key must be RSA")
+            key = _rsa_key(data["private_key"], path)
+            sign_key = _rsa_key(data["sign_private_key"], path) if data.get("sign_private_key") else None
             return cls(kind, label, pin=str(data["pin"]), tries_left=int(data.get("tries_left", PIN_MAX_TRIES)),
-                       certificate=base64.b64decode(data["certificate"]), private_key=key, path=path)
+                       certificate=base64.b64decode(data["certificate"]), private_key=key, path=path,
+                       sign_pin=str(data.get("sign_pin", "")),
+                       sign_tries_left=int(data.get("sign_tries_left", SIGN_PIN_MAX_TRIES)),
+                       sign_certificate=base64.b64decode(data.get("sign_certificate", "")), sign_key=sign_key)
         return cls(kind, label, card_id=str(data.get("card_id", "")), path=path)
 
     def to_json(self) -> dict:
@@ -100,10 +129,12 @@ class SimCard:
             data.update(
                 pin=self.pin, tries_left=self.tries_left,
                 certificate=base64.b64encode(self.certificate).decode("ascii"),
-                private_key=self.private_key.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
-                ).decode("ascii"),
+                private_key=_pem(self.private_key), sign_tries_left=self.sign_tries_left,
             )
+            if self.has_signature_side:
+                data.update(sign_pin=self.sign_pin,
+                            sign_certificate=base64.b64encode(self.sign_certificate).decode("ascii"),
+                            sign_private_key=_pem(self.sign_key))
         elif self.kind is CardKind.CITIZEN:
             data["card_id"] = self.card_id
         return data

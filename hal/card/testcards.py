@@ -4,13 +4,17 @@ The card file format (what ``kiosk-server devinit`` writes into the cards direct
 file name stem being the card's name)::
 
     {"kind": "my_number", "label": "resident A", "pin": "1234", "tries_left": 3,
-     "certificate": "<base64 DER>", "private_key": "<PKCS8 PEM, RSA-2048>"}
+     "certificate": "<base64 DER>", "private_key": "<PKCS8 PEM, RSA-2048>", "sign_tries_left": 5,
+     "sign_pin": "ABC123", "sign_certificate": "<base64 DER>", "sign_private_key": "<PKCS8 PEM, RSA-2048>"}
     {"kind": "citizen", "label": "resident B", "card_id": "C0000001"}
     {"kind": "unknown", "label": "a transit card"}
 
-The certificates made here are self-signed and stand in for the JPKI user-authentication certificate only as far
-as the card is concerned (its public key verifies the card's signatures); the reference server issues real test
-chains of its own.
+The ``sign_*`` entries are the signature side of the JPKI AP (EF 0001/001A/001B); a card without
+``sign_private_key`` was issued without a signature certificate.
+
+The certificates made here are self-signed and stand in for the JPKI certificates only as far as the card is
+concerned (their public keys verify the card's signatures); the reference server issues real test chains of its
+own.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from hal.card.contract import CardKind
-from hal.card.sim import PIN_MAX_TRIES, SimCard
+from hal.card.sim import PIN_MAX_TRIES, SIGN_PIN_MAX_TRIES, SimCard
 
 
 def new_card_key() -> rsa.RSAPrivateKey:
@@ -37,6 +41,12 @@ def new_card_key() -> rsa.RSAPrivateKey:
 @functools.lru_cache(maxsize=1)
 def shared_test_key() -> rsa.RSAPrivateKey:
     """One RSA-2048 key per process, for tests that make many cards and do not care that they share a key."""
+    return new_card_key()
+
+
+@functools.lru_cache(maxsize=1)
+def shared_sign_test_key() -> rsa.RSAPrivateKey:
+    """The signature-side twin of :func:`shared_test_key` (a real card's two keys differ)."""
     return new_card_key()
 
 
@@ -57,11 +67,19 @@ def self_signed_certificate(key: rsa.RSAPrivateKey, common_name: str) -> bytes:
 
 
 def make_test_card(label: str = "test resident", pin: str = "1234", tries_left: int = PIN_MAX_TRIES,
-                   key: rsa.RSAPrivateKey | None = None, certificate: bytes | None = None) -> SimCard:
+                   key: rsa.RSAPrivateKey | None = None, certificate: bytes | None = None,
+                   sign_pin: str | None = None, sign_tries_left: int = SIGN_PIN_MAX_TRIES) -> SimCard:
     """A My Number card with a JPKI key and certificate.
 
     Without ``key`` the card gets :func:`shared_test_key` (fast); pass :func:`new_card_key` for a card of its own.
+    With ``sign_pin`` (6-16 upper-case letters and digits) it also carries a signature key and certificate
+    (:func:`shared_sign_test_key`); without, it was issued with none.
     """
+    if sign_pin is not None and not (6 <= len(sign_pin) <= 16 and sign_pin.isascii() and sign_pin.isalnum()
+                                     and sign_pin == sign_pin.upper()):
+        raise ValueError("the JPKI signature password is 6-16 upper-case letters and digits")
+    if not 0 <= sign_tries_left <= SIGN_PIN_MAX_TRIES:
+        raise ValueError(f"sign_tries_left must be between 0 and {SIGN_PIN_MAX_TRIES}")
     if len(pin) != 4 or not pin.isdigit():
         raise ValueError("the JPKI authentication PIN is 4 digits")
     if not 0 <= tries_left <= PIN_MAX_TRIES:
@@ -69,8 +87,12 @@ def make_test_card(label: str = "test resident", pin: str = "1234", tries_left: 
     key = key or shared_test_key()
     if certificate is None:
         certificate = self_signed_certificate(key, f"JPKI test card {label}")
-    return SimCard(CardKind.MY_NUMBER, label, pin=pin, tries_left=tries_left, certificate=certificate,
-                   private_key=key)
+    card = SimCard(CardKind.MY_NUMBER, label, pin=pin, tries_left=tries_left, certificate=certificate,
+                   private_key=key, sign_tries_left=sign_tries_left)
+    if sign_pin is not None:
+        card.sign_pin, card.sign_key = sign_pin, shared_sign_test_key()
+        card.sign_certificate = self_signed_certificate(card.sign_key, f"JPKI test signature {label}")
+    return card
 
 
 def make_citizen_card(card_id: str = "C0000001", label: str = "test citizen") -> SimCard:

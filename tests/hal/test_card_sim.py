@@ -29,7 +29,8 @@ def test_a_card_file_round_trips(cards_dir):
     assert card.kind is CardKind.MY_NUMBER and card.label == "resident A" and card.tries_left == 3
     assert SimCard.load(cards_dir / "resident-b.json").card_id == "C0000001"
     data = json.loads((cards_dir / "resident-a.json").read_text())
-    assert set(data) == {"kind", "label", "pin", "tries_left", "certificate", "private_key"}
+    assert set(data) == {"kind", "label", "pin", "tries_left", "certificate", "private_key",
+                         "sign_tries_left"}
 
 
 def test_cards_are_placed_by_name_and_the_counter_is_written_back_to_the_file(cards_dir):

@@ -125,3 +125,73 @@ def test_the_counter_is_written_back_to_the_card_file(tmp_path):
     send(card, "0020008004" + b"0000".hex())
     assert SimCard.load(path).tries_left == 2
     assert all(len(entry) == 6 for entry in card.journal) and (0x00, 0x20, 0x00, 0x80, 4, None) in card.journal
+
+
+# -- the signature side of the JPKI AP (OpenSC's jpki driver binds only when it is there) --------------------------
+
+SIGN_PIN = "ABC123"
+
+
+def test_the_signature_pin_ef_001b_answers_its_counter_of_five_and_spends_nothing():
+    card = VirtualCard(make_test_card(sign_pin=SIGN_PIN))
+    send(card, SELECT_JPKI)
+    assert send(card, "00A4020C02001B")[1] == "9000"
+    assert [send(card, "00200080")[1] for _ in range(2)] == ["63C5"] * 2
+    assert send(card, "0020008006" + b"XYZ999".hex())[1] == "63C4"
+    assert send(card, "0020008006" + SIGN_PIN.encode().hex())[1] == "9000"
+    assert send(card, "00200080")[1] == "63C5"  # the right password restores five tries
+    send(card, "00A4020C020018")
+    assert send(card, "00200080")[1] == "63C3"  # the auth PIN has its own counter
+
+
+def test_the_signature_certificate_needs_the_signature_pin_and_its_ca_does_not():
+    sim = make_test_card(pin="1234", sign_pin=SIGN_PIN)
+    card = VirtualCard(sim)
+    send(card, SELECT_JPKI)
+    assert send(card, "00A4020C020002")[1] == "9000"
+    assert send(card, "00B0000004") == (sim.sign_certificate[:4], "9000")
+    assert send(card, "00A4020C020001")[1] == "9000"
+    assert send(card, "00B0000004")[1] == "6982"
+    send(card, "00A4020C020018")
+    send(card, "0020008004" + b"1234".hex())  # the auth PIN does not open it
+    send(card, "00A4020C020001")
+    assert send(card, "00B0000004")[1] == "6982"
+    send(card, "00A4020C02001B")
+    send(card, "0020008006" + SIGN_PIN.encode().hex())
+    send(card, "00A4020C020001")
+    assert send(card, "00B0000004") == (sim.sign_certificate[:4], "9000")
+    assert sim.sign_certificate != sim.certificate
+    x509.load_der_x509_certificate(sim.sign_certificate)
+
+
+def test_the_signature_key_signs_after_the_signature_pin_only():
+    sim = make_test_card(pin="1234", sign_pin=SIGN_PIN)
+    card = VirtualCard(sim)
+    sign = "802A008033" + digest_info_sha256(b"document").hex() + "00"
+    send(card, SELECT_JPKI)
+    send(card, "00A4020C020018")
+    send(card, "0020008004" + b"1234".hex())
+    send(card, "00A4020C02001A")
+    assert send(card, sign)[1] == "6982"  # the auth PIN is not the signature PIN
+    send(card, "00A4020C02001B")
+    assert send(card, "0020008006" + SIGN_PIN.encode().hex())[1] == "9000"
+    send(card, "00A4020C02001A")
+    signature, sw = send(card, sign)
+    assert sw == "9000" and len(signature) == 256
+    public_key = x509.load_der_x509_certificate(sim.sign_certificate).public_key()
+    public_key.verify(signature, b"document", padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_the_signature_pin_counter_is_written_back_and_a_card_without_a_signature_side_keeps_it(tmp_path):
+    path = write_card_file(make_test_card(sign_pin=SIGN_PIN), tmp_path, "resident")
+    card = VirtualCard(SimCard.load(path))
+    send(card, SELECT_JPKI)
+    send(card, "00A4020C02001B")
+    send(card, "0020008006" + b"XYZ999".hex())
+    loaded = SimCard.load(path)
+    assert loaded.sign_tries_left == 4 and loaded.tries_left == 3 and loaded.sign_pin == SIGN_PIN
+    bare = VirtualCard(make_test_card(sign_pin=None))  # no signature certificate was issued on this card
+    send(bare, SELECT_JPKI)
+    assert send(bare, "00A4020C02001B")[1] == "9000" and send(bare, "00200080")[1] == "63C5"
+    assert send(bare, "0020008006" + SIGN_PIN.encode().hex())[1] == "63C4"
+    assert send(bare, "00A4020C020001")[1] == "6A82" and send(bare, "00A4020C02001A")[1] == "6A82"

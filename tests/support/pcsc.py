@@ -148,7 +148,15 @@ class PcscWorld:
 
     def wait_for_no_card(self, reader: str, timeout: float = 3.0) -> None:
         """Wait until pcscd itself reports no card in ``reader`` (it looks every 400 ms)."""
+        self._wait_for_state(reader, "EMPTY", timeout)
+
+    def wait_for_card(self, reader: str, timeout: float = 3.0) -> None:
+        """Wait until pcscd itself reports a card in ``reader`` (for clients that do not wait, like OpenSC's)."""
+        self._wait_for_state(reader, "PRESENT", timeout)
+
+    def _wait_for_state(self, reader: str, flag: str, timeout: float) -> None:
         from smartcard import scard
+        wanted = getattr(scard, f"SCARD_STATE_{flag}")
         hr, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if hr != scard.SCARD_S_SUCCESS:
             raise PcscUnavailable(f"pcscd does not answer ({hr:#x})")
@@ -159,9 +167,9 @@ class PcscWorld:
                 hr, states = scard.SCardGetStatusChange(context, 100, [(reader, state)])
                 if hr == scard.SCARD_S_SUCCESS:
                     state = states[0][1] & ~scard.SCARD_STATE_CHANGED
-                    if state & scard.SCARD_STATE_EMPTY:
+                    if state & wanted:
                         return
-            raise AssertionError(f"pcscd still shows a card in {reader} after {timeout} s")
+            raise AssertionError(f"pcscd does not show {reader} {flag.lower()} after {timeout} s")
         finally:
             scard.SCardReleaseContext(context)
 

@@ -10,8 +10,8 @@ or ``quit``.  The card's PIN counter is written back to its file, like the chip'
 ``--control PATH`` opens a Unix socket taking one JSON object per line, answered with one JSON line (the tests'
 way in): ``{"do": "place", "card": FILE, "blocked_sw": "6983", "chained": true, "atr": "3B…"}``,
 ``{"do": "lift"}``, ``{"do": "lift_on_next_command", "after": 0}``, ``{"do": "state"}`` → ``{"ok": true,
-"placed": …, "connected": …, "tries_left": …, "commands": …}``, ``{"do": "journal"}`` → the headers of the
-commands received so far (CLA, INS, P1, P2, Lc, Le; never data), ``{"do": "quit"}``.  A bad request gets
+"placed": …, "connected": …, "tries_left": …, "sign_tries_left": …, "commands": …}``, ``{"do": "journal"}`` → the
+headers of the commands received so far (CLA, INS, P1, P2, Lc, Le; never data), ``{"do": "quit"}``.  A bad request gets
 ``{"ok": false, "error": …}``.
 """
 from __future__ import annotations
@@ -66,7 +66,9 @@ class Controller:
             if action == "state":
                 card = self.slot.card
                 return {"ok": True, "placed": card is not None, "connected": self.slot.connected(),
-                        "tries_left": card.tries_left if card else None, "commands": card.commands if card else 0,
+                        "tries_left": card.tries_left if card else None,
+                        "sign_tries_left": card.sign_tries_left if card else None,
+                        "commands": card.commands if card else 0,
                         "connections": self.slot.connections}
             if action == "quit":
                 self.stopped.set()

@@ -2,16 +2,24 @@
 
 Written from the published facts, not from the driver:
 
-- JPKI AP ``D3 92 F0 00 26 01 00 00 00 01``; EF ``000A`` user-authentication certificate (no PIN), ``0018`` the
-  4-digit auth PIN (3 tries), ``0017`` the auth private key.
+- JPKI AP ``D3 92 F0 00 26 01 00 00 00 01``; EF ``000A`` user-authentication certificate and ``000B`` its CA (no
+  PIN), ``0018`` the 4-digit auth PIN (3 tries), ``0017`` the auth private key; the signature side: ``0001`` the
+  signature certificate (readable only after the signature password), ``0002`` its CA (no PIN), ``001B`` the
+  signature password (6-16 characters, 5 tries), ``001A`` the signature private key; ``0006`` the AP token.
+  OpenSC's jpki driver reads both PIN counters when it binds (``pkcs15-jpki.c``), and the certificate sizes
+  from their first 4 bytes (``card-jpki.c``); jpki/myna reads ``0001`` only after VERIFY of ``001B``.  A card
+  issued without a signature certificate has no ``0001``/``0002``/``001A``, and its ``001B`` knows no password
+  (the project's choice: no source says what such a card answers).  Reading ``0001`` without the signature
+  password answers ISO 7816-4's ``69 82`` (security status not satisfied; the exact word is unverified).
 - ``SELECT`` ``00 A4 04 0C`` by AID, ``00 A4 02 0C`` an EF of the selected AP; a name the card does not have: 6A82.
 - ``READ BINARY`` ``00 B0 P1 P2 Le``: P1P2 is the offset.  Asking for more than is left gets ``6C xx`` (the exact
   length left), as ISO 7816-3 T=0 cards do.
-- ``VERIFY`` ``00 20 00 80`` with no data: ``63 Cx``, x = tries left, nothing spent.  With 4 ASCII digits: 9000 and
-  the counter back to 3, or ``63 Cx`` with one try fewer.  A blocked card answers every VERIFY with its
-  ``blocked_sw`` and counts nothing: ``63 C0`` (default), or ``69 84`` / ``69 83``, the variants the facts leave
-  open.  A wrong PIN withdraws an earlier right one.
-- ``COMPUTE DIGITAL SIGNATURE`` ``80 2A 00 80 Lc data 00`` on EF 0017 after the PIN: the card pads the data
+- ``VERIFY`` ``00 20 00 80`` with no data: ``63 Cx``, x = tries left, nothing spent.  With 4 ASCII digits (the
+  signature password: 6-16 ASCII characters): 9000 and the counter back to 3 (5), or ``63 Cx`` with one try fewer.
+  Each PIN has its own counter and its own verified state, and a key signs only after its own PIN.  A blocked
+  card answers every VERIFY with its ``blocked_sw`` and counts nothing: ``63 C0`` (default), or ``69 84`` /
+  ``69 83``, the variants the facts leave open.  A wrong PIN withdraws an earlier right one.
+- ``COMPUTE DIGITAL SIGNATURE`` ``80 2A 00 80 Lc data 00`` on EF 0017 (001A) after its PIN: the card pads the data
   (a DigestInfo) with PKCS#1 v1.5 type 1 itself and returns the 256-byte RSA result.  Without the PIN: 6982.
 - A card may hand long answers out with ``61 xx`` + ``GET RESPONSE`` (``00 C0 00 00 xx``), the T=0 way
   (the ``chained`` variant).
@@ -26,11 +34,15 @@ import hmac
 from collections import deque
 
 from hal.card.contract import CardKind
-from hal.card.sim import PIN_MAX_TRIES, SimCard
+from hal.card.sim import PIN_MAX_TRIES, SIGN_PIN_MAX_TRIES, SimCard
 
 AID_JPKI = bytes.fromhex("D392F000260100000001")
 AID_CITY = b"\xf0" + b"CITYCARD"
 EF_AUTH_CERT, EF_AUTH_CA, EF_AUTH_KEY, EF_AUTH_PIN, EF_TOKEN = 0x000A, 0x000B, 0x0017, 0x0018, 0x0006
+EF_SIGN_CERT, EF_SIGN_CA, EF_SIGN_KEY, EF_SIGN_PIN = 0x0001, 0x0002, 0x001A, 0x001B
+KEY_PIN = {EF_AUTH_KEY: EF_AUTH_PIN, EF_SIGN_KEY: EF_SIGN_PIN}
+"""Which PIN opens which key (and, for the signature certificate, which file)."""
+PIN_LENGTHS = {EF_AUTH_PIN: (4, 4), EF_SIGN_PIN: (6, 16)}
 EF_CARD_NUMBER = 0x0001
 
 ATR_JPKI_CONTACT = bytes.fromhex("3BE000FF8131FE4514")  # the contact ATR OpenSC lists for this card
@@ -120,15 +132,18 @@ class VirtualCard:
         """A new card session: nothing selected, no PIN verified, no pending answer."""
         self._ap: bytes | None = None
         self._ef: int | None = None
-        self._verified = False
+        self._verified: set[int] = set()  # the PIN EFs verified in this session
         self._pending = b""
 
     # -- the files ---------------------------------------------------------------------------------------------
 
     def _aps(self) -> dict[bytes, dict[int, str]]:
         if self.card.kind is CardKind.MY_NUMBER:
-            return {AID_JPKI: {EF_AUTH_CERT: "binary", EF_AUTH_CA: "binary", EF_TOKEN: "binary",
-                               EF_AUTH_KEY: "key", EF_AUTH_PIN: "pin"}}
+            files = {EF_AUTH_CERT: "binary", EF_AUTH_CA: "binary", EF_TOKEN: "binary",
+                     EF_AUTH_KEY: "key", EF_AUTH_PIN: "pin", EF_SIGN_PIN: "pin"}
+            if self.card.has_signature_side:
+                files.update({EF_SIGN_CERT: "binary", EF_SIGN_CA: "binary", EF_SIGN_KEY: "key"})
+            return {AID_JPKI: files}
         if self.card.kind is CardKind.CITIZEN:
             return {AID_CITY: {EF_CARD_NUMBER: "binary"}}
         return {}
@@ -141,6 +156,8 @@ class VirtualCard:
             return self.card.certificate
         if ef == EF_TOKEN:
             return b"JPKIAPICCTOKEN2".ljust(32, b"\x00")
+        if ef in (EF_SIGN_CERT, EF_SIGN_CA):
+            return self.card.sign_certificate  # self-signed, like the auth side: its CA is itself
         return self.card.certificate  # EF 000B: the test cards are self-signed, their CA is themselves
 
     # -- commands ----------------------------------------------------------------------------------------------
@@ -191,7 +208,8 @@ class VirtualCard:
         if c.p1 == 0x04:
             if c.data not in aps:
                 return sw(0x6A82)
-            self._ap, self._ef, self._verified = c.data, None, False
+            self._ap, self._ef = c.data, None
+            self._verified.clear()
             return OK
         if c.p1 == 0x02:
             if len(c.data) != 2:
@@ -215,6 +233,8 @@ class VirtualCard:
             return sw(0x6986)  # no current EF, or one that cannot be read
         if c.p1 & 0x80:
             return sw(0x6A86)  # short-EF addressing: not on this card
+        if self._ap == AID_JPKI and self._ef == EF_SIGN_CERT and EF_SIGN_PIN not in self._verified:
+            return sw(0x6982)
         content = self._binary(self._ef)
         offset = (c.p1 << 8) | c.p2
         if offset >= len(content):
@@ -229,28 +249,38 @@ class VirtualCard:
             return sw(0x6A86)
         if self._current() != "pin":
             return sw(0x6986)
+        sign = self._ef == EF_SIGN_PIN
         card = self.card
-        tries = max(card.tries_left, 0)
+        tries = max(card.sign_tries_left if sign else card.tries_left, 0)
         if tries == 0:
             return sw(self.blocked_sw)
         if not c.data:
             return sw(0x63C0 | tries)
-        if len(c.data) != 4:
+        shortest, longest = PIN_LENGTHS[self._ef]
+        if not shortest <= len(c.data) <= longest:
             return sw(0x6700)
-        right = hmac.compare_digest(bytes(c.data), card.pin.encode("ascii"))
-        card.tries_left = PIN_MAX_TRIES if right else tries - 1
-        self._verified = right
+        secret = card.sign_pin if sign else card.pin
+        right = bool(secret) and hmac.compare_digest(bytes(c.data), secret.encode("ascii"))
+        left = (SIGN_PIN_MAX_TRIES if sign else PIN_MAX_TRIES) if right else tries - 1
+        if sign:
+            card.sign_tries_left = left
+        else:
+            card.tries_left = left
+        if right:
+            self._verified.add(self._ef)
+        else:
+            self._verified.discard(self._ef)
         self._persist()
-        return OK if right else sw(0x63C0 | card.tries_left)
+        return OK if right else sw(0x63C0 | left)
 
     def _sign(self, c: Command) -> bytes:
         if c.p1 != 0x00 or c.p2 != 0x80:
             return sw(0x6A86)
         if self._current() != "key":
             return sw(0x6986)
-        if not self._verified:
+        if KEY_PIN[self._ef] not in self._verified:
             return sw(0x6982)
-        key = self.card.private_key
+        key = self.card.sign_key if self._ef == EF_SIGN_KEY else self.card.private_key
         k = (key.key_size + 7) // 8
         if not c.data or len(c.data) > k - 11:
             return sw(0x6700)
@@ -273,3 +303,7 @@ class VirtualCard:
     @property
     def tries_left(self) -> int:
         return self.card.tries_left
+
+    @property
+    def sign_tries_left(self) -> int:
+        return self.card.sign_tries_left
