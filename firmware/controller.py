@@ -21,8 +21,8 @@ from typing import Any, Awaitable, Callable, Mapping
 from certs import wire
 from hal.card import CardPlaced, CardRemoved
 from hal.events import DeviceEvent
-from hal.coins import CoinCredited, CoinEventsLost
-from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation
+from hal.coins import CoinAcceptorStateChanged, CoinCredited, CoinEventsLost
+from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteValidatorStateChanged
 from hal.printer import DocumentTaken
 from hal.signals import DoorClosed, DoorOpened, StaffCallPressed
 from firmware.audit import AuditLog
@@ -231,6 +231,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             await self.cashier.on_note_escrowed(event.value)
         elif isinstance(event, (NoteCredited, CoinCredited)):
             await self._on_credit(event)
+        elif isinstance(event, (NoteValidatorStateChanged, CoinAcceptorStateChanged)) and event.state.out_of_service:
+            await self._cash_device_failed(event.device, event.state.value)
         elif isinstance(event, DocumentTaken):
             await self._item_taken("document")
         elif isinstance(event, DoorOpened):
