@@ -200,12 +200,43 @@ def test_a_jam_mid_payout_reports_what_left_and_stops_the_hopper():
     with_hopper(body)
 
 
-def test_a_hopper_lost_after_the_dispense_owes_the_coins_and_never_pays_twice():
+def test_a_hopper_silent_for_a_while_after_the_dispense_reports_what_it_really_paid():
+    async def body(hopper, emulator, bus):
+        emulator.silent_after_dispense = 1.5  # busy with its motor: no answer for longer than three polls
+        result = await hopper.dispense(4)
+        assert emulator.tray == 4 and emulator.dispenses == 1  # the coins did leave, once
+        assert result == DispenseResult(4, 4, 0)  # and the kiosk books them as paid, not owed
+        assert hopper.state() is H.READY and hopper.coins_estimate() == 46
+    with_hopper(body)
+
+
+def test_a_hopper_lost_for_good_after_the_dispense_says_unknown_and_never_pays_twice():
     async def body(hopper, emulator, bus):
         emulator.silent_after_dispense = True  # it took the dispense, then its cable came loose
         result = await hopper.dispense(2)
-        assert result == DispenseResult(2, 0, 2) and hopper.state() is H.OFFLINE
-        assert emulator.dispenses == 1
+        assert emulator.tray == 2 and emulator.dispenses == 1  # it paid both; the kiosk cannot know that
+        assert result == DispenseResult(2, 0, 0, unknown=2)  # unknown: not booked as unpaid, never resent
+        assert hopper.state() is H.OFFLINE and hopper.coins_estimate() is None
+        assert await hopper.dispense(1) == DispenseResult(1, 0, 1) and emulator.dispenses == 1
+    with_hopper(body, seconds_per_coin=0.05, payout_grace=0.2, answer_within=0.3)
+
+
+def test_a_lost_dispense_reply_then_silence_is_unknown_not_unpaid():
+    async def body(hopper, emulator, bus):
+        bus.drop_next_replies(1, header=167)
+        emulator.silent_after_dispense = True
+        result = await hopper.dispense(3)
+        assert emulator.tray == 3 and emulator.dispenses == 1
+        assert result == DispenseResult(3, 0, 0, unknown=3) and hopper.state() is H.OFFLINE
+    with_hopper(body, seconds_per_coin=0.05, payout_grace=0.2, answer_within=0.3)
+
+
+def test_a_lost_dispense_reply_then_a_pause_is_reconciled_once_the_hopper_answers():
+    async def body(hopper, emulator, bus):
+        bus.drop_next_replies(1, header=167)
+        emulator.silent_after_dispense = 1.5
+        assert await hopper.dispense(3) == DispenseResult(3, 3, 0)
+        assert emulator.tray == 3 and emulator.dispenses == 1 and hopper.state() is H.READY
     with_hopper(body)
 
 
