@@ -36,11 +36,14 @@ two seconds; a validator that has not settled by then cannot say what it took)."
 
 @dataclass(frozen=True)
 class PayoutOutcome:
-    """What a change or refund payout came to, in yen: ``paid`` by the hoppers, ``owed`` as a refund slip."""
+    """What a change or refund payout came to, in yen: ``paid`` by the hoppers, ``owed`` as a refund slip, and
+    ``unknown``: coins a hopper could not say it paid or not (journalled for a count; the kiosk is out of service
+    until then, and settlement keeps it flagged as unconfirmed)."""
 
     paid: int
     owed: int
     payout_id: str | None = None
+    unknown: int = 0
 
 
 class Cashier:
@@ -56,7 +59,7 @@ class Cashier:
         self._accepting = False
         self._refresh: asyncio.Task | None = None
         self.settle_bound_s = SETTLE_BOUND_S
-        self.unknown_state = False  # an acceptor could not tell its final state: staff must count before money
+        self.unknown_state = False  # a cash device could not tell what it took or paid: staff count before money
 
     # ---- what the kiosk can pay and take ---------------------------------------------------------------------
 
@@ -267,7 +270,7 @@ class Cashier:
     async def _payout(self, txn: str, kind: str, amount: int) -> PayoutOutcome:
         payable, plan = largest_payable(amount, self.stock())
         payout = self.journal.begin_payout(txn, kind, amount, unplannable=amount - payable)
-        paid, owed = 0, amount - payable
+        paid, owed, unknown = 0, amount - payable, 0
         for value, count in sorted(plan.items(), reverse=True):
             for hopper, share in self._share(value, count):
                 try:
@@ -275,9 +278,22 @@ class Cashier:
                 except Exception:  # the contract: a hopper raises only before a coin has left it
                     result = DispenseResult(requested=share, paid=0, unpaid=share)
                 self.journal.record_dispensed(txn, payout, hopper=hopper.name, coin_value=value, result=result)
+                if result.unknown:
+                    self._payout_unknown(txn, payout, hopper, result.unknown * value)
                 paid += result.paid * value
                 owed += result.unpaid * value
-        return PayoutOutcome(paid, owed, payout)
+                unknown += result.unknown * value
+        return PayoutOutcome(paid, owed, payout, unknown)
+
+    def _payout_unknown(self, txn: str, payout: str, hopper: Hopper, amount: int) -> None:
+        """A hopper could not say whether ``amount`` yen left it: neither paid nor owed, but counted by staff.
+        The payout stays unresolved for that part (nothing pays it again; settlement flags it as unconfirmed), and
+        the kiosk takes no money until the count."""
+        log.error("%s could not say whether %d yen of payout %s left it; reconciliation needed",
+                  hopper.name, amount, payout)
+        self.journal.record_reconciliation("payout_outcome_unknown", txn=txn, amount=amount, device=hopper.name,
+                                           ref=f"{payout}.{hopper.name}")
+        self.unknown_state = True
 
     def _share(self, value: int, count: int) -> list[tuple[Hopper, int]]:
         """Split ``count`` coins of ``value`` over the usable hoppers of that value, fullest first."""

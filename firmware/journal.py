@@ -283,6 +283,8 @@ class Journal:
                 raise JournalError(f"hopper results exceed payout {payout}")
             detail = {"coin_value": coin_value, "requested": result.requested, "paid": result.paid,
                       "unpaid": result.unpaid, "payout": payout}
+            if result.unknown:  # neither paid nor unpaid: left unresolved for a count (see Cashier)
+                detail["unknown"] = result.unknown
             paid_kind = s.CHANGE_PAID if intent[0] == "change_intent" else s.REFUND_PAID
             self._insert(cur, txn, paid_kind, paid, device=hopper, ref=ref, detail=detail)
             if unpaid:

@@ -75,6 +75,7 @@ DETAIL_KEYS = frozenset({
     "certificate", "copies", "pages", "page", "reason", "code", "medium", "coin_value", "count", "requested",
     "paid", "unpaid", "payout", "settlement", "value", "state", "error",
 })
+DETAIL_KEYS |= {"unknown"}  # coins a hopper could not say it paid (hopper payouts)
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}")
 _LONG_DIGIT_RUN = re.compile(r"\d{10,}")
