@@ -132,3 +132,8 @@ def check_detail(detail: dict | None) -> str | None:
             check_id(value, f"detail value for {key!r}")
         clean[key] = value
     return json.dumps(clean, separators=(",", ":"), sort_keys=True)
+
+
+# Cash devices' own counts (firmware.journal_devices): rows in no transaction that move no money.
+DEVICE_KINDS = frozenset({"acceptor_counter", "hopper_stock"})
+KINDS = KINDS | DEVICE_KINDS

@@ -37,6 +37,7 @@ class CoinAcceptorState(enum.Enum):
 class CoinCredited(DeviceEvent):
     value: int
     credit_id: str  # unique per coin event, so a repeated report is counted once
+    counter: int | None = None  # the acceptor's own event counter of this coin (journalled with the credit)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,16 @@ class CoinEventsLost(DeviceEvent):
     Recorded for reconciliation, and the acceptor is put out of service until staff count the box."""
 
     count: int
+    unjournalled: bool = False  # found at start-up: counted by the acceptor beyond what the kiosk's journal holds
+    amount: int = 0  # yen of the coins among them whose value is known (for the count; never a credit)
+
+
+@dataclass(frozen=True)
+class CoinCounterMoved(DeviceEvent):
+    """The acceptor's event counter now stands at ``counter`` and every event up to it was delivered (events that
+    carry no credit, or a fresh start).  Journalled, so that a restart can tell what the journal never saw."""
+
+    counter: int
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,11 @@ class CoinAcceptor(Protocol):
     async def start(self, sink: EventSink) -> None: ...
 
     async def stop(self) -> None: ...
+
+    def resume_from(self, counter: int | None) -> None:
+        """Before :meth:`start`: the kiosk's journal holds every event up to ``counter`` (None: it holds none, a
+        first start).  At start the acceptor reports events it counted beyond that as :class:`CoinEventsLost`
+        (``unjournalled``) and goes out of service: never as credits."""
 
     def state(self) -> CoinAcceptorState: ...
 

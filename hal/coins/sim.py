@@ -70,6 +70,10 @@ class SimCoinAcceptor:
         self._started = True
         await self._report_state()
 
+    def resume_from(self, counter: int | None) -> None:
+        """A simulator starts afresh with its process (as an acceptor at power-up: counter 0, buffer empty), so
+        there is nothing beyond the journal to report."""
+
     async def stop(self) -> None:
         self._started = False
         if self._retry_task is not None:

@@ -9,7 +9,8 @@ from hal.coins.cctalk import CcTalkCoinAcceptor
 from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
 from hal.coins.cctalk_hopper import CcTalkHopper
 from hal.coins.contract import (
-    CoinAcceptorState as A, CoinCredited, CoinEventsLost, CoinRejected, DispenseResult, HopperState as H,
+    CoinAcceptorState as A, CoinCounterMoved, CoinCredited, CoinEventsLost, CoinRejected, DispenseResult,
+    HopperState as H,
 )
 from hal.events import DeviceError, DeviceUnavailable
 from hal.factory import DeviceConfigError, build_device
@@ -128,6 +129,73 @@ def test_refused_credits_stay_in_the_buffer_and_come_back_in_order():
                 break
         assert [c.value for c in events.of(CoinCredited)] == [50, 100]
     with_acceptor(body, retry_interval=0.05)
+
+
+def coins_while_the_kiosk_was_down(emulator, *values):
+    """The kiosk process died with the acceptor enabled; the acceptor went on counting."""
+    emulator.master_enabled, emulator.mask = True, 0xFFFF
+    for value in values:
+        emulator.insert_coin(value)
+
+
+def test_credits_carry_the_acceptor_counter_and_other_events_move_it():
+    async def body(acceptor, emulator, bus, events):
+        assert events.of(CoinCounterMoved) == [CoinCounterMoved("coins", 17)]  # a first start: journal it
+        await acceptor.enable(frozenset({100}))
+        world(bus, emulator.insert_coin, 100)
+        await acceptor.sync(2)
+        assert [c.counter for c in events.of(CoinCredited)] == [18]
+        assert len(events.of(CoinCounterMoved)) == 1  # the credit itself carries it
+        world(bus, emulator.insert_coin, 10)  # inhibited: no money, but the counter moved
+        await acceptor.sync(2)
+        assert events.of(CoinCounterMoved)[-1].counter == 19
+    with_acceptor(body, CoinAcceptorEmulator(2, counter=17))
+
+
+def test_coins_the_acceptor_counted_beyond_the_journal_are_reconciled_never_credited():
+    emulator = CoinAcceptorEmulator(2, counter=40)
+    coins_while_the_kiosk_was_down(emulator, 100, 500)
+
+    async def body(acceptor, emulator, bus, events):
+        acceptor.resume_from(40)  # the journal holds every event up to 40
+        await acceptor.start(events)
+        assert [(e.count, e.unjournalled, e.amount) for e in events.of(CoinEventsLost)] == [(2, True, 600)]
+        assert not events.of(CoinCredited) and acceptor.state() is A.FAILURE and not emulator.master_enabled
+        assert events.of(CoinCounterMoved)[-1].counter == 42  # the journal catches up: reported once
+        await acceptor.enable(frozenset({100}))  # out of service until staff count the box
+        assert not emulator.master_enabled
+    with_acceptor(body, emulator, start=False)
+
+
+def test_more_coins_beyond_the_journal_than_the_buffer_holds_are_an_unknown_number():
+    emulator = CoinAcceptorEmulator(2, counter=250)
+    coins_while_the_kiosk_was_down(emulator, *[100] * 8)  # wraps to 3, with counter > 5 events unseen
+
+    async def body(acceptor, emulator, bus, events):
+        acceptor.resume_from(250)
+        await acceptor.start(events)
+        assert [(e.count, e.unjournalled) for e in events.of(CoinEventsLost)] == [(0, True)]
+        assert not events.of(CoinCredited) and acceptor.state() is A.FAILURE
+    with_acceptor(body, emulator, start=False)
+
+
+def test_rejects_beyond_the_journal_or_a_power_up_move_no_money():
+    emulator = CoinAcceptorEmulator(2, counter=40)
+    emulator.insert_coin(100)  # inhibited: returned to the resident
+
+    async def body(acceptor, emulator, bus, events):
+        acceptor.resume_from(40)
+        await acceptor.start(events)
+        assert not events.of(CoinEventsLost) and acceptor.state() is A.DISABLED
+        assert events.of(CoinCounterMoved)[-1].counter == 41
+        await acceptor.stop()
+        world(bus, emulator.power_cycle)  # counter 0: its buffer is empty, nothing was taken since
+        events.clear()
+        acceptor.resume_from(41)
+        await acceptor.start(events)
+        assert not events.of(CoinEventsLost) and acceptor.state() is A.DISABLED
+        assert events.of(CoinCounterMoved) == [CoinCounterMoved("coins", 0)]
+    with_acceptor(body, emulator, start=False)
 
 
 def test_an_acceptor_without_our_coins_or_address_refuses_to_start():
