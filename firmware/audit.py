@@ -91,6 +91,10 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("maintenance.left", "staff closed maintenance mode", (_f("in_service", "selling again"),)),
     AuditEventSpec("maintenance.test_print", "staff printed a test page", (_f("printed", "whether it printed"),
                                                                            _f("printer", "printer state"))),
+    AuditEventSpec("maintenance.hopper", "staff refilled or counted a hopper (journalled as its count)",
+                   (_f("coin_value", "yen"), _f("coins", "coins in it now"), _f("reason", "refill/counted"))),
+    AuditEventSpec("maintenance.cash_reconciled", "staff counted the cash after a device could not say what it "
+                   "took or paid; the kiosk may take money again", ()),
     AuditEventSpec("maintenance.service", "staff took the kiosk out of service or put it back",
                    (_f("in_service", "selling after maintenance"),)),
 )}

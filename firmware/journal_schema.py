@@ -96,6 +96,7 @@ DETAIL_KEYS = frozenset({
     "certificate", "copies", "pages", "page", "reason", "code", "medium", "coin_value", "count", "requested",
     "paid", "unpaid", "payout", "settlement", "value", "state", "error",
 })
+DETAIL_KEYS |= {"unknown"}  # coins a hopper could not say it paid (hopper payouts)
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}")
 _LONG_DIGIT_RUN = re.compile(r"\d{10,}")
@@ -152,3 +153,8 @@ def check_detail(detail: dict | None) -> str | None:
             check_id(value, f"detail value for {key!r}")
         clean[key] = value
     return json.dumps(clean, separators=(",", ":"), sort_keys=True)
+
+
+# Cash devices' own counts (firmware.journal_devices): rows in no transaction that move no money.
+DEVICE_KINDS = frozenset({"acceptor_counter", "hopper_stock"})
+KINDS = KINDS | DEVICE_KINDS

@@ -154,6 +154,45 @@ class Maintenance:
         hoppers = {h.coin_value: h.coins_estimate() for h in self.kiosk.devices.hoppers}
         return {"hoppers": hoppers, "totals": self.kiosk.journal.totals()}
 
+    def refill_hopper(self, coin_value: int, added: int) -> int:
+        """Staff put ``added`` coins into the hopper of ``coin_value`` yen: journalled as its new count (the kiosk
+        rebuilds its coins from the journal at every start).  Returns the coins it holds now.  A hopper whose count
+        is unknown must be counted first (:meth:`count_hopper`)."""
+        self._require()
+        hopper = self._hopper(coin_value)
+        if isinstance(added, bool) or not isinstance(added, int) or added <= 0:
+            raise ValueError("a refill adds a whole number of coins > 0")
+        now = hopper.coins_estimate()
+        if now is None:
+            raise ValueError(f"the {coin_value} yen hopper's coins are unknown: count them, do not add to a guess")
+        self.kiosk.cashier.record_hopper_count(hopper, now + added, reason="refill")
+        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=now + added, reason="refill")
+        return now + added
+
+    def count_hopper(self, coin_value: int, coins: int) -> None:
+        """Staff counted the coins in the hopper of ``coin_value`` yen (after a payout of unknown outcome, this is
+        the count that resolves it): journalled as its count."""
+        self._require()
+        hopper = self._hopper(coin_value)
+        self.kiosk.cashier.record_hopper_count(hopper, coins, reason="counted")
+        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=coins, reason="counted")
+
+    def cash_reconciled(self) -> bool:
+        """Staff counted the cash after a device could not say what it took or paid: the kiosk may take money
+        again (False, and it stays out of service, while a hopper's count is still unknown)."""
+        self._require()
+        if any(h.coins_estimate() is None for h in self.kiosk.devices.hoppers):
+            return False
+        self.kiosk.cashier.unknown_state = False
+        self.kiosk.audit.emit("maintenance.cash_reconciled")
+        return True
+
+    def _hopper(self, coin_value: int):
+        hopper = self.kiosk.devices.hopper(coin_value)
+        if hopper is None:
+            raise ValueError(f"this kiosk has no {coin_value} yen hopper")
+        return hopper
+
     def journal_today(self) -> dict:
         self._require()
         return self.kiosk.journal.day_summary(datetime.now(JST).date())

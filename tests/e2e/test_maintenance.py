@@ -116,3 +116,38 @@ def test_a_simulated_server_outage_refuses_sign_in_without_a_network_fault(run_k
         return message
 
     assert run_kiosk(visit) == "server_unavailable"
+
+
+def test_a_hopper_that_cannot_say_what_it_paid_keeps_the_kiosk_out_of_service_until_staff_count(run_kiosk,
+                                                                                               kiosk_config):
+    async def visit(k):
+        m = k.parts.maintenance
+        hundreds = k.devices.hopper(100)
+        await k.to_payment()
+        hundreds.lose_contact_during_next_payout()  # 700 change = 500 + 2×100: the 100s leave, then silence
+        await k.do("insert_note", value=1000)
+        await k.wait("return_card")
+        txn = k.kiosk.visit.txn
+        await k.do("lift_card")
+        await k.wait("take_items")
+        await k.do("take_document")
+        await k.do("take_change")
+        await wait_oos(k, "cash_device")
+        paid_out, balance = hundreds.paid_out, k.journal.balance(txn)
+        kinds = [kind for kind, _ in k.journal.events(txn)]
+        assert m.enter_with_pin("8642") == "ok"
+        assert m.cash_reconciled() is False  # the hopper's coins are unknown: count them first
+        m.count_hopper(100, 7)
+        with pytest.raises(ValueError):
+            m.refill_hopper(100, 0)
+        assert m.refill_hopper(100, 13) == 20 and k.journal.hopper_stock("hopper-100").coins == 20
+        hundreds.reconnect()
+        assert m.cash_reconciled() is True
+        m.leave()
+        await k.wait("idle", 5)
+        return paid_out, balance, kinds
+
+    paid_out, balance, kinds = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert paid_out == 2  # the coins did leave
+    assert "change_unpaid" not in kinds and "reconciliation_needed" in kinds  # never booked as unpaid
+    assert balance.change_paid == 500 and balance.unaccounted == 0
