@@ -30,7 +30,7 @@ import time
 from typing import Callable
 
 from hal.events import DeviceUnavailable, EventSink, discard
-from hal.printer import escpos_status
+from hal.printer import escpos_commands as commands, escpos_status
 from hal.printer.contract import (
     DocumentPresented, DocumentTaken, PageRaster, PrinterFault, PrinterState, PrinterStatus, PrinterStatusChanged,
 )
@@ -39,23 +39,15 @@ from hal.printer.escpos_status import StatusReplyError
 
 log = logging.getLogger(__name__)
 
-ESC_INIT = b"\x1b@"
-RASTER_NORMAL = b"\x1dv0\x00"  # GS v 0, m = 0
-MAX_RASTER_ROWS = 4095  # Epson's limit for one GS v 0 image
 DLE_EOT = b"\x10\x04"
-CUTS = {  # (cut command, kind) -> bytes
-    ("gs_v", "full"): b"\x1dV\x41\x00",  # GS V 65 0: feed to the cutting position, full cut
-    ("gs_v", "partial"): b"\x1dV\x42\x00",  # GS V 66 0: feed to the cutting position, partial cut
-    ("esc_i", "full"): b"\x1bi",  # ESC i: total cut (Custom KPM216H)
-    ("esc_i", "partial"): b"\x1bm",  # ESC m: partial cut
-}
+MAX_RASTER_ROWS = commands.MAX_RASTER_ROWS
 
 
 class EscposPrinter:
     """The :class:`hal.printer.contract.Printer` contract over a :class:`~hal.printer.escpos_link.PrinterLink`."""
 
     def __init__(self, link: PrinterLink, name: str = "printer", *, status_mode: str = "custom-full",
-                 dpi: int = 203, width_dots: int = 1728, band_rows: int = 128, max_bytes_in_flight: int = 65536,
+                 dpi: int = 203, width_dots: int = 1728, band_rows: int = commands.DEFAULT_BAND_ROWS, max_bytes_in_flight: int = 65536,
                  print_rows_per_second: float | None = None, reply_timeout: float = 1.0,
                  poll_interval: float | None = 0.5, max_bad_replies: int = 3, cut: str = "full",
                  cut_command: str = "gs_v", present_timeout: float = 5.0, settle_time: float = 0.05,
@@ -67,15 +59,14 @@ class EscposPrinter:
         if max_bytes_in_flight < band_bytes:
             raise ValueError(f"max_bytes_in_flight ({max_bytes_in_flight}) must hold one band of {band_rows} rows "
                              f"at {width_dots} dots ({band_bytes} bytes)")
-        if (cut_command, cut) not in CUTS:
-            raise ValueError(f"cut must be full or partial and cut_command gs_v or esc_i, got {cut!r}/{cut_command!r}")
+        cut_bytes = commands.cut(cut_command, cut)  # refuses an unknown cut
         self.link, self.name, self.status_mode = link, name, status_mode
         self.dpi, self.width_dots, self.band_rows = dpi, width_dots, band_rows
         self.max_bytes_in_flight, self.print_rows_per_second = max_bytes_in_flight, print_rows_per_second
         self.reply_timeout, self.poll_interval, self.max_bad_replies = reply_timeout, poll_interval, max_bad_replies
         self.present_timeout, self.settle_time = present_timeout, settle_time
         self.has_outlet_sensor = status_mode == "custom-full"
-        self._cut = CUTS[(cut_command, cut)]
+        self._cut = cut_bytes
         self._clock = clock
         self._sink: EventSink = discard
         self._lock = asyncio.Lock()
@@ -93,7 +84,7 @@ class EscposPrinter:
         await asyncio.to_thread(self.link.open)
         try:
             async with self._lock:
-                await self._send(ESC_INIT)
+                await self._send(commands.INIT)
                 status = None
                 for _ in range(self.max_bad_replies):  # a noisy line gets more than one chance
                     status = await self._read_status()
@@ -130,14 +121,11 @@ class EscposPrinter:
             if not status.can_print:
                 raise PrinterFault(self.name, status, rows_printed=0)
             rows_done = 0
-            for first in range(0, page.height, self.band_rows):
-                count = min(self.band_rows, page.height - first)
-                band = page.rows[first * page.row_bytes:(first + count) * page.row_bytes]
-                block = RASTER_NORMAL + page.row_bytes.to_bytes(2, "little") + count.to_bytes(2, "little") + band
+            for first, count, block in commands.bands(page.rows, page.row_bytes, page.height, self.band_rows):
                 await self._pace(len(block), page.row_bytes)
                 try:
                     await self._send(block)
-                    if DLE_EOT in band:
+                    if DLE_EOT in block[8:]:
                         # Some printers answer a DLE EOT even inside image data (device-protocols.md §4.2): let
                         # those answers arrive and drop them, so they are not taken for the answer to our query.
                         await asyncio.to_thread(self.link.drain, self.settle_time)
