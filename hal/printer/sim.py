@@ -15,6 +15,11 @@ The failure controls are what a test or the dev panel drives::
     await printer.print_page(raster)          # raises PrinterFault(PAPER_OUT, rows_printed=300)
     await printer.refill_paper()
 
+``await printer.fail_cut()`` makes the cutter fail at the next cut (a recoverable error, reported as JAMMED, the
+sheet left uncut and nothing presented) until the cover is opened and closed.  ``outlet_sensor=False`` simulates a
+printer without one: ``document_waiting`` stays False and :class:`DocumentTaken` never comes.  The simulator prints
+as it is called, so a page that returned is on paper (``confirms_page_end``).
+
 Conditions are kept as separate flags (paper out, cover open, jammed, offline) and the reported state is the most
 serious one that holds: offline, then cover open, then jammed, then paper out.  Closing the cover clears a jam
 (that is how staff clear one).  A fault armed with ``after_rows`` counts printed rows across pages, so a count
@@ -32,7 +37,8 @@ from PIL import Image
 from hal.events import EventSink, discard
 from hal.printer import escpos_commands as commands
 from hal.printer.contract import (
-    DocumentPresented, DocumentTaken, PageRaster, PrinterFault, PrinterState, PrinterStatus, PrinterStatusChanged,
+    DocumentPresented, DocumentTaken, PageRaster, PrinterCapabilities, PrinterFault, PrinterState, PrinterStatus,
+    PrinterStatusChanged,
 )
 
 
@@ -53,7 +59,8 @@ class SimPrinter:
 
     def __init__(self, name: str = "printer", out_dir: str | Path | None = None, dpi: int = 203,
                  width_dots: int = 1680, latency_per_page: float = 0.0,
-                 band_rows: int = commands.DEFAULT_BAND_ROWS, cut: str = "full", cut_command: str = "gs_v"):
+                 band_rows: int = commands.DEFAULT_BAND_ROWS, cut: str = "full", cut_command: str = "gs_v",
+                 outlet_sensor: bool = True):
         self.name = name
         self.dpi = dpi
         self.width_dots = width_dots
@@ -61,6 +68,7 @@ class SimPrinter:
         if not 1 <= band_rows <= commands.MAX_RASTER_ROWS:
             raise ValueError(f"band_rows must be 1 … {commands.MAX_RASTER_ROWS}, got {band_rows}")
         self.band_rows = band_rows
+        self.outlet_sensor = outlet_sensor
         self._cut_bytes = commands.cut(cut_command, cut)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.pages: list[PrintedPage] = []
@@ -73,6 +81,7 @@ class SimPrinter:
         self._offline = False
         self._paper_low = False
         self._document_waiting = False
+        self._cut_fails = False
         self._armed: tuple[str, int] | None = None  # ("paper_out" | "jam", rows still to print before it happens)
         self._counter = 0
 
@@ -119,10 +128,19 @@ class SimPrinter:
         if not self._status().can_print:
             raise PrinterFault(self.name, self._status(), rows_printed=0)
         self._raw += self._cut_bytes
+        if self._cut_fails:
+            self._cut_fails = False
+            self._jammed = True  # the cutter error: recoverable, cleared by opening and closing the cover
+            await self._status_changed()
+            raise PrinterFault(self.name, self._status(), rows_printed=0)
         self.cuts += 1
-        self._document_waiting = True
-        await self._status_changed()
+        if self.outlet_sensor:
+            self._document_waiting = True
+            await self._status_changed()
         await self._sink(DocumentPresented(self.name))
+
+    def capabilities(self) -> PrinterCapabilities:
+        return PrinterCapabilities(outlet_sensor=self.outlet_sensor, confirms_page_end=True)
 
     # -- what the test or the dev panel does to the printer --------------------------------------------------------
 
@@ -144,6 +162,10 @@ class SimPrinter:
     async def jam(self, after_rows: int | None = None) -> None:
         """The paper jams now, or after ``after_rows`` more printed rows."""
         await self._fault("jam", after_rows)
+
+    async def fail_cut(self) -> None:
+        """The cutter fails at the next cut."""
+        self._cut_fails = True
 
     async def paper_low(self) -> None:
         """The near-end sensor trips: the printer still prints."""

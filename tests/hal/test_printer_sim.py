@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from hal.printer.contract import (
-    DocumentPresented, DocumentTaken, PageRaster, Printer, PrinterFault, PrinterState, PrinterStatusChanged,
+    DocumentPresented, DocumentTaken, PageRaster, Printer, PrinterCapabilities, PrinterFault, PrinterState,
+    PrinterStatusChanged,
 )
 from hal.printer.sim import SimPrinter
 from tests.support.escpos_decoder import decode
@@ -292,3 +293,45 @@ def test_the_byte_stream_is_the_escpos_drivers_own_dialect():
     def job_commands(stream):
         return [(c.name, c.arg, c.width_bytes, c.rows, c.data) for c in decode(stream).commands if c.name != "status"]
     assert job_commands(sim.raw) == job_commands(bytes(emulator.received))
+
+
+def test_a_failed_cut_is_a_jam_that_presents_nothing_until_the_cover_is_cycled():
+    raster, _ = make_raster()
+    events = Recorder()
+
+    async def scenario():
+        printer = SimPrinter()
+        await printer.start(events)
+        await printer.print_page(raster)
+        await printer.fail_cut()
+        with pytest.raises(PrinterFault) as fault:
+            await printer.cut()
+        jammed = await printer.status()
+        await printer.open_cover()
+        await printer.close_cover()
+        await printer.print_page(raster)
+        await printer.cut()
+        return fault.value, jammed, printer
+
+    fault, jammed, printer = run(scenario())
+    assert fault.status.state is PrinterState.JAMMED and jammed.state is PrinterState.JAMMED
+    assert not jammed.document_waiting and printer.cuts == 1 and len(events.of(DocumentPresented)) == 1
+
+
+def test_without_an_outlet_sensor_nothing_is_reported_in_the_outlet():
+    raster, _ = make_raster()
+    events = Recorder()
+
+    async def scenario():
+        printer = SimPrinter(outlet_sensor=False)
+        await printer.start(events)
+        await printer.print_page(raster)
+        await printer.cut()
+        await printer.take_document()
+        return printer, await printer.status()
+
+    printer, status = run(scenario())
+    assert printer.capabilities() == PrinterCapabilities(outlet_sensor=False, confirms_page_end=True)
+    assert SimPrinter().capabilities().outlet_sensor
+    assert not status.document_waiting and printer.cuts == 1
+    assert len(events.of(DocumentPresented)) == 1 and events.of(DocumentTaken) == []
