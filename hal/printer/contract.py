@@ -112,11 +112,11 @@ def capabilities_of(printer: object) -> PrinterCapabilities:
 class PrinterFault(DeviceError):
     """Printing stopped; ``status`` says why.
 
-    ``rows_printed`` tells how far the page got: the rows of the page the printer had confirmed (taken and, as far
-    as it can tell, worked off) before it reported the fault.  It is exact for a printer that prints as it receives
-    (the simulator), and to within the bytes in flight for one that buffers (the ESC/POS driver: at most the band
-    being sent more, fewer if the paper ended on rows still in the printer's buffer).  0 when the page did not
-    start, or when the fault came at the cut.
+    ``rows_printed`` tells how far the page got, as far as the printer confirmed it.  The simulator's count is
+    exact.  The ESC/POS driver counts the rows of the bands the printer acknowledged before it reported the fault:
+    the paper holds up to one band more, or fewer when the printer still held some of them in its buffer (at most
+    ``max_bytes_in_flight``); when the fault shows only after the last band, it counts the rows the printer cannot
+    still have held.  0 when the page did not start, or when the fault came at the cut.
     """
 
     def __init__(self, device: str, status: PrinterStatus, rows_printed: int = 0):

@@ -57,7 +57,8 @@ class EscposPrinter:
     """The :class:`hal.printer.contract.Printer` contract over a :class:`~hal.printer.escpos_link.PrinterLink`."""
 
     def __init__(self, link: PrinterLink, name: str = "printer", *, status_mode: str = "custom-full",
-                 dpi: int = 203, width_dots: int = 1728, band_rows: int = commands.DEFAULT_BAND_ROWS, max_bytes_in_flight: int = 65536,
+                 dpi: int = 203, width_dots: int = 1728, band_rows: int = commands.DEFAULT_BAND_ROWS,
+                 max_bytes_in_flight: int = 65536,
                  print_rows_per_second: float | None = None, reply_timeout: float = 1.0,
                  poll_interval: float | None = 0.5, max_bad_replies: int = 3, cut: str = "full",
                  cut_command: str = "gs_v", present_timeout: float = 5.0, settle_time: float = 0.05,

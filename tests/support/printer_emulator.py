@@ -248,7 +248,8 @@ class PrinterEmulator:
             if job[1] == 0:
                 self._work.popleft()
                 self.blocks_printed += 1
-                if self.script.near_end_after_bands is not None and self.blocks_printed >= self.script.near_end_after_bands:
+                near_end = self.script.near_end_after_bands
+                if near_end is not None and self.blocks_printed >= near_end:
                     self.near_end = True
         if not self._work:
             self._head_at = now  # an idle head starts on the next band when it arrives
