@@ -84,6 +84,8 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
                    (_VISIT, _f("item", "card/document/change"), _f("level", "voice/buzzer/beacon"))),
     AuditEventSpec("reminder.abandoned", "an item was left behind at the end of a visit",
                    (_VISIT, _f("item", "card/document/change"))),
+    AuditEventSpec("reminder.unconfirmed", "a visit ended with no sensor to tell whether an item was taken "
+                   "(a printer without an outlet sensor)", (_VISIT, _f("item", "document"))),
     AuditEventSpec("staff.called", "the resident pressed the staff-call button", (_VISIT,)),
     AuditEventSpec("maintenance.entered", "staff opened maintenance mode", (_f("method", "pin/card"),)),
     AuditEventSpec("maintenance.refused", "a staff PIN was refused", (_f("method", "pin/card"),
