@@ -33,6 +33,8 @@ class RejectReason(enum.Enum):
     HASH_MISMATCH = "hash_mismatch"
     PAGE_COUNT_MISMATCH = "page_count_mismatch"
     PAGE_BINDING_MISMATCH = "page_binding_mismatch"
+    PURCHASE_MISMATCH = "purchase_mismatch"  # certificate, copies or pages are not what the resident paid for
+    WRONG_KIOSK = "wrong_kiosk"  # the set was issued for another kiosk
 
 
 class DocumentRejected(Exception):

@@ -107,13 +107,43 @@ def page_texts(document_id: str, pdf: bytes) -> list[str]:
             document.close()
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """What the resident paid for (the quote) and where: the signed manifest must say exactly this."""
+
+    certificate: str
+    copies: int
+    pages: int
+    kiosk_id: str
+
+
+def check_purchase(manifest: Manifest, purchase: Purchase) -> None:
+    """The manifest's kiosk, certificate type, copies (one document for each of 1..copies) and page count must be
+    the purchase's; else :class:`DocumentRejected` (nothing prints, the visit refunds)."""
+    if manifest.kiosk_id != purchase.kiosk_id:
+        raise DocumentRejected(RejectReason.WRONG_KIOSK, "the documents were issued for another kiosk")
+    kinds = {d.certificate for d in manifest.documents}
+    copies = sorted(d.copy for d in manifest.documents)
+    problems = [what for what, wrong in (
+        ("certificate", kinds != {purchase.certificate}),
+        ("copies", copies != list(range(1, purchase.copies + 1))),
+        ("pages", manifest.total_pages != purchase.pages)) if wrong]
+    if problems:
+        raise DocumentRejected(RejectReason.PURCHASE_MISMATCH, "the documents do not match the purchase: "
+                               + ", ".join(problems))
+
+
 def verify_documents(envelope: object, trusted_keys: Mapping[str, Ed25519PublicKey], transaction_id: str,
-                     subject_ref: str) -> VerifiedSet:
-    """Check an envelope completely, or raise :class:`DocumentRejected` with the reason.
+                     subject_ref: str, purchase: Purchase | None = None) -> VerifiedSet:
+    """Check an envelope completely, or raise :class:`DocumentRejected` with the reason.  With ``purchase`` (the
+    visit always gives it), the set must also be exactly what was paid for (:func:`check_purchase`), checked
+    before any PDF is read.
 
     Blocking (signature check, PDF parsing): from the event loop, call it with ``asyncio.to_thread``.
     """
     manifest, opened = open_envelope(envelope, trusted_keys, transaction_id=transaction_id, subject_ref=subject_ref)
+    if purchase is not None:
+        check_purchase(manifest, purchase)
     for document in opened:
         check_pages(manifest, document.entry, page_texts(document.entry.document_id, document.pdf))
     verified = tuple(VerifiedDocument(d.entry, d.pdf) for d in opened)

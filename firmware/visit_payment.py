@@ -93,8 +93,10 @@ class PaymentSteps:
             self._server_trouble("issue", error)
             await self._abort_after_payment(_issue_message(error))
             return
+        quote = visit.quote
+        purchase = printing.Purchase(quote.certificate.value, quote.copies, quote.pages, self.settings.kiosk_id)
         self._spawn("verify", asyncio.to_thread(printing.verify_documents, envelope, self.trusted_keys, visit.txn,
-                                                visit.session.subject_ref))
+                                                visit.session.subject_ref, purchase))
 
     async def _done_verify(self, verified: printing.VerifiedSet | None, error: BaseException | None) -> None:
         visit = self.visit

@@ -16,7 +16,7 @@ from certs.catalog import CATALOG, CertificateType
 from server.config_city import (ConfigError, Hours, RegistrySettings, parse_copies, parse_fees, parse_hours,
                                 parse_registry)
 
-FAULTS = ("none", "wrong_subject_page")
+FAULTS = ("none", "wrong_subject_page", "extra_copy", "other_kiosk")
 __all__ = ["ConfigError", "CitySettings", "ServerConfig", "load_config", "render_config"]
 
 
@@ -236,5 +236,5 @@ quote_seconds = 600
 
 [dev]
 enabled = {"true" if dev_enabled else "false"}
-fault = "{fault}"                 # "none" | "wrong_subject_page" (kiosk tests only)
+fault = "{fault}"                 # "none" | "wrong_subject_page" | "extra_copy" | "other_kiosk" (kiosk tests only)
 """

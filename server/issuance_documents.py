@@ -53,7 +53,13 @@ def build_envelope(svc: Services, db: Session, session: SessionRecord, resident:
     options = json.loads(quote.options_json)
     content = content_for(svc, db, resident, kind, options)
     entries, pdfs = [], {}
-    for copy in range(1, quote.copies + 1):
+    fault = svc.config.fault
+    copies = quote.copies + (1 if fault == "extra_copy" else 0)  # DEV FAULT: one copy more than was paid for
+    if fault == "other_kiosk":  # DEV FAULT: the set names another kiosk (a mix-up between two kiosks' requests)
+        kiosk_id = kiosk_id + "-other"
+    if fault in ("extra_copy", "other_kiosk"):
+        log.warning("DEV FAULT %s injected into txn=%s", fault, txn)
+    for copy in range(1, copies + 1):
         identity = DocumentIdentity(txn, session.subject_ref, "doc-" + uuid.uuid4().hex, kind)
         issuer = Issuer(city.name, city.mayor, svc.today(), f"{txn[:8].upper()}-{copy}")
         if svc.config.fault == "wrong_subject_page" and copy == 1:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from firmware.clock import FakeClock
 
 
@@ -218,3 +220,32 @@ def test_a_server_gone_between_the_quote_and_confirm_takes_no_money(run_kiosk, k
     assert message == "server_unavailable" and coins == "disabled"
     assert totals["open_transactions"] == 0 and "credit" not in totals["kinds"] and "opened" not in totals["kinds"]
     assert "payment.started" not in audit and "server.unavailable" in audit
+
+
+@pytest.mark.parametrize("fault, reason", [("extra_copy", "purchase_mismatch"), ("other_kiosk", "wrong_kiosk")])
+def test_documents_that_are_not_what_was_paid_for_are_never_printed(run_kiosk, kiosk_config, dev_world, fault,
+                                                                    reason):
+    from tests.support.server_process import start_server, write_config_variant
+
+    own = start_server(dev_world, config=write_config_variant(dev_world, f"fault-{fault}", fault=fault))
+    config = kiosk_config(own.url)
+
+    async def visit(k):
+        await k.to_payment()
+        for _ in range(3):
+            await k.do("insert_coin", value=100)
+        await k.wait("return_card")
+        txn = k.kiosk.visit.txn
+        await k.do("lift_card")
+        await k.wait("take_items")
+        await k.do("take_change")
+        await k.wait("out_of_service")
+        return k.journal.balance(txn), k.devices.printer.pages, k.audit.recent, k.kiosk.view.out_of_service_reason
+
+    try:
+        balance, pages, audit, oos = run_kiosk(visit, config)
+    finally:
+        own.stop()
+    assert pages == []
+    assert [a["reason"] for a in audit if a["audit"] == "document.rejected"] == [reason]
+    assert oos == "document_rejected" and balance.refund_paid == 300 and balance.fee_collected == 0

@@ -100,3 +100,43 @@ def test_a_signed_pdf_that_pdfium_cannot_open_is_malformed():
 def test_a_pdf_with_fewer_pages_than_the_manifest_says_is_refused():
     short = make_envelope((1, 3), drop_last_page_of=1)
     assert rejected(short) is RejectReason.PAGE_COUNT_MISMATCH
+
+
+def purchase(good, **overrides):
+    from firmware.printing import Purchase
+
+    values = dict(certificate="residence_record_copy", copies=len(good.manifest.documents),
+                  pages=good.manifest.total_pages, kiosk_id="kiosk-test-01")
+    values.update(overrides)
+    return Purchase(**values)
+
+
+def test_a_set_that_is_exactly_the_purchase_verifies():
+    good = make_envelope((2, 2))
+    assert verify(good, purchase=purchase(good)).total_pages == 4
+
+
+@pytest.mark.parametrize("paid_for, reason", [
+    (dict(copies=1), RejectReason.PURCHASE_MISMATCH),  # one more copy than was paid for
+    (dict(copies=3), RejectReason.PURCHASE_MISMATCH),  # one copy short
+    (dict(pages=3), RejectReason.PURCHASE_MISMATCH),  # quoted 3 pages, 4 came
+    (dict(certificate="seal_registration"), RejectReason.PURCHASE_MISMATCH),  # another certificate type
+    (dict(kiosk_id="kiosk-test-02"), RejectReason.WRONG_KIOSK),  # issued for the kiosk next to this one
+])
+def test_a_set_that_differs_from_the_purchase_in_any_way_is_rejected(paid_for, reason):
+    good = make_envelope((2, 2))
+    assert rejected(good, purchase=purchase(good, **paid_for)) is reason
+
+
+def test_two_documents_numbered_as_the_same_copy_are_not_two_copies():
+    from certs.envelope import seal_envelope
+    import dataclasses
+
+    good = make_envelope((1, 1))
+    twice = tuple(dataclasses.replace(d, copy=1) for d in good.manifest.documents)
+    key = Ed25519PrivateKey.generate()
+    resealed = seal_envelope(dataclasses.replace(good.manifest, documents=twice), good.pdfs, key)
+    from certs.envelope import key_id
+
+    keys = {key_id(key.public_key()): key.public_key()}
+    assert rejected(good, resealed, trusted_keys=keys, purchase=purchase(good)) is RejectReason.PURCHASE_MISMATCH

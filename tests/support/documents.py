@@ -116,6 +116,8 @@ def make_envelope(
     drop_last_page_of: int | None = None,
     filler_lines: int = 0,
     pdf_override: Mapping[int, bytes] | None = None,
+    certificate: str = "residence_record_copy",
+    kiosk_id: str = "kiosk-test-01",
 ) -> TestEnvelope:
     """Seal an envelope of ``len(pages)`` documents with ``pages[i]`` pages each.
 
@@ -124,7 +126,7 @@ def make_envelope(
     that document; ``page_transaction_id`` writes another transaction into every binding line (the manifest keeps
     the right one); ``drop_last_page_of`` leaves out that document's last page (the manifest still counts it);
     ``filler_lines`` makes dense pages (for benchmarks); ``pdf_override`` replaces a document's bytes before
-    sealing (a garbage PDF, signed).
+    sealing (a garbage PDF, signed).  Document ``i`` is copy ``i + 1`` of ``certificate``, issued for ``kiosk_id``.
     """
     transaction_id = transaction_id or new_transaction_id()
     subject_ref = subject_ref or new_subject_ref()
@@ -153,9 +155,9 @@ def make_envelope(
         if pdf_override and doc_index in pdf_override:
             pdf = pdf_override[doc_index]
         pdfs[document_id] = pdf
-        entries.append(DocumentEntry(document_id, "residence_record_copy", 1, page_count,
+        entries.append(DocumentEntry(document_id, certificate, doc_index + 1, page_count,
                                      hashlib.sha256(pdf).hexdigest()))
-    manifest = Manifest(transaction_id, subject_ref, "kiosk-test-01", "2026-11-26T10:00:00+09:00", tuple(entries))
+    manifest = Manifest(transaction_id, subject_ref, kiosk_id, "2026-11-26T10:00:00+09:00", tuple(entries))
     envelope = seal_envelope(manifest, pdfs, signing_key)
     trusted = {key_id(signing_key.public_key()): signing_key.public_key()}
     return TestEnvelope(envelope, trusted, transaction_id, subject_ref, manifest, pdfs)
