@@ -195,6 +195,16 @@ class Journal(CashDeviceRecords):
             return False
         return True
 
+    def record_page_intent(self, txn: str, *, page: int) -> bool:
+        """Page ``page`` (1-based) is about to be sent to the printer (written before the first byte goes).  An
+        intent with neither ``page_printed`` nor ``print_failed`` after it is a page of unknown outcome."""
+        try:
+            self._record(txn, "page_intent", ref=f"{txn}.intent{s.check_amount(page, 'page')}",
+                         detail={"page": page})
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
     def note(self, txn: str, kind: str, *, device: str | None = None, detail: dict | None = None) -> None:
         """Record a fact that moves no money: payment_complete, issue_requested, document_rejected,
         print_failed, cancelled or timed_out."""
@@ -358,6 +368,8 @@ class Journal(CashDeviceRecords):
             fee_earned=b.fee_collected, fee_held=b.fee_held, change_paid=b.change_paid,
             refund_paid=b.refund_paid, refund_owed=b.refund_owed, pages_expected=pages,
             pages_printed=self._count(cur, txn, "page_printed"),
+            pages_unknown=max(self._count(cur, txn, "page_intent") - self._count(cur, txn, "page_printed")
+                              - self._count(cur, txn, "print_failed"), 0),
             unresolved_payouts=tuple((p, a) for p, a in self._unresolved_payouts(cur, txn)),
             unresolved_notes=max(escrowed - notes_credited, 0),
         )

@@ -72,7 +72,7 @@ REPRINT_OWED = "reprint_owed"  # the fee held while the counter owes the residen
 # Records of what happened, for recovery and for people; their amounts are informational.
 LIFECYCLE_KINDS = frozenset({
     "opened", "quoted", "note_escrowed", "note_returned", "payment_complete", "issue_requested",
-    "documents_received", "page_printed", "document_rejected", "print_failed", "change_intent", "refund_intent",
+    "documents_received", "page_intent", "page_printed", "document_rejected", "print_failed", "change_intent", "refund_intent",
     "change_unpaid", "reconciliation_needed", "cancelled", "timed_out", "settled", "closed",
 })
 MONEY_KINDS = frozenset({CREDIT, CHANGE_PAID, REFUND_PAID, REFUND_OWED, FEE_EARNED, REPRINT_OWED})
@@ -86,7 +86,8 @@ NOTE_KINDS = frozenset({
 # The transaction's ``state`` column follows its last lifecycle step.
 STATE_AFTER = {
     "opened": "open", "quoted": "quoted", CREDIT: "paying", "payment_complete": "paid",
-    "issue_requested": "issuing", "documents_received": "printing", "page_printed": "printing",
+    "issue_requested": "issuing", "documents_received": "printing", "page_intent": "printing",
+    "page_printed": "printing",
     "print_failed": "print_failed", "document_rejected": "rejected", "cancelled": "cancelling",
     "timed_out": "cancelling", "change_intent": "paying_out", "refund_intent": "paying_out",
     "settled": "settled", "closed": "closed",

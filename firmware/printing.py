@@ -150,16 +150,17 @@ def verify_documents(envelope: object, trusted_keys: Mapping[str, Ed25519PublicK
     return VerifiedSet(manifest, verified, _ISSUED_BY_VERIFY)
 
 
-async def print_verified(verified: VerifiedSet, printer: Printer,
-                         on_page_printed: PagePrinted | None = None) -> PrintReport:
+async def print_verified(verified: VerifiedSet, printer: Printer, on_page_printed: PagePrinted | None = None,
+                         on_page_starting: PagePrinted | None = None) -> PrintReport:
     """Print every page of a verified set, in manifest order, cutting each sheet; stop at the first fault.
 
     Before each page the printer is asked for its status; a printer that cannot print stops the job before the
     page starts.  A :class:`PrinterFault` from ``print_page`` or ``cut`` stops it too.  A page counts as printed
     when ``print_page`` (which returns once the page is on paper) and then ``cut`` (once the sheet is presented)
     returned; ``on_page_printed`` is called then.  An exception from the callback (say, the journal could not record
-    the page) stops printing and propagates.  (A crash between the cut and the callback leaves a delivered page
-    out of the journal: recovery then refunds it, in the resident's favour.)
+    the page) stops printing and propagates.  ``on_page_starting`` is called (and awaited) before the first byte of
+    each page goes to the printer, so that the journal holds the intent first: a crash between it and
+    ``on_page_printed`` leaves a page of unknown outcome, which recovery flags for a count (never "not printed").
     """
     if not isinstance(verified, VerifiedSet):
         raise TypeError("print_verified prints only a VerifiedSet")
@@ -172,6 +173,10 @@ async def print_verified(verified: VerifiedSet, printer: Printer,
                 return PrintReport(total, printed, status)
             raster = await asyncio.to_thread(rasterise, document.pdf, index, printer.dpi, printer.width_dots,
                                              document_id=document.document_id)
+            if on_page_starting is not None:
+                outcome = on_page_starting(document.document_id, index + 1)
+                if inspect.isawaitable(outcome):
+                    await outcome
             try:
                 await printer.print_page(raster)
                 await printer.cut()

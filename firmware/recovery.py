@@ -14,6 +14,9 @@ The buckets are: the fee of a fully printed set (``fee_earned``), the fee held f
 2. Nothing printed: the fee is not earned; whatever the resident paid and did not get back is owed.
 3. Every page printed: the fee is earned; any excess not paid as change is owed.
 4. Some pages printed: the fee is held for the reprint; any excess is owed.
+5. A page sent to the printer whose outcome was never journalled (the power died while it printed) is neither
+   printed nor not printed: it is recorded as ``reconciliation_needed`` and, unless every page is confirmed, the
+   fee is held as in 4 — not earned, not refunded — until the counter has looked (the resident may hold it).
 """
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ class TransactionFacts:
     refund_owed: int = 0
     pages_expected: int | None = None  # None until documents were received
     pages_printed: int = 0
+    pages_unknown: int = 0  # pages sent (intent journalled) with neither a printed nor a failed record after
     unresolved_payouts: tuple[tuple[str, int], ...] = ()  # (payout id, amount of unknown outcome)
     unresolved_notes: int = 0  # notes journalled in escrow with neither a credit nor a return
 
@@ -86,6 +90,9 @@ def plan_settlement(facts: TransactionFacts) -> tuple[Settlement, list[PlannedEv
         events.append(PlannedEvent("refund_owed", amount, f"{payout_id}.unknown",
                                    {"reason": "payout_outcome_unknown", "payout": payout_id}))
         unconfirmed += amount
+    if facts.pages_unknown:
+        events.append(PlannedEvent("reconciliation_needed", 0, f"{txn}.pages",
+                                   {"reason": "page_outcome_unknown", "count": facts.pages_unknown}))
     if facts.unresolved_notes:
         events.append(PlannedEvent("reconciliation_needed", 0, f"{txn}.escrow",
                                    {"reason": "note_escrow_unresolved", "count": facts.unresolved_notes}))
@@ -93,7 +100,7 @@ def plan_settlement(facts: TransactionFacts) -> tuple[Settlement, list[PlannedEv
     gone = facts.change_paid + facts.refund_paid + facts.refund_owed + unconfirmed
     available = facts.credited - facts.fee_earned - facts.fee_held - gone
     fee_earned, fee_held = 0, 0
-    if facts.pages_printed == 0:
+    if facts.pages_printed == 0 and facts.pages_unknown == 0:
         kind = SettlementKind.ABANDONED if facts.credited == 0 else SettlementKind.REFUNDED
         fee_kind, fee_due = None, 0
     elif facts.pages_expected is not None and facts.pages_printed >= facts.pages_expected:

@@ -120,7 +120,12 @@ class PaymentSteps:
                 self.journal.record_page_printed(txn, page=visit.pages_printed)
                 self._publish()
 
-        self._spawn("print", printing.print_verified(verified, self.devices.printer, on_page_printed=page_printed))
+        def page_starting(document_id: str, page_no: int) -> None:
+            # (a transaction already closed raises JournalError here, which stops the job before the page)
+            self.journal.record_page_intent(txn, page=visit.pages_printed + 1)
+
+        self._spawn("print", printing.print_verified(verified, self.devices.printer, on_page_printed=page_printed,
+                                                     on_page_starting=page_starting))
 
     async def _done_print(self, report: printing.PrintReport | None, error: BaseException | None) -> None:
         visit = self.visit
@@ -133,6 +138,9 @@ class PaymentSteps:
                 await self._after_card_returned()
             return
         state = report.fault.state.value if report is not None and report.fault else "error"
+        if report is not None and report.fault and self.journal.is_open(visit.txn):
+            # the printer said this page failed: its intent has an outcome (the page is not the resident's)
+            self.journal.note(visit.txn, "print_failed", detail={"state": state, "page": visit.pages_printed + 1})
         self.audit.emit("print.fault", txn=visit.txn, printer=state, pages=visit.pages_printed)
         await self._abort_after_payment(f"print_failed.{state}", out_of_service=f"printer_{state}")
 

@@ -128,3 +128,29 @@ def test_recovery_settles_each_open_transaction_once_and_leaves_closed_ones(jour
     assert journal.balance(other).refund_owed == 500  # settled once, not again
     assert_every_yen_in_one_bucket(journal, other)
     assert_every_yen_in_one_bucket(journal, TXN)
+
+
+def test_a_page_sent_but_never_confirmed_is_unknown_the_fee_is_held_and_flagged_not_refunded(journal):
+    journal.open(TXN, kiosk_id="kiosk-01")
+    journal.quote(TXN, certificate="residence_record", copies=1, fee=300)
+    journal.record_credit(TXN, amount=500, device="notes", credit_id="n1", medium="note")
+    journal.note(TXN, "issue_requested")
+    journal.record_documents_received(TXN, pages=1)
+    journal.record_page_intent(TXN, page=1)  # the power died while the page printed
+    (settlement,) = journal.recover()
+    assert settlement.kind.value == "reprint_owed" and settlement.fee_held == 300 and settlement.refund_owed == 200
+    assert settlement.reconciliation_needed
+    assert ("reconciliation_needed", 0) in journal.events(TXN)
+
+
+def test_a_page_the_printer_reported_failed_is_not_unknown(journal):
+    journal.open(TXN, kiosk_id="kiosk-01")
+    journal.quote(TXN, certificate="residence_record", copies=1, fee=300)
+    journal.record_credit(TXN, amount=300, device="coins", credit_id="c1", medium="coin")
+    journal.note(TXN, "issue_requested")
+    journal.record_documents_received(TXN, pages=1)
+    journal.record_page_intent(TXN, page=1)
+    journal.note(TXN, "print_failed", detail={"state": "paper_out", "page": 1})
+    settlement = journal.settle(TXN)
+    assert settlement.kind.value == "refunded" and settlement.refund_owed == 300
+    assert not settlement.reconciliation_needed
