@@ -54,6 +54,7 @@ def add_commands(commands) -> None:
     which.add_argument("--open", dest="all", action="store_false", help="only those not yet paid (the default)")
     which.add_argument("--all", dest="all", action="store_true", help="those paid too, with who paid them")
     owed.add_argument("--format", choices=("md", "csv"), default="md")
+    owed.set_defaults(all=False)
     paid = command("refund-paid", "record that the counter paid a refund (once; audited)")
     one = paid.add_mutually_exclusive_group(required=True)
     one.add_argument("--txn", help="the transaction id (32 hex digits)")
