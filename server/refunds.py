@@ -179,5 +179,5 @@ def render(rows: list[Refund], fmt: str, *, open_only: bool) -> str:
     text += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
     owed = sum(r.amount for r in rows if not r.paid)
     text.append(f"| **total** | | | {sum(r.amount for r in rows)} | | | |")
-    text += ["", f"{len(rows)} refunds; {owed} yen still to pay."]
+    text += ["", f"{len(rows)} refund{'' if len(rows) == 1 else 's'}; {owed} yen still to pay."]
     return "\n".join(text) + "\n"
