@@ -15,12 +15,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from PIL import Image
 
 from certs import refund_slip as code
 from firmware.journal_schema import check_id
 from firmware.refund_slip import build_slip, load_device_key, render_slip, slip_image, slip_lines
 from hal.printer.contract import PageRaster
+from tests.support.refund_slips import paper, tampered
 
 KIOSK = "kiosk-dev-01"
 ISSUED = dt.datetime(2025, 6, 1, 5, 3, 12, 345, tzinfo=dt.timezone.utc)  # 14:03 in Japan
@@ -42,14 +42,6 @@ def key():
 @pytest.fixture()
 def slip(key):
     return build_slip(secrets.token_hex(16), 1200, KIOSK, ISSUED, key)
-
-
-def tampered(text: str, **changes) -> str:
-    payload, signature = text[len(code.PREFIX):].split(".")
-    fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    fields.update(changes)
-    raw = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    return code.PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + signature
 
 
 def test_the_slip_code_verifies_with_the_kiosks_certificate_and_names_the_refund(slip, key):
@@ -134,13 +126,6 @@ def test_bad_arguments_are_refused(key, bad):
     args = dict(txn=secrets.token_hex(16), amount=100, kiosk_id=KIOSK, issued_at=ISSUED) | bad
     with pytest.raises(ValueError):
         build_slip(args["txn"], args["amount"], args["kiosk_id"], args["issued_at"], key)
-
-
-def paper(raster: PageRaster) -> Image.Image:
-    """The raster as it comes out of the printer (black dots on white)."""
-    bits = np.unpackbits(np.frombuffer(raster.rows, dtype=np.uint8).reshape(raster.height, raster.row_bytes),
-                         axis=1)[:, :raster.width]
-    return Image.fromarray(np.where(bits == 1, 0, 255).astype(np.uint8), "L")
 
 
 @pytest.mark.parametrize("width_dots", [1680, 640, 384])

@@ -16,10 +16,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from certs.enrolment import enrol
 from firmware.refund_slip import build_slip, load_device_key, render_slip
 from server.cli import main as cli
 from server.devinit import issue_kiosk_certificate
-from tests.firmware.test_refund_slip import paper, tampered
+from tests.support.refund_slips import paper, tampered
 from tests.support.server_process import REPO, start_server, write_config_variant
 from tests.support.settling import issue_one, report
 
@@ -196,3 +197,17 @@ def test_refusals_say_why_and_change_nothing(books):
     assert refunds(config, "--all") == before
     code, out, _ = run("refunds", "--config", str(config))
     assert code == 0 and out.startswith("# Refunds owed, not yet paid") and "yen still to pay" in out
+
+
+def test_an_enrolled_kiosks_slip_verifies_before_it_reports_any_refund(books, tmp_path):
+    server, config = books
+    code, token, _ = run("enrol-token", "--config", str(config), "--kiosk-id", "kiosk-refund-04", "--staff", STAFF)
+    assert code == 0
+    key_pem, _ = enrol(server.url, server.ca, token.strip(), "kiosk-refund-04")
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    slip = build_slip(secrets.token_hex(16), 700, "kiosk-refund-04", dt.datetime.now(dt.timezone.utc), key)
+    code, out, _ = run("verify", "--config", str(config), slip.code)
+    assert code == 0 and out.startswith("GENUINE") and "not in the books yet" in out, out
+    forged = build_slip(slip.transaction_id, 700, "kiosk-refund-04", dt.datetime.now(dt.timezone.utc),
+                        load_device_key(server.dev_dir / "tls" / f"{KIOSK}-key.pem"))  # another kiosk's key
+    assert run("verify", "--config", str(config), forged.code)[0] == 1
