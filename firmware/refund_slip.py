@@ -117,10 +117,10 @@ class _Canvas:
     def space(self, mm: float) -> None:
         self.y += self.px(mm)
 
-    def text(self, text: str, size_mm: float, *, centre: bool = False, wrap: bool = True) -> None:
+    def text(self, text: str, size_mm: float, *, centre: bool = False) -> None:
         font = _font(self.px(size_mm))
-        for line in (_wrap(text, font, self.width - 2 * self.margin) if wrap else [text]):
-            left, top, right, bottom = font.getbbox(line)
+        for line in _wrap(text, font, self.width - 2 * self.margin):
+            left, _, right, _ = font.getbbox(line)
             x = (self.width - (right - left)) // 2 - left if centre else self.margin
             self.draw.text((x, self.y), line, font=font, fill=0)
             self.y += round(font.size * 1.25)
@@ -155,17 +155,13 @@ class _Canvas:
         scale = max(3, min(self.px(size_mm), self.width - 2 * self.margin) // modules)
         dark = np.kron(np.pad(matrix, border), np.ones((scale, scale), dtype=np.uint8))
         tile = Image.fromarray(np.where(dark == 1, 0, 255).astype(np.uint8), "L")
+        if tile.width > self.width:
+            raise ValueError(f"a {self.width}-dot column is too narrow for the slip's QR code ({tile.width} dots)")
         self.image.paste(tile, ((self.width - tile.width) // 2, self.y))
         self.y += tile.height
 
     def finish(self) -> Image.Image:
         return self.image.crop((0, 0, self.width, self.y + self.px(4)))
-
-
-def dpmm_guard(dpmm: float) -> float:
-    if dpmm <= 0:
-        raise ValueError("the resolution must be positive")
-    return dpmm
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
@@ -200,7 +196,9 @@ def _tokens(text: str) -> list[str]:
 
 def slip_image(slip: RefundSlip, width_dots: int, dpi: int) -> Image.Image:
     """The slip as a grayscale image ``width_dots`` wide (the column centred on it)."""
-    dpmm = dpmm_guard(dpi / 25.4)
+    if dpi <= 0 or width_dots <= 0:
+        raise ValueError("the printer's resolution and width must be positive")
+    dpmm = dpi / 25.4
     column = min(width_dots, round(COLUMN_MM * dpmm))
     scale = column / (COLUMN_MM * dpmm)  # below 1 only on a printer narrower than a receipt
     canvas = _Canvas(column, dpmm * scale)

@@ -165,3 +165,10 @@ def test_the_slip_image_is_drawn_at_the_printers_resolution(slip):
     at_203 = slip_image(slip, 640, 203)
     at_300 = slip_image(slip, 945, 300)
     assert at_300.height == pytest.approx(at_203.height * 300 / 203, rel=0.06)
+
+
+def test_a_printer_too_narrow_for_the_qr_is_refused_rather_than_clipping_it(slip):
+    with pytest.raises(ValueError, match="too narrow"):
+        render_slip(slip, 160, 203)
+    with pytest.raises(ValueError):
+        render_slip(slip, 640, 0)
