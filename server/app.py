@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from certs import wire
 from certs.enrolment import PATH_ENROLMENT
-from server import enrolment, issuing, settlement, signin
+from server import enrolment, issuing, refunds, settlement, signin
 from server.config import ServerConfig
 from server.db import iso, utcnow
 from server.errors import BodyGuard, ApiError, install_error_handlers
@@ -58,6 +58,17 @@ def verified_certificate(request: Request) -> tuple[str, str]:
     if identity is None or not KIOSK_ID.fullmatch(identity[0]):
         raise ApiError(401, "unauthenticated", "no verified kiosk certificate on this connection")
     return identity
+
+
+@functools.lru_cache(maxsize=256)
+def _certificate(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode("ascii"))
+
+
+def connection_certificate(request: Request) -> x509.Certificate:
+    """The verified client certificate itself (after :func:`verified_certificate` accepted it)."""
+    verified_certificate(request)
+    return _certificate(request.scope["extensions"]["tls"]["client_cert_chain"][0])
 
 
 def verified_kiosk_id(request: Request) -> str:
@@ -170,9 +181,12 @@ def _routes(app: FastAPI) -> None:
 
     @app.post(wire.PATH_ISSUANCES + "/{transaction_id}/result", response_model=Settled,
               responses={**_COMMON, 404: _ERR, 409: _ERR, 503: _ERR})
-    def result(kiosk: KioskDb, db: Db, body: ResultRequest,
+    def result(request: Request, kiosk: KioskDb, db: Db, body: ResultRequest,
                transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict:
-        return settlement.report_result(db, kiosk, transaction_id, body)
+        settled = settlement.report_result(db, kiosk, transaction_id, body)
+        if body.refund_owed > 0:  # the kiosk's refund slip is signed with this certificate's key: keep it whole
+            refunds.remember_certificate(db, connection_certificate(request), "connection")
+        return settled
 
     @app.post(PATH_ENROLMENT, status_code=201, response_model=EnrolmentReply,
               responses={**_COMMON, 409: _ERR, 410: _ERR, 503: _ERR})

@@ -1,6 +1,7 @@
 """``kiosk-server``: devinit (a development world), serve (HTTPS with mTLS), openapi (the API document), and the
 staff and audit commands of :mod:`server.cli_admin` (enrol-token, revoke-kiosk, unlock-card, verify-log, ledger,
-report), and verify (:mod:`server.cli_verify`: a saved or scanned certificate)."""
+report, refunds, refund-paid), and verify (:mod:`server.cli_verify`: a saved or scanned certificate, or a refund
+slip)."""
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,8 @@
     kiosk-server verify-log   --config C                      exit 1 if the issuance log was tampered with
     kiosk-server ledger       --config C [--kiosk K] [--from DAY] [--to DAY] [--format md|csv]
     kiosk-server report       --config C [--fiscal-year Y] [--format md|csv] [--output FILE]
+    kiosk-server refunds      --config C [--kiosk K] [--open|--all] [--format md|csv]
+    kiosk-server refund-paid  --config C (--txn T | --reference R | --slip CODE) --staff S     once per refund
 
 A refusal prints ``kiosk-server <command>: <why>`` on stderr and exits 2; nothing is changed then.
 """
@@ -16,7 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-COMMANDS = ("enrol-token", "revoke-kiosk", "unlock-card", "verify-log", "ledger", "report")
+COMMANDS = ("enrol-token", "revoke-kiosk", "unlock-card", "verify-log", "ledger", "report", "refunds", "refund-paid")
 
 
 def add_commands(commands) -> None:
@@ -46,6 +48,19 @@ def add_commands(commands) -> None:
     report.add_argument("--fiscal-year", type=int, default=None, help="e.g. 2024 for April 2024 to March 2025")
     report.add_argument("--format", choices=("md", "csv"), default="md")
     report.add_argument("--output", "-o", type=Path, default=None)
+    owed = command("refunds", "refunds owed to residents (refund slips), open ones unless --all")
+    owed.add_argument("--kiosk", default=None)
+    which = owed.add_mutually_exclusive_group()
+    which.add_argument("--open", dest="all", action="store_false", help="only those not yet paid (the default)")
+    which.add_argument("--all", dest="all", action="store_true", help="those paid too, with who paid them")
+    owed.add_argument("--format", choices=("md", "csv"), default="md")
+    owed.set_defaults(all=False)
+    paid = command("refund-paid", "record that the counter paid a refund (once; audited)")
+    one = paid.add_mutually_exclusive_group(required=True)
+    one.add_argument("--txn", help="the transaction id (32 hex digits)")
+    one.add_argument("--reference", help="the slip's reference, e.g. K7QM-4TXA-9PRC")
+    one.add_argument("--slip", help="the slip's QR text (KRS1.…), verified first; pays a refund not in the books yet")
+    paid.add_argument("--staff", required=True, help="the staff id of whoever paid it (audited)")
 
 
 def _open(config_path: Path):
@@ -53,6 +68,21 @@ def _open(config_path: Path):
     from server.db import open_database
 
     return open_database(load_config(config_path).database_url)
+
+
+def _verified_slip(args: argparse.Namespace, db):
+    """The fields of ``--slip`` if it is genuine and payable; AdminError with the verdict otherwise."""
+    from cryptography import x509
+
+    from server.config import load_config
+    from server.enrolment import AdminError
+    from server.refund_verify import verify_slip
+
+    device_ca = x509.load_pem_x509_certificate(load_config(args.config).client_ca.read_bytes())
+    verdict = verify_slip(db, args.slip, device_ca)
+    if not verdict.payable:
+        raise AdminError("the slip is not payable:\n" + "\n".join(verdict.lines()))
+    return verdict.fields
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace, db) -> int:
-    from server import card_unlock, enrolment, issuance_log, ledger, statistics
+    from server import card_unlock, enrolment, issuance_log, ledger, refunds, statistics
 
     if args.command == "enrol-token":
         token, expires = enrolment.create_token(db, args.kiosk_id, args.staff, args.valid_minutes)
@@ -98,6 +128,16 @@ def _dispatch(args: argparse.Namespace, db) -> int:
     if args.command == "ledger":
         rows = ledger.daily(db, kiosk_id=args.kiosk, start=args.start, end=args.end)
         sys.stdout.write(ledger.render(rows, ledger.unsettled(db, args.kiosk), args.format))
+        return 0
+    if args.command == "refunds":
+        rows = refunds.listing(db, kiosk_id=args.kiosk, open_only=not args.all)
+        sys.stdout.write(refunds.render(rows, args.format, open_only=not args.all))
+        return 0
+    if args.command == "refund-paid":
+        done = refunds.mark_paid(db, staff_id=args.staff, txn=args.txn, reference=args.reference,
+                                 slip=_verified_slip(args, db) if args.slip else None)
+        print(f"refund of {done.amount} yen paid: {done.reference} txn {done.transaction_id} from {done.kiosk_id}, "
+              f"by {done.paid_by} at {done.paid_at.isoformat()}Z")
         return 0
     text = statistics.report(db, args.format, args.fiscal_year)
     if args.output is None:

@@ -28,7 +28,7 @@ from certs.enrolment import KIOSK_ID
 from server.db import iso, utcnow
 from server.devinit import kiosk_certificate
 from server.errors import ApiError
-from server.models_admin import EnrolmentToken, KioskCertificate, KioskRecord
+from server.models_admin import EnrolmentToken, KioskCertificate, KioskCertificateCopy, KioskRecord
 from server.services import Services
 
 log = logging.getLogger("server.enrolment")
@@ -102,6 +102,15 @@ def _device_ca(svc: Services):
     return ca, serialization.load_pem_private_key(key_path.read_bytes(), password=None)
 
 
+def certificate_copy(certificate: x509.Certificate, source: str) -> KioskCertificateCopy:
+    """The row that keeps a kiosk's device certificate whole (added by the caller)."""
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return KioskCertificateCopy(sha256=hashlib.sha256(der).hexdigest(), serial_hex=format(certificate.serial_number,
+                                "x"), kiosk_id=str(names[0].value) if names else "", der=der, recorded_at=utcnow(),
+                                source=source)
+
+
 def enrol(svc: Services, token: str, csr_pem: str) -> dict:
     """Check token and CSR, spend the token, sign the certificate; returns the reply body."""
     hashed = token_hash(token)
@@ -130,6 +139,7 @@ def enrol(svc: Services, token: str, csr_pem: str) -> dict:
         not_after = cert.not_valid_after_utc.replace(tzinfo=None)
         db.add(KioskCertificate(serial_hex=serial, kiosk_id=kiosk_id, sha256=hashlib.sha256(
             cert.public_bytes(serialization.Encoding.DER)).hexdigest(), issued_at=now, not_after=not_after))
+        db.add(certificate_copy(cert, "enrolment"))  # what its refund slips are checked with
         db.commit()
     log.info("kiosk enrolled kiosk=%s serial=%s", kiosk_id, serial)
     return {"kiosk_id": kiosk_id, "certificate": pem.decode("ascii"),

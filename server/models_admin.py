@@ -1,4 +1,4 @@
-"""The tables of the city's administration side: device enrolment, staff card unlocks, the ledger, the log.
+"""The tables of the city's administration side: device enrolment, staff card unlocks, the ledger, the log, refunds.
 
 Registered on the same metadata as :mod:`server.models` (``server.db`` imports this module before creating the
 tables).  Portable SQL only; times are naive UTC.  None of these tables holds a name, an address, a password or
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import Date, DateTime, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models import Base
@@ -89,3 +89,30 @@ class IssuanceLogEntry(Base):
     subject_ref: Mapped[str] = mapped_column(String(64))  # the keyed pseudonym, never a name
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class KioskCertificateCopy(Base):
+    """A kiosk device certificate the server has seen whole (DER), so that what the kiosk signed with its device
+    key (a refund slip) can be checked later: written at enrolment, and from the connection of every result
+    report that owes a refund (devinit's and hand-made certificates included).  Keyed by the DER's SHA-256."""
+    __tablename__ = "kiosk_certificate_copies"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    serial_hex: Mapped[str] = mapped_column(String(40))
+    kiosk_id: Mapped[str] = mapped_column(String(64), index=True)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(16))  # "enrolment" | "connection"
+
+
+class RefundPayment(Base):
+    """A refund the counter paid out (``kiosk-server refund-paid``): once per transaction (the key), with who paid
+    it and when.  ``basis`` is "books" (the kiosk's result report owed it) or "slip" (a verified slip whose refund
+    had not reached the server's books)."""
+    __tablename__ = "refund_payments"
+    transaction_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), index=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    paid_at: Mapped[datetime] = mapped_column(DateTime)
+    paid_by: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[str] = mapped_column(String(8))
