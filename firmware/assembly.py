@@ -1,6 +1,7 @@
 """Putting a kiosk together from its configuration: devices, server client, journal, cashier, trusted keys."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from firmware.config import ConfigError, KioskConfig
 from firmware.controller import Kiosk, KioskSettings
 from firmware.journal import Journal
 from firmware.maintenance import Maintenance, parse_maintenance
+from firmware.refund_slip import load_device_key
 from firmware.server_client import ServerClient
+
+log = logging.getLogger("kiosk.assembly")
 
 
 def load_document_keys(paths: tuple[Path, ...]) -> dict[str, Ed25519PublicKey]:
@@ -59,4 +63,14 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
                              language=config.language)
     kiosk = Kiosk(settings, devices, server, journal, cashier, load_document_keys(config.document_keys),
                   clock or SystemClock(), audit)
+    kiosk.slip_key = _slip_key(config)
     return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings))
+
+
+def _slip_key(config: KioskConfig):
+    """The device key that signs refund slips; None (the reference is then shown and read aloud) if unusable."""
+    try:
+        return load_device_key(config.server.client_key)
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("refund slips cannot be signed: device key unusable (%s)", type(exc).__name__)
+        return None

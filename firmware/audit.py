@@ -59,6 +59,8 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("payment.completed", "the fee was paid in full", (_VISIT, _TXN, _AMOUNT)),
     AuditEventSpec("money.refund_owed", "money the kiosk could not pay back; the counter owes it",
                    (_TXN, _AMOUNT)),
+    AuditEventSpec("refund.slip", "a refund slip was printed for money owed (or could not be: read aloud)",
+                   (_TXN, _AMOUNT, _f("printed", "whether the slip printed"))),
     AuditEventSpec("money.reconciliation_needed", "the cash box or hopper needs a count", (_f("reason", "code"),)),
     AuditEventSpec("document.rejected", "SECURITY: a document failed verification and was not printed",
                    (_VISIT, _TXN, _f("reason", "rejection reason code"))),

@@ -35,6 +35,7 @@ from firmware.visit import (CANCELLABLE, Visit, RESIDENT_STATES, Back, CallStaff
                             SilenceVoice, TakeChange, VisitState, VisitView)
 from firmware.visit_attention import CARD_LEFT, AttentionSteps
 from firmware.visit_payment import PaymentSteps
+from firmware.visit_refund import RefundSteps
 from firmware.visit_service import ServiceSteps
 from firmware.visit_signin import SigninSteps
 
@@ -71,7 +72,7 @@ class KioskSettings:
     readiness_every_s: float = 5.0
 
 
-class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
+class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps):
     def __init__(self, settings: KioskSettings, devices, server, journal, cashier, trusted_keys, clock: Clock,
                  audit: AuditLog | None = None):
         self.settings, self.devices, self.server, self.journal = settings, devices, server, journal
@@ -104,6 +105,9 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             self.audit.emit("recovery.settled", txn=s.transaction_id, settlement=s.kind.value,
                             refund_owed=s.refund_owed, reprint_owed=s.kind is SettlementKind.REPRINT_OWED)
         self.audit.emit("kiosk.started", kiosk=self.settings.kiosk_id, recovered=len(settlements))
+        if any(s.refund_owed for s in settlements):
+            self.refund_alarm = True  # money is owed to someone who has gone: staff must see it
+            self.devices.signals.set_beacon(True)
         self.cashier.restore_from_journal()  # the acceptor's counter and the hoppers' coins, before they start
         await self.devices.start_all(self.device_sink)
         self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
@@ -235,7 +239,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
         elif isinstance(event, (NoteValidatorStateChanged, CoinAcceptorStateChanged)) and event.state.out_of_service:
             await self._cash_device_failed(event.device, event.state.value)
         elif isinstance(event, DocumentTaken):
-            await self._item_taken("document")
+            # the outlet is empty: the certificate, and the refund slip once it has been printed into it
+            await self._item_taken("document", *(("slip",) if self.visit.slip_printed else ()))
         elif isinstance(event, DoorOpened):
             self.audit.emit("door.opened")
             await self._fault("door_open")
@@ -413,7 +418,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             state=self.state, visit=v.number, language=self.language, message=v.message, busy=v.busy,
             tries_left=v.tries_left, offers=offers, certificate=v.certificate, options=dict(v.options),
             copies=v.copies, fee=v.quote.total_fee if v.quote else 0, paid=self.cashier.paid() if v.txn else 0,
-            change_due=v.change_paid, refund_owed=v.refund_owed, pages_total=v.pages_total,
+            change_due=v.change_paid, refund_owed=v.refund_owed, refund_reference=v.refund_reference,
+            pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
             out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level)
         for listener in self._listeners:

@@ -56,6 +56,8 @@ class Visit:
     pages_printed: int = 0
     change_paid: int = 0
     refund_owed: int = 0
+    refund_reference: str | None = None  # the refund slip's reference (shown large, read aloud if no slip)
+    slip_printed: bool | None = None  # None while the slip prints
     items: set[str] = field(default_factory=set)
     tries_left: int | None = None
     message: str | None = None
@@ -163,9 +165,10 @@ class VisitView:
     paid: int = 0
     change_due: int = 0
     refund_owed: int = 0
+    refund_reference: str | None = None
     pages_total: int = 0
     pages_printed: int = 0
     timeout_warning: bool = False
-    items_to_take: tuple[str, ...] = ()  # "card", "document", "change"
+    items_to_take: tuple[str, ...] = ()  # "document", "slip" (the refund slip), "change"
     out_of_service_reason: str | None = None
     reminder_level: int = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer too, 2 staff beacon too

@@ -26,6 +26,8 @@ CARD_LEFT = "card_left_on_reader"
 """Out-of-service reason while a card nobody's visit holds lies on the reader: voice, buzzer and beacon stay on
 until it is lifted (by its owner, or by staff)."""
 CARD_VOICE_EVERY_S = 30.0
+OUTLET_ITEMS = frozenset({"document", "slip"})
+"""What lies in the printer's outlet: the certificate and the refund slip (one outlet sensor sees both)."""
 
 _LIGHTS = {
     S.IDLE: {GuideLight.CARD_READER: LightPattern.PULSE},
@@ -43,7 +45,7 @@ class AttentionSteps:
         signals = self.devices.signals
         wanted = dict(_LIGHTS.get(state, {}))
         if state is S.TAKE_ITEMS:
-            if "document" in self.visit.items:
+            if self.visit.items & OUTLET_ITEMS:
                 wanted[GuideLight.OUTLET] = LightPattern.PULSE
             if "change" in self.visit.items:
                 wanted[GuideLight.CHANGE] = LightPattern.PULSE
@@ -72,7 +74,7 @@ class AttentionSteps:
 
     def _unconfirmable(self) -> set[str]:
         """Items whose taking no sensor reports: the certificate, when the printer has no outlet sensor."""
-        return set() if capabilities_of(self.devices.printer).outlet_sensor else {"document"}
+        return set() if capabilities_of(self.devices.printer).outlet_sensor else set(OUTLET_ITEMS)
 
     async def _attention_tick(self, now: float) -> None:
         if self.state is S.RETURN_CARD and self.devices.card_reader.card_kind() is None:
@@ -87,7 +89,8 @@ class AttentionSteps:
         watched = self.visit.items - self._unconfirmable()
         if self.state is S.TAKE_ITEMS and not watched:
             return  # only a certificate nobody can see taken: no alarm for what is most likely gone
-        item = "card" if self.state is S.RETURN_CARD else ("document" if "document" in watched else "change")
+        item = "card" if self.state is S.RETURN_CARD else (
+            "document" if watched & OUTLET_ITEMS else "change")
         if elapsed >= BEACON_AFTER_S and self._reminder_level < 2:
             self._reminder_level = 2
             self.devices.signals.set_beacon(True)
@@ -101,7 +104,7 @@ class AttentionSteps:
     def _attention_off(self) -> None:
         signals = self.devices.signals
         signals.buzz(BuzzerPattern.SILENT)
-        if self._fault_after_visit is None:
+        if self._fault_after_visit is None and not self.refund_alarm:
             signals.set_beacon(False)
 
     async def _return_card(self, message: str) -> None:
@@ -117,8 +120,8 @@ class AttentionSteps:
         else:
             await self._end_visit()
 
-    async def _item_taken(self, item: str) -> None:
-        self.visit.items.discard(item)
+    async def _item_taken(self, *items: str) -> None:
+        self.visit.items.difference_update(items)
         if self.state is S.TAKE_ITEMS:
             if self.visit.items:
                 self._on_enter_attention(S.TAKE_ITEMS)
@@ -136,6 +139,6 @@ class AttentionSteps:
         for item in sorted(self.visit.items):
             event = "reminder.unconfirmed" if item in unconfirmable else "reminder.abandoned"
             self.audit.emit(event, visit=self.visit.number, item=item)
-        if "document" in self.visit.items - unconfirmable:
+        if self.visit.items & OUTLET_ITEMS - unconfirmable:
             self._fault_after_visit = "document_left_in_outlet"
         await self._end_visit()

@@ -207,6 +207,7 @@ class PaymentSteps:
             visit.items.add("change")
         if settlement.refund_owed:
             self.audit.emit("money.refund_owed", txn=settlement.transaction_id, amount=settlement.refund_owed)
+            self._refund_owed(settlement.transaction_id, settlement.refund_owed, settlement.unconfirmed)
 
 
 def _issue_message(error: BaseException) -> str:

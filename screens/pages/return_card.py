@@ -21,6 +21,15 @@ def add_money_notes(page: Page, view, t) -> None:
         page.add_text(t("refund.paid", amount=t.money(view.change_due)), role="big")
     if view.refund_owed:
         page.add_notice(t("refund.owed", amount=t.money(view.refund_owed)), kind="danger")
+        add_refund_reference(page, view, t)
+
+
+def add_refund_reference(page: Page, view, t) -> None:
+    """The refund's reference, large enough to copy down if the slip did not print, and what to do with the slip."""
+    if view.refund_reference:
+        page.add_text(t("refund.reference", reference=view.refund_reference), role="big")
+    if "slip" in view.items_to_take:
+        page.add_text(t("refund.slip"))
 
 
 def add_reminder(page: Page, view, t) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from firmware.visit import TakeChange
 from screens.pages.base import Page
-from screens.pages.return_card import add_reminder
+from screens.pages.return_card import add_refund_reference, add_reminder
 
 
 class TakeItemsPage(Page):
@@ -12,10 +12,13 @@ class TakeItemsPage(Page):
         self.clear()
         if "document" in view.items_to_take:
             self.add_text("▶ " + t("take.document"), role="big")
+        if "slip" in view.items_to_take:
+            self.add_text("▶ " + t("take.slip"), role="big")
         if "change" in view.items_to_take:
             self.add_text("▶ " + t("take.change", amount=t.money(view.change_due)), role="big")
         if view.refund_owed:
             self.add_notice(t("refund.owed", amount=t.money(view.refund_owed)), kind="danger")
+            add_refund_reference(self, view, t)
         add_reminder(self, view, t)
         if "change" in view.items_to_take:
             self.change = self.button(t("btn.change_taken"), "take.change", self._change_taken)

@@ -35,6 +35,9 @@ def views(language: str) -> list[tuple[str, VisitView]]:
         ("reminder", v(S.TAKE_ITEMS, items_to_take=("document",), reminder_level=2)),
         ("pin-locked", v(S.RETURN_CARD, message="pin_locked")),
         ("refund", v(S.RETURN_CARD, message="cancelled_refunded", change_due=500)),
-        ("refund-owed", v(S.RETURN_CARD, message="print_failed.paper_out", refund_owed=1000)),
+        ("refund-owed", v(S.RETURN_CARD, message="print_failed.paper_out", refund_owed=1000,
+                          refund_reference="K7QM-4TXA-9PRC")),
+        ("refund-slip", v(S.TAKE_ITEMS, refund_owed=1000, refund_reference="K7QM-4TXA-9PRC",
+                          items_to_take=("slip",))),
         ("timeout-warning", v(S.PIN, tries_left=3, timeout_warning=True)),
     ]
