@@ -84,6 +84,8 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
                    (_VISIT, _f("item", "card/document/change"), _f("level", "voice/buzzer/beacon"))),
     AuditEventSpec("reminder.abandoned", "an item was left behind at the end of a visit",
                    (_VISIT, _f("item", "card/document/change"))),
+    AuditEventSpec("reminder.unconfirmed", "a visit ended with no sensor to tell whether an item was taken "
+                   "(a printer without an outlet sensor)", (_VISIT, _f("item", "document"))),
     AuditEventSpec("staff.called", "the resident pressed the staff-call button", (_VISIT,)),
     AuditEventSpec("maintenance.entered", "staff opened maintenance mode (limited: one factor)",
                    (_f("method", "pin/card"),)),
@@ -93,8 +95,6 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("maintenance.status_viewed", "staff looked at the device status", ()),
     AuditEventSpec("maintenance.cash_viewed", "staff looked at cash figures",
                    (_f("what", "counts/today/refunds_owed"),)),
-    AuditEventSpec("maintenance.hopper_refilled", "staff put coins into a hopper (journalled hopper_refilled)",
-                   (_f("coin_value", "yen"), _f("coins", "coins added"))),
     AuditEventSpec("maintenance.cash_box_emptied", "staff emptied an acceptor's cash box (journalled)",
                    (_f("device", "acceptor name"), _f("amount", "yen the journal says it held"))),
     AuditEventSpec("maintenance.acceptor_reset", "staff reset the coin acceptor after a count (journalled)",
@@ -104,6 +104,10 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("maintenance.left", "staff closed maintenance mode", (_f("in_service", "selling again"),)),
     AuditEventSpec("maintenance.test_print", "staff printed a test page", (_f("printed", "whether it printed"),
                                                                            _f("printer", "printer state"))),
+    AuditEventSpec("maintenance.hopper", "staff refilled or counted a hopper (journalled as its count)",
+                   (_f("coin_value", "yen"), _f("coins", "coins in it now"), _f("reason", "refill/counted"))),
+    AuditEventSpec("maintenance.cash_reconciled", "staff counted the cash after a device could not say what it "
+                   "took or paid; the kiosk may take money again", ()),
     AuditEventSpec("maintenance.service", "staff took the kiosk out of service or put it back",
                    (_f("in_service", "selling after maintenance"),)),
 )}

@@ -15,7 +15,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from hal.coins import CoinAcceptor, CoinCredited, CoinEventsLost, DispenseResult, Hopper, YEN_COINS
+from hal.coins import (CoinAcceptor, CoinCounterMoved, CoinCredited, CoinEventsLost, DispenseResult, Hopper,
+                       HopperState, YEN_COINS)
 from hal.events import DeviceError, DeviceEvent
 from hal.notes import (NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteValidator, NoteValidatorState,
                        YEN_NOTES)
@@ -36,11 +37,14 @@ two seconds; a validator that has not settled by then cannot say what it took)."
 
 @dataclass(frozen=True)
 class PayoutOutcome:
-    """What a change or refund payout came to, in yen: ``paid`` by the hoppers, ``owed`` as a refund slip."""
+    """What a change or refund payout came to, in yen: ``paid`` by the hoppers, ``owed`` as a refund slip, and
+    ``unknown``: coins a hopper could not say it paid or not (journalled for a count; the kiosk is out of service
+    until then, and settlement keeps it flagged as unconfirmed)."""
 
     paid: int
     owed: int
     payout_id: str | None = None
+    unknown: int = 0
 
 
 class Cashier:
@@ -56,7 +60,35 @@ class Cashier:
         self._accepting = False
         self._refresh: asyncio.Task | None = None
         self.settle_bound_s = SETTLE_BOUND_S
-        self.unknown_state = False  # an acceptor could not tell its final state: staff must count before money
+        self.unknown_state = False  # a cash device could not tell what it took or paid: staff count before money
+
+    # ---- start-up ----------------------------------------------------------------------------------------------
+
+    def restore_from_journal(self) -> None:
+        """Before the devices start: give each what the journal knows of it, since no device remembers for the
+        kiosk.  The coin acceptor learns the last event counter the journal holds (it reports anything it counted
+        beyond, for a count); each hopper gets the coins the journal says it holds — its configured stock only on
+        the very first start, journalled then as its first count.  A hopper whose count is unknown (a payout that
+        could not say what it paid) keeps the kiosk out of service until staff count it."""
+        self.coins.resume_from(self.journal.acceptor_counter(self.coins.name))
+        for hopper in self.hoppers:
+            kept = self.journal.hopper_stock(hopper.name)
+            if kept is None:
+                configured = hopper.coins_estimate()
+                if configured is not None:
+                    self.journal.record_hopper_stock(hopper.name, coin_value=hopper.coin_value, coins=configured,
+                                                     reason="configured")
+                continue
+            hopper.restore_estimate(kept.coins)
+            if kept.coins is None:
+                log.error("%s: its coins are unknown since a payout it could not account for; count it",
+                          hopper.name)
+                self.unknown_state = True
+
+    def record_hopper_count(self, hopper: Hopper, coins: int, reason: str = "counted") -> None:
+        """Staff counted (``counted``) or refilled (``refill``) ``hopper``: it holds ``coins`` now."""
+        self.journal.record_hopper_stock(hopper.name, coin_value=hopper.coin_value, coins=coins, reason=reason)
+        hopper.restore_estimate(coins)
 
     # ---- what the kiosk can pay and take ---------------------------------------------------------------------
 
@@ -188,7 +220,11 @@ class Cashier:
             self.journal.record_reconciliation("note_in_stacker_at_power_up", txn=self._open_txn(),
                                                device=event.device)
         elif isinstance(event, CoinEventsLost):
-            self.journal.record_reconciliation("coin_events_lost", txn=self._open_txn(), device=event.device)
+            reason = "coin_events_unjournalled" if event.unjournalled else "coin_events_lost"
+            self.journal.record_reconciliation(reason, txn=self._open_txn(), device=event.device,
+                                               amount=event.amount)
+        elif isinstance(event, CoinCounterMoved):
+            self.journal.record_acceptor_counter(event.device, event.counter)
 
     async def on_note_escrowed(self, value: int) -> bool:
         """A note waits in escrow: journal it, then stack it (True) or, if it is no longer acceptable, return
@@ -223,12 +259,13 @@ class Cashier:
         A credit outside an open transaction (a coin falling through after the visit closed) is journalled for
         reconciliation: the money is in the box but belongs to no one the kiosk can name."""
         medium = "note" if isinstance(event, NoteCredited) else "coin"
+        counter = getattr(event, "counter", None)  # a coin acceptor's event counter, journalled with the credit
         txn = self._open_txn()
         if txn is None:
             return self.journal.record_stray_credit(amount=event.value, device=event.device,
-                                                    credit_id=event.credit_id)
+                                                    credit_id=event.credit_id, counter=counter)
         fresh = self.journal.record_credit(txn, amount=event.value, device=event.device,
-                                           credit_id=event.credit_id, medium=medium)
+                                           credit_id=event.credit_id, medium=medium, counter=counter)
         if fresh and self._accepting:
             # The device is waiting for this sink to return before it acknowledges; talk to it afterwards.
             self._refresh = asyncio.get_running_loop().create_task(self.refresh_acceptance())
@@ -267,7 +304,7 @@ class Cashier:
     async def _payout(self, txn: str, kind: str, amount: int) -> PayoutOutcome:
         payable, plan = largest_payable(amount, self.stock())
         payout = self.journal.begin_payout(txn, kind, amount, unplannable=amount - payable)
-        paid, owed = 0, amount - payable
+        paid, owed, unknown = 0, amount - payable, 0
         for value, count in sorted(plan.items(), reverse=True):
             for hopper, share in self._share(value, count):
                 try:
@@ -275,9 +312,24 @@ class Cashier:
                 except Exception:  # the contract: a hopper raises only before a coin has left it
                     result = DispenseResult(requested=share, paid=0, unpaid=share)
                 self.journal.record_dispensed(txn, payout, hopper=hopper.name, coin_value=value, result=result)
+                if result.unknown:
+                    self._payout_unknown(txn, payout, hopper, result.unknown * value)
+                elif result.unpaid and hopper.coins_estimate() == 0 and hopper.state() is HopperState.EMPTY:
+                    self.journal.record_hopper_stock(hopper.name, coin_value=value, coins=0, reason="ran_empty")
                 paid += result.paid * value
                 owed += result.unpaid * value
-        return PayoutOutcome(paid, owed, payout)
+                unknown += result.unknown * value
+        return PayoutOutcome(paid, owed, payout, unknown)
+
+    def _payout_unknown(self, txn: str, payout: str, hopper: Hopper, amount: int) -> None:
+        """A hopper could not say whether ``amount`` yen left it: neither paid nor owed, but counted by staff.
+        The payout stays unresolved for that part (nothing pays it again; settlement flags it as unconfirmed), and
+        the kiosk takes no money until the count."""
+        log.error("%s could not say whether %d yen of payout %s left it; reconciliation needed",
+                  hopper.name, amount, payout)
+        self.journal.record_reconciliation("payout_outcome_unknown", txn=txn, amount=amount, device=hopper.name,
+                                           ref=f"{payout}.{hopper.name}")
+        self.unknown_state = True
 
     def _share(self, value: int, count: int) -> list[tuple[Hopper, int]]:
         """Split ``count`` coins of ``value`` over the usable hoppers of that value, fullest first."""

@@ -21,8 +21,8 @@ from typing import Any, Awaitable, Callable, Mapping
 from certs import wire
 from hal.card import CardPlaced, CardRemoved
 from hal.events import DeviceEvent
-from hal.coins import CoinCredited, CoinEventsLost
-from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation
+from hal.coins import CoinAcceptorStateChanged, CoinCounterMoved, CoinCredited, CoinEventsLost
+from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteValidatorStateChanged
 from hal.printer import DocumentTaken
 from hal.signals import DoorClosed, DoorOpened, StaffCallPressed
 from firmware.audit import AuditLog
@@ -40,7 +40,7 @@ from firmware.visit_signin import SigninSteps
 
 log = logging.getLogger("kiosk.controller")
 S = VisitState
-MONEY_EVENTS = (NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost)
+MONEY_EVENTS = (NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost, CoinCounterMoved)
 """Events the cashier journals inside the device sink, before the device acknowledges them.  An escrowed note is
 not money yet: the controller decides on it from its own loop, so a driver is never asked to stack from inside
 its own sink call."""
@@ -104,6 +104,7 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             self.audit.emit("recovery.settled", txn=s.transaction_id, settlement=s.kind.value,
                             refund_owed=s.refund_owed, reprint_owed=s.kind is SettlementKind.REPRINT_OWED)
         self.audit.emit("kiosk.started", kiosk=self.settings.kiosk_id, recovered=len(settlements))
+        self.cashier.restore_from_journal()  # the acceptor's counter and the hoppers' coins, before they start
         await self.devices.start_all(self.device_sink)
         self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
@@ -237,6 +238,8 @@ class Kiosk(SigninSteps, PaymentSteps, ServiceSteps, AttentionSteps):
             await self.cashier.on_note_escrowed(event.value)
         elif isinstance(event, (NoteCredited, CoinCredited)):
             await self._on_credit(event)
+        elif isinstance(event, (NoteValidatorStateChanged, CoinAcceptorStateChanged)) and event.state.out_of_service:
+            await self._cash_device_failed(event.device, event.state.value)
         elif isinstance(event, DocumentTaken):
             await self._item_taken("document")
         elif isinstance(event, DoorOpened):

@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 
 from hal.coins import DispenseResult
 from firmware import journal_reports, journal_results as results, journal_schema as s
+from firmware.journal_devices import CashDeviceRecords, HopperCount  # noqa: F401  (HopperCount: re-exported)
 from firmware.recovery import Settlement, TransactionFacts, plan_settlement
 
 JST = timezone(timedelta(hours=9))
@@ -62,7 +63,7 @@ class Balance:
 
 _utc = journal_reports.utc_text
 
-class Journal:
+class Journal(CashDeviceRecords):
     """The kiosk's money journal in one SQLite file at ``path`` (created, with its schema, on first open)."""
 
     def __init__(self, path: str | Path, *, clock: Callable[[], datetime] | None = None):
@@ -151,9 +152,12 @@ class Journal:
                         (certificate, copies, fee, txn))
             self._insert(cur, txn, "quoted", fee, detail={"certificate": certificate, "copies": copies})
 
-    def record_credit(self, txn: str, *, amount: int, device: str, credit_id: str, medium: str) -> bool:
+    def record_credit(self, txn: str, *, amount: int, device: str, credit_id: str, medium: str,
+                      counter: int | None = None) -> bool:
         """Credit ``amount`` yen (``medium`` 'note' or 'coin').  Returns False, recording nothing, when this
-        device already reported ``credit_id``.  Committed on return: the device may then acknowledge."""
+        device already reported ``credit_id``.  Committed on return: the device may then acknowledge.
+        ``counter``: the acceptor's event counter of this credit, journalled in the same commit
+        (see :mod:`firmware.journal_devices`)."""
         if medium not in ("note", "coin") or amount <= 0:
             raise ValueError("a credit is a positive amount of a note or a coin")
         ref = f"{s.check_id(device, 'device')}:{s.check_ref(credit_id, 'credit id')}"
@@ -164,6 +168,8 @@ class Journal:
                                (ref,)).fetchone():
                     return False  # already kept as a stray credit
                 self._insert(cur, txn, s.CREDIT, amount, device=device, ref=ref, detail={"medium": medium})
+                if counter is not None:
+                    self._insert(cur, None, "acceptor_counter", counter, device=device)
         except sqlite3.IntegrityError:
             return False
         return True
@@ -206,7 +212,7 @@ class Journal:
                 s.check_transaction_id(txn)
             self._insert(cur, txn, "reconciliation_needed", amount, device=device, ref=ref, detail=detail)
 
-    def record_stray_credit(self, *, amount: int, device: str, credit_id: str) -> bool:
+    def record_stray_credit(self, *, amount: int, device: str, credit_id: str, counter: int | None = None) -> bool:
         """A credit that arrived outside any open transaction (a coin falling through after the visit closed):
         kept for reconciliation, in no transaction.  False, recording nothing, if this device already reported
         ``credit_id`` (as a credit or a stray credit)."""
@@ -217,6 +223,8 @@ class Journal:
                     return False
                 self._insert(cur, None, "reconciliation_needed", amount, device=device, ref=ref,
                              detail={"reason": "credit_outside_visit"})
+                if counter is not None:
+                    self._insert(cur, None, "acceptor_counter", counter, device=device)
         except sqlite3.IntegrityError:
             return False
         return True
@@ -286,6 +294,8 @@ class Journal:
                 raise JournalError(f"hopper results exceed payout {payout}")
             detail = {"coin_value": coin_value, "requested": result.requested, "paid": result.paid,
                       "unpaid": result.unpaid, "payout": payout}
+            if result.unknown:  # neither paid nor unpaid: left unresolved for a count (see Cashier)
+                detail["unknown"] = result.unknown
             paid_kind = s.CHANGE_PAID if intent[0] == "change_intent" else s.REFUND_PAID
             self._insert(cur, txn, paid_kind, paid, device=hopper, ref=ref, detail=detail)
             if unpaid:
@@ -428,8 +438,8 @@ class Journal:
     # ---- staff cash service (maintenance) --------------------------------------------------------------------
 
     def record_cash_service(self, kind: str, *, device: str, amount: int = 0, detail: dict | None = None) -> None:
-        """What staff did to the cash (``hopper_refilled``, ``cash_box_emptied``, ``acceptor_reset``): an event in
-        no transaction, with a device name, counts and yen only."""
+        """What staff did to the cash (``cash_box_emptied``, ``acceptor_reset``): an event in no transaction, with a
+        device name, counts and yen only.  (A hopper refill or count: :meth:`record_hopper_stock`.)"""
         if kind not in s.CASH_SERVICE_KINDS:
             raise ValueError(f"{kind!r} is not a staff cash service kind")
         with self._write() as cur:

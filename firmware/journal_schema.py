@@ -74,13 +74,13 @@ LIFECYCLE_KINDS = frozenset({
     "opened", "quoted", "note_escrowed", "note_returned", "payment_complete", "issue_requested",
     "documents_received", "page_printed", "document_rejected", "print_failed", "change_intent", "refund_intent",
     "change_unpaid", "reconciliation_needed", "cancelled", "timed_out", "settled", "closed",
-    "hopper_refilled", "cash_box_emptied", "acceptor_reset",  # staff cash service (in no transaction)
+    "cash_box_emptied", "acceptor_reset",  # staff cash service (in no transaction)
 })
 MONEY_KINDS = frozenset({CREDIT, CHANGE_PAID, REFUND_PAID, REFUND_OWED, FEE_EARNED, REPRINT_OWED})
 KINDS = LIFECYCLE_KINDS | MONEY_KINDS
 
 # Staff cash service (:meth:`Journal.record_cash_service`, from maintenance): in no transaction, no money moved.
-CASH_SERVICE_KINDS = frozenset({"hopper_refilled", "cash_box_emptied", "acceptor_reset"})
+CASH_SERVICE_KINDS = frozenset({"cash_box_emptied", "acceptor_reset"})  # (a refill: hopper_stock, journal_devices)
 
 # Kinds the caller may record through :meth:`Journal.note`: facts that move no money and need no bookkeeping.
 NOTE_KINDS = frozenset({
@@ -100,6 +100,7 @@ DETAIL_KEYS = frozenset({
     "certificate", "copies", "pages", "page", "reason", "code", "medium", "coin_value", "count", "requested",
     "paid", "unpaid", "payout", "settlement", "value", "state", "error",
 })
+DETAIL_KEYS |= {"unknown"}  # coins a hopper could not say it paid (hopper payouts)
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}")
 _LONG_DIGIT_RUN = re.compile(r"\d{10,}")
@@ -156,3 +157,8 @@ def check_detail(detail: dict | None) -> str | None:
             check_id(value, f"detail value for {key!r}")
         clean[key] = value
     return json.dumps(clean, separators=(",", ":"), sort_keys=True)
+
+
+# Cash devices' own counts (firmware.journal_devices): rows in no transaction that move no money.
+DEVICE_KINDS = frozenset({"acceptor_counter", "hopper_stock"})
+KINDS = KINDS | DEVICE_KINDS

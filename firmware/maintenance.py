@@ -12,7 +12,8 @@ The ``[maintenance]`` table of the kiosk configuration::
 alone reaches the money.  One factor — a staff card placed on the idle kiosk, *or* the staff PIN typed after holding
 the corner — opens maintenance in its *limited* mode: device status, a test print, taking the kiosk out of service
 and back, acknowledging the staff beacon.  The *cash* functions (hopper coins and journal totals, the refunds
-owed, recording a hopper refill or an emptied cash box, resetting the coin acceptor after lost events) need both:
+owed, recording a hopper refill or count or an emptied cash box, resetting the coin acceptor after lost events,
+releasing the kiosk after a cash count) need both:
 the staff card first, then the staff PIN typed while that card's maintenance session is open
 (:meth:`Maintenance.enter_with_pin` then adds the second factor).  The PIN typed first and a card placed after it
 does not combine (a card placed on a kiosk held for maintenance is not read); leave and start with the card.  A
@@ -27,9 +28,9 @@ maintenance mode is open the kiosk sells nothing (it is out of service with reas
 keep it out of service after they leave (reason ``staff_hold``) until they put it back in service.
 
 What the cash functions write to the journal (:meth:`firmware.journal.Journal.record_cash_service`) are events in
-no transaction carrying a device name, counts and yen: ``hopper_refilled`` (amount = coins added, detail
-coin_value and count), ``cash_box_emptied`` (amount = the yen the journal says went into that box since it was
-last emptied; detail count of credits) and ``acceptor_reset`` (detail state before the reset).  No personal data.
+no transaction carrying a device name, counts and yen: ``cash_box_emptied`` (amount = the yen the journal says went into that box since it was
+last emptied; detail count of credits) and ``acceptor_reset`` (detail state before the reset); a hopper refill
+or count is the hopper's new count (``hopper_stock``, :mod:`firmware.journal_devices`).  No personal data.
 """
 from __future__ import annotations
 
@@ -276,18 +277,38 @@ class Maintenance:
         return self.kiosk.journal.refunds_owed(limit)
 
     def refill_hopper(self, coin_value: int, added: int) -> int:
-        """Staff put ``added`` coins into the hopper of ``coin_value`` yen: journalled (``hopper_refilled``) and
-        audited.  Returns the hopper's own estimate of its coins now (not changed here: the simulator's refill
-        raises it, and a hopper's stock as the journal keeps it is the hopper bookkeeping's)."""
+        """Staff put ``added`` coins into the hopper of ``coin_value`` yen: journalled as its new count
+        (``hopper_stock`` reason ``refill``: the kiosk rebuilds its coins from the journal at every start) and
+        audited.  Returns the coins it holds now.  A hopper whose count is unknown must be counted first
+        (:meth:`count_hopper`)."""
         self._require_cash()
         hopper = self._hopper(coin_value)
         if isinstance(added, bool) or not isinstance(added, int) or not 0 < added <= 10_000:
             raise ValueError("a refill adds a whole number of coins from 1 to 10000")
-        self.kiosk.journal.record_cash_service("hopper_refilled", device=hopper.name, amount=added,
-                                               detail={"coin_value": coin_value, "count": added})
-        coins = hopper.coins_estimate()
-        self.kiosk.audit.emit("maintenance.hopper_refilled", coin_value=coin_value, coins=added)
-        return coins
+        now = hopper.coins_estimate()
+        if now is None:
+            raise ValueError(f"the {coin_value} yen hopper's coins are unknown: count them, do not add to a guess")
+        self.kiosk.cashier.record_hopper_count(hopper, now + added, reason="refill")
+        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=now + added, reason="refill")
+        return now + added
+
+    def count_hopper(self, coin_value: int, coins: int) -> None:
+        """Staff counted the coins in the hopper of ``coin_value`` yen (after a payout of unknown outcome, this is
+        the count that resolves it): journalled as its count."""
+        self._require_cash()
+        hopper = self._hopper(coin_value)
+        self.kiosk.cashier.record_hopper_count(hopper, coins, reason="counted")
+        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=coins, reason="counted")
+
+    def cash_reconciled(self) -> bool:
+        """Staff counted the cash after a device could not say what it took or paid: the kiosk may take money
+        again (False, and it stays out of service, while a hopper's count is still unknown)."""
+        self._require_cash()
+        if any(h.coins_estimate() is None for h in self.kiosk.devices.hoppers):
+            return False
+        self.kiosk.cashier.unknown_state = False
+        self.kiosk.audit.emit("maintenance.cash_reconciled")
+        return True
 
     def cash_box_emptied(self, device: str) -> int:
         """Staff emptied the cash box of acceptor ``device`` (the note validator's or the coin acceptor's name):

@@ -6,6 +6,7 @@ Each returns a small result object or raises; none of them changes the visit's s
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from certs import wire
@@ -74,17 +75,26 @@ async def sign_in_citizen(server: ServerClient, card_id: str, password: Pin) -> 
     return SignedIn(session, await server.menu(session))
 
 
+MIN_ATTEMPT_S = 1.0
+"""An issue attempt with less time than this left in its budget is not started."""
+
+
 async def fetch_documents(server: ServerClient, session: wire.Session, transaction_id: str, quote_id: str,
-                          amount_paid: int, attempts: int = 3, pause_s: float = 0.5) -> dict:
-    """Ask for the documents; retry only when the server did not answer.  Retrying is safe: issuance is
-    idempotent by transaction id, so a retry returns the same document set, never a second one."""
+                          amount_paid: int, budget_s: float = 25.0, attempts: int = 3, pause_s: float = 0.5) -> dict:
+    """Ask for the documents; retry only when the server did not answer, and only within ``budget_s`` (the
+    caller gives less than its state's timeout, so the last try ends before the visit gives up on it).
+    Retrying is safe: issuance is idempotent by transaction id, so a retry returns the same document set, never
+    a second one."""
     from firmware.server_client import ServerUnavailable
 
+    deadline = time.monotonic() + budget_s
     for attempt in range(1, attempts + 1):
+        remaining = deadline - time.monotonic()
         try:
-            return await server.issue(session, transaction_id, quote_id, amount_paid)
+            return await server.issue(session, transaction_id, quote_id, amount_paid, timeout_s=remaining)
         except ServerUnavailable:
-            if attempt == attempts:
+            pause = pause_s * attempt
+            if attempt == attempts or deadline - time.monotonic() - pause < MIN_ATTEMPT_S:
                 raise
-            await asyncio.sleep(pause_s * attempt)
+            await asyncio.sleep(pause)
     raise AssertionError("unreachable")

@@ -12,7 +12,8 @@ what stopped the printer; refunds and alarms are the controller's business.
 Cutting: the kiosk printer is roll-fed, and each A4 page becomes a sheet only when it is cut, so
 :func:`print_verified` cuts after every page (as the KPM216H does, sheet by sheet).  Every page that printed
 therefore lies in the outlet as a separate sheet, even if a later page fails, rather than hanging uncut in the
-printer with someone's personal data on it.
+printer with someone's personal data on it.  A page counts as printed only once its sheet is cut and presented: a
+cut that fails is a print failure, and the page it left hanging in the printer is not the resident's (nor charged).
 """
 from __future__ import annotations
 
@@ -125,8 +126,10 @@ async def print_verified(verified: VerifiedSet, printer: Printer,
 
     Before each page the printer is asked for its status; a printer that cannot print stops the job before the
     page starts.  A :class:`PrinterFault` from ``print_page`` or ``cut`` stops it too.  A page counts as printed
-    when ``print_page`` returned; ``on_page_printed`` is called then, before the cut.  An exception from the
-    callback (say, the journal could not record the page) stops printing and propagates.
+    when ``print_page`` (which returns once the page is on paper) and then ``cut`` (once the sheet is presented)
+    returned; ``on_page_printed`` is called then.  An exception from the callback (say, the journal could not record
+    the page) stops printing and propagates.  (A crash between the cut and the callback leaves a delivered page
+    out of the journal: recovery then refunds it, in the resident's favour.)
     """
     if not isinstance(verified, VerifiedSet):
         raise TypeError("print_verified prints only a VerifiedSet")
@@ -141,6 +144,7 @@ async def print_verified(verified: VerifiedSet, printer: Printer,
                                              document_id=document.document_id)
             try:
                 await printer.print_page(raster)
+                await printer.cut()
             except PrinterFault as fault:
                 return PrintReport(total, printed, fault.status)
             printed += 1
@@ -148,8 +152,4 @@ async def print_verified(verified: VerifiedSet, printer: Printer,
                 outcome = on_page_printed(document.document_id, index + 1)
                 if inspect.isawaitable(outcome):
                     await outcome
-            try:
-                await printer.cut()
-            except PrinterFault as fault:
-                return PrintReport(total, printed, fault.status)
     return PrintReport(total, printed, None)

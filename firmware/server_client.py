@@ -55,18 +55,21 @@ class ServerClient:
     """Development only (the dev panel's "server down"): every call fails as if the network were cut."""
 
     async def _call(self, method: str, path: str, *, token: str | None = None, body: Any = None,
-                    raw_json: bytearray | None = None) -> tuple[int, Any]:
-        """``raw_json``: a body already encoded (a secret's, built in a bytearray the caller wipes)."""
+                    timeout_s: float | None = None, raw_json: bytearray | None = None) -> tuple[int, Any]:
+        """``timeout_s``: this call's own bound (never longer than the endpoint's ``timeout_s``).  ``raw_json``: a
+        body already encoded (a secret's, built in a bytearray the caller wipes)."""
         if self.simulated_outage:
             raise ServerUnavailable(f"{method} {path}: simulated outage")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else max(min(timeout_s, self._endpoint.timeout_s), 0.1)
         if raw_json is not None:
             headers["Content-Type"] = "application/json"
         try:
             if raw_json is not None:  # httpx sends bytes only: this is the one immutable copy (see README, PINs)
-                response = await self._client.request(method, path, content=bytes(raw_json), headers=headers)
+                response = await self._client.request(method, path, content=bytes(raw_json), headers=headers,
+                                                       timeout=timeout)
             else:
-                response = await self._client.request(method, path, json=body, headers=headers)
+                response = await self._client.request(method, path, json=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException:
             raise ServerUnavailable(f"{method} {path}: timed out") from None
         except (httpx.TransportError, ssl.SSLError, OSError) as exc:
@@ -83,8 +86,9 @@ class ServerClient:
             raise wire.parse_error(response.status_code, data)
         return response.status_code, data
 
-    async def health(self) -> bool:
-        _, data = await self._call("GET", wire.PATH_HEALTH)
+    async def health(self, timeout_s: float = 3.0) -> bool:
+        """Whether the server answers and says it is ok (checked before money is taken)."""
+        _, data = await self._call("GET", wire.PATH_HEALTH, timeout_s=timeout_s)
         return isinstance(data, dict) and data.get("status") == "ok"
 
     async def challenge(self) -> wire.Challenge:
@@ -127,10 +131,11 @@ class ServerClient:
         _, data = await self._call("POST", wire.PATH_QUOTES, token=session.token, body=body)
         return wire.Quote.parse(data)
 
-    async def issue(self, session: wire.Session, transaction_id: str, quote_id: str, amount_paid: int) -> dict:
+    async def issue(self, session: wire.Session, transaction_id: str, quote_id: str, amount_paid: int,
+                    timeout_s: float | None = None) -> dict:
         """The envelope, unverified: the caller verifies it before anything prints."""
         body = {"transaction_id": transaction_id, "quote_id": quote_id, "amount_paid": amount_paid}
-        _, data = await self._call("POST", wire.PATH_ISSUANCES, token=session.token, body=body)
+        _, data = await self._call("POST", wire.PATH_ISSUANCES, token=session.token, body=body, timeout_s=timeout_s)
         if not isinstance(data, dict):
             raise wire.ProtocolError("issuance: reply is not an envelope object")
         return data

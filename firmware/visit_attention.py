@@ -5,11 +5,18 @@ A mixin of :class:`firmware.controller.Kiosk`.  Each state has a spoken prompt (
 and a guide light.  At the end of a visit the reminders escalate while an item is left: voice at once, the
 buzzer after ``BUZZER_AFTER_S``, the staff beacon after ``BEACON_AFTER_S``.  A card is never left behind on an
 idle kiosk: once its visit has ended the kiosk stays out of service (``CARD_LEFT``), its voice asking again every
-``CARD_VOICE_EVERY_S``, with buzzer and beacon on, until the card leaves the reader.  A prompt that cannot be played falls
-back to the buzzer.
+``CARD_VOICE_EVERY_S``, with buzzer and beacon on, until the card leaves the reader.  A prompt that cannot be
+played falls back to the buzzer.
+
+A certificate is known to be taken only from the printer's outlet sensor.  A printer without one
+(:attr:`hal.printer.PrinterCapabilities.outlet_sensor` False, e.g. ``status = "realtime"``) can never say so: the
+resident is still told to take it, but it does not escalate, and when "take your certificate" times out the visit
+ends normally (audit ``reminder.unconfirmed``) instead of taking the kiosk out of service for a document left in
+an outlet nobody can see.
 """
 from __future__ import annotations
 
+from hal.printer import capabilities_of
 from hal.signals import BuzzerPattern, GuideLight, LightPattern
 from firmware.visit import VisitState as S
 
@@ -63,6 +70,10 @@ class AttentionSteps:
         self._card_voice_at = self.clock.now()
         self._say("prompt.return_card")
 
+    def _unconfirmable(self) -> set[str]:
+        """Items whose taking no sensor reports: the certificate, when the printer has no outlet sensor."""
+        return set() if capabilities_of(self.devices.printer).outlet_sensor else {"document"}
+
     async def _attention_tick(self, now: float) -> None:
         if self.state is S.RETURN_CARD and self.devices.card_reader.card_kind() is None:
             await self._after_card_returned()  # (its lift was seen before the visit asked for it)
@@ -73,7 +84,10 @@ class AttentionSteps:
         if self.state not in (S.RETURN_CARD, S.TAKE_ITEMS):
             return
         elapsed = now - self._entered_at
-        item = "card" if self.state is S.RETURN_CARD else ("document" if "document" in self.visit.items else "change")
+        watched = self.visit.items - self._unconfirmable()
+        if self.state is S.TAKE_ITEMS and not watched:
+            return  # only a certificate nobody can see taken: no alarm for what is most likely gone
+        item = "card" if self.state is S.RETURN_CARD else ("document" if "document" in watched else "change")
         if elapsed >= BEACON_AFTER_S and self._reminder_level < 2:
             self._reminder_level = 2
             self.devices.signals.set_beacon(True)
@@ -118,8 +132,10 @@ class AttentionSteps:
             if self.visit.items:
                 self._enter(S.TAKE_ITEMS)
                 return
+        unconfirmable = self._unconfirmable()
         for item in sorted(self.visit.items):
-            self.audit.emit("reminder.abandoned", visit=self.visit.number, item=item)
-        if "document" in self.visit.items:
+            event = "reminder.unconfirmed" if item in unconfirmable else "reminder.abandoned"
+            self.audit.emit(event, visit=self.visit.number, item=item)
+        if "document" in self.visit.items - unconfirmable:
             self._fault_after_visit = "document_left_in_outlet"
         await self._end_visit()

@@ -20,11 +20,25 @@ from firmware.server_client import ServerUnavailable
 from firmware.visit import VisitState as S
 
 
+ISSUE_MARGIN_S = 3.0
+"""The issue request's retries end this long before the issuing state's own timeout."""
+
+
 class PaymentSteps:
     async def _start_payment(self) -> None:
+        """Confirmed: check that the kiosk can deliver (its devices, then the server link), then take money."""
         reason = await self._readiness()
         if reason:
             self._enter(S.RETURN_CARD, f"cannot_sell.{reason}")
+            return
+        self._spawn("health", self.server.health())
+
+    async def _done_health(self, ok: bool | None, error: BaseException | None) -> None:
+        if self.state is not S.CONFIRM:
+            return
+        if error is not None or not ok:
+            self._server_trouble("health", error or ServerUnavailable("health: not ok"))
+            self._enter(S.RETURN_CARD, "server_unavailable")  # nothing was taken
             return
         visit, quote = self.visit, self.visit.quote
         txn = secrets.token_hex(16)
@@ -49,6 +63,19 @@ class PaymentSteps:
             visit.change_paid += outcome.paid
             visit.refund_owed += outcome.owed
 
+    async def _cash_device_failed(self, device: str, state: str) -> None:
+        """A note validator or coin acceptor jammed, filled up or went offline.  While paying, act now rather
+        than at the payment's timeout: stop, pay back what was taken, give the card back, then stop selling.
+        (Outside a payment, the readiness check takes the kiosk out of service.)"""
+        self.audit.emit("device.fault", device=device, state=state)
+        if self.state is not S.PAYING:
+            return
+        self._abandon_operations()
+        await self._refund_and_close("cash_device")
+        self._fault_after_visit = self._fault_after_visit or "cash_device"
+        self.visit.outcome = "failed"
+        await self._return_card("cash_device_refunded")
+
     async def _payment_complete(self) -> None:
         visit = self.visit
         await self.cashier.stop_accepting()
@@ -56,8 +83,9 @@ class PaymentSteps:
         self.audit.emit("payment.completed", visit=visit.number, txn=visit.txn, amount=self.cashier.paid())
         self._enter(S.ISSUING)
         self.journal.note(visit.txn, "issue_requested")
+        budget = max(self.settings.timeouts.get("issuing", 30.0) - ISSUE_MARGIN_S, 1.0)
         self._spawn("issue", ops.fetch_documents(self.server, visit.session, visit.txn, visit.quote.quote_id,
-                                                 self.cashier.paid()))
+                                                 self.cashier.paid(), budget_s=budget))
 
     async def _done_issue(self, envelope: dict | None, error: BaseException | None) -> None:
         visit = self.visit

@@ -40,7 +40,7 @@ class ServiceSteps:
         if status.document_waiting and self.state in (S.IDLE, S.OUT_OF_SERVICE):
             return "document_left_in_outlet"
         if d.notes.state().out_of_service or d.coins.state().out_of_service or self.cashier.unknown_state:
-            return "cash_device"  # (unknown_state: an acceptor could not tell what it took; staff count first)
+            return "cash_device"  # (unknown_state: a cash device could not tell what it took or paid; count first)
         return None
 
     async def _go_out_of_service(self, reason: str) -> None:

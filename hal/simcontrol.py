@@ -218,7 +218,7 @@ def sim_commands(devices) -> dict[str, Command]:
         "open_cashbox": open_cashbox, "close_cashbox": close_cashbox,
         "take_document": printer("take_document"), "paper_out": printer("paper_out", "after_rows"),
         "paper_low": printer("paper_low"), "refill_paper": printer("refill_paper"),
-        "open_cover": printer("open_cover"), "close_cover": printer("close_cover"),
+        "open_cover": printer("open_cover"), "close_cover": printer("close_cover"), "fail_cut": printer("fail_cut"),
         "hopper_short": hopper_short, "door_open": door_open, "door_close": door_close, "staff_call": staff_call,
         "status": status,
     }

@@ -1,5 +1,6 @@
 """Coins: an acceptor that credits coins and hoppers that pay change, one denomination per hopper."""
 from hal.coins.contract import (  # noqa: F401
-    CoinAcceptor, CoinAcceptorState, CoinAcceptorStateChanged, CoinCredited, CoinEventsLost, CoinRejected,
+    CoinAcceptor, CoinAcceptorState, CoinAcceptorStateChanged, CoinCounterMoved, CoinCredited, CoinEventsLost,
+    CoinRejected,
     DispenseResult, Hopper, HopperState, YEN_COINS,
 )

@@ -9,6 +9,13 @@ events, newest first (device-protocols.md §3.2).  The rules:
 - A counter back at 0 means the acceptor was reset or lost power: whatever happened since the last poll is unknown,
   so :class:`CoinEventsLost` with ``count=0`` ("an unknown number") is reported.
 - Both put the acceptor out of service (FAILURE, inhibited) until staff count the box and call :meth:`reset`.
+- The counter outlives the kiosk process, and the kiosk's journal keeps the last one it holds (each credit carries
+  its ``counter``; other events and fresh starts are reported as :class:`CoinCounterMoved`).  At start, given that
+  counter (:meth:`resume_from`), events counted beyond it — coins counted while the process was down or crashing —
+  are reported as :class:`CoinEventsLost` with ``unjournalled=True`` (the number and value of the coins among them
+  when the buffer still shows them all, else 0 = unknown) and the acceptor is out of service: never a credit.
+  Events that are not coins (rejects) move no money and are not reported; a counter of 0 is a power-up, whose
+  buffer is empty.
 - A coin event (A = coin position 1..16) is credited at the value the acceptor's own coin-id table (header 184)
   gives that position; A = 0 carries an error code: rejects and inhibited coins become :class:`CoinRejected`,
   a blocked sensor makes the acceptor JAMMED, fraud codes are rejected and logged.
@@ -30,7 +37,8 @@ from typing import Mapping
 from hal.coins import cctalk_frames as c
 from hal.coins.cctalk_bus import CcTalkBus
 from hal.coins.contract import (
-    YEN_COINS, CoinAcceptorState, CoinAcceptorStateChanged, CoinCredited, CoinEventsLost, CoinRejected,
+    YEN_COINS, CoinAcceptorState, CoinAcceptorStateChanged, CoinCounterMoved, CoinCredited, CoinEventsLost,
+    CoinRejected,
 )
 from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, accepted_subset, discard
 from hal.factory import Options, register_driver, whole_number
@@ -61,7 +69,8 @@ class CcTalkCoinAcceptor:
         self._fault: CoinAcceptorState | None = None
         self._taken = 0
         self._last = 0  # the event counter up to which every event was taken by the sink
-        self._lost_to_report: int | None = None
+        self._journalled: int | None = None  # the last counter the journal holds (resume_from, then the sink's)
+        self._lost_to_report: tuple[int, bool, int] | None = None
         self._refused_at: float | None = None
         self._retry_now = False
         self._reported: CoinAcceptorState | None = None
@@ -79,12 +88,20 @@ class CcTalkCoinAcceptor:
             await self._ask(c.SIMPLE_POLL)
             self.positions = await self._read_coin_table()
             await self._apply_inhibits()
-            self._last = c.parse_buffered_credit(await self._ask(c.READ_BUFFERED_CREDIT)).counter
+            buffer = c.parse_buffered_credit(await self._ask(c.READ_BUFFERED_CREDIT))
+            self._last = buffer.counter
             await self._report_state()
+            await self._beyond_the_journal(buffer)
+            await self._counter_moved()
         except BaseException:
             await self.bus.release()
             raise
         self.poller.start()
+
+    def resume_from(self, counter: int | None) -> None:
+        if counter is not None and not 0 <= counter <= 255:
+            raise ValueError(f"an event counter is 0..255, not {counter}")
+        self._journalled = counter
 
     async def stop(self) -> None:
         await self.poller.stop()
@@ -122,6 +139,7 @@ class CcTalkCoinAcceptor:
         self._last = c.parse_buffered_credit(await self._ask(c.READ_BUFFERED_CREDIT)).counter
         await self._apply_inhibits()
         await self._report_state()
+        await self._counter_moved()
 
     # -- for tests and self-tests ------------------------------------------------------------------------------
 
@@ -168,6 +186,39 @@ class CcTalkCoinAcceptor:
         await self._ask(c.MODIFY_INHIBIT_STATUS, mask.to_bytes(2, "little"))
         await self._ask(c.MODIFY_MASTER_INHIBIT, b"\x01" if mask else b"\x00")
 
+    async def _beyond_the_journal(self, buffer: c.CreditBuffer) -> None:
+        """At start: report events the acceptor counted beyond the journal's counter (see the module docstring)."""
+        resume = self._journalled
+        if resume is None or buffer.counter in (resume, 0):
+            return
+        new = c.new_events(resume, buffer.counter)
+        visible = buffer.events[:min(new, c.EVENT_BUFFER)]
+        # Every event since is in the buffer if there are at most five, or if the acceptor was powered up since:
+        # its counter started again from 0, and the slots older than its first event are still empty.
+        powered_up = buffer.counter < c.EVENT_BUFFER and all(e == (0, 0) for e in buffer.events[buffer.counter:])
+        complete = new <= c.EVENT_BUFFER or powered_up
+        coins = [a for a, _ in visible if a]
+        if complete and not coins:
+            log.info("%s: %d events beyond the journal, none a coin", self.name, new)
+            return
+        amount = sum(self.positions.get(a, 0) for a in coins)
+        log.error("%s: the acceptor counted events the journal does not hold (journal %d, acceptor %d: %s); "
+                  "out of service for a count", self.name, resume, buffer.counter,
+                  f"{len(coins)} coins, {amount} yen" if complete else "how many coins is unknown")
+        self._taken += new
+        await self._events_lost(len(coins) if complete else 0, unjournalled=True, amount=amount)
+
+    async def _counter_moved(self) -> None:
+        """Tell the sink (the journal) where the counter stands, once every event up to it was delivered."""
+        if self._last == self._journalled:
+            return
+        try:
+            await self._sink(CoinCounterMoved(self.name, self._last))
+        except Exception as e:
+            log.warning("%s: event counter %d not recorded (%s)", self.name, self._last, type(e).__name__)
+            return
+        self._journalled = self._last
+
     async def _poll(self) -> None:
         try:
             buffer = c.parse_buffered_credit(await self._ask(c.READ_BUFFERED_CREDIT))
@@ -180,7 +231,7 @@ class CcTalkCoinAcceptor:
         await self._report_state()
 
     async def _on_buffer(self, buffer: c.CreditBuffer) -> None:
-        if self._lost_to_report is not None and await self._emit(CoinEventsLost(self.name, self._lost_to_report)):
+        if self._lost_to_report is not None and await self._emit(CoinEventsLost(self.name, *self._lost_to_report)):
             self._lost_to_report = None
         if buffer.counter == self._last:
             return
@@ -189,6 +240,7 @@ class CcTalkCoinAcceptor:
                       self.name)
             self._last = 0
             await self._events_lost(0)
+            await self._counter_moved()
             return
         new = c.new_events(self._last, buffer.counter)
         if new > c.EVENT_BUFFER:
@@ -203,14 +255,16 @@ class CcTalkCoinAcceptor:
             return  # the sink refused a moment ago: leave the events in the acceptor's buffer
         self._retry_now = False
         for age in range(new - 1, -1, -1):  # oldest first
-            if not await self._on_event(*buffer.events[age]):
+            counter = c.counter_before(buffer.counter, age)
+            if not await self._on_event(*buffer.events[age], counter):
                 self._refused_at = time.monotonic()
-                return
+                break
             self._refused_at = None
             self._taken += 1
-            self._last = c.counter_before(buffer.counter, age)
+            self._last = counter
+        await self._counter_moved()
 
-    async def _on_event(self, a: int, b: int) -> bool:
+    async def _on_event(self, a: int, b: int, counter: int) -> bool:
         """One event, delivered to the sink.  False if the sink refused it (it is read again later)."""
         if a:
             value = self.positions.get(a)
@@ -218,13 +272,14 @@ class CcTalkCoinAcceptor:
                 log.error("%s: a coin at position %d, which is not in the coin table, went in", self.name, a)
                 await self._events_lost(1)
                 return True
-            credit = CoinCredited(self.name, value, f"{self.name}-{self._boot}-{self._taken + 1:06d}")
+            credit = CoinCredited(self.name, value, f"{self.name}-{self._boot}-{self._taken + 1:06d}", counter)
             try:
                 await self._sink(credit)
             except Exception as e:
                 log.warning("%s: coin %s not recorded (%s); it will be read again", self.name, credit.credit_id,
                             type(e).__name__)
                 return False
+            self._journalled = counter  # journalled with the credit
             return True
         if b in c.NOT_A_COIN:
             return True
@@ -238,10 +293,10 @@ class CcTalkCoinAcceptor:
             log.warning("%s: fraud attempt? %s", self.name, c.error_name(b))
         return await self._emit(CoinRejected(self.name, c.error_name(b)), refusable=True)
 
-    async def _events_lost(self, count: int) -> None:
+    async def _events_lost(self, count: int, unjournalled: bool = False, amount: int = 0) -> None:
         self._fault = A.FAILURE
-        if not await self._emit(CoinEventsLost(self.name, count)):
-            self._lost_to_report = count
+        if not await self._emit(CoinEventsLost(self.name, count, unjournalled, amount)):
+            self._lost_to_report = (count, unjournalled, amount)
         try:
             await self._apply_inhibits()
         finally:

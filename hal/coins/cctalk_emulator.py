@@ -104,13 +104,15 @@ class HopperEmulator:
         self.flags = 0
         self.jam_after: int | None = None
         self.dispenses = 0  # dispense commands taken
-        self.silent_after_dispense = False  # answer nothing once a dispense was taken (a cable coming loose)
+        self.silent_after_dispense: bool | float = False
+        """Once a dispense was taken, answer nothing: True for ever (a cable came loose), or for this many
+        seconds after it (a hopper busy with its motor, a brown-out), paying all the while."""
         self._paying_since = 0.0
         self._cipher_ready = False
 
     def handle(self, header: int, data: bytes) -> bytes | None:
         self.progress()
-        if self.silent_after_dispense and self.dispenses:
+        if self._silent():
             return None
         if header == 254:
             return b""
@@ -137,6 +139,12 @@ class HopperEmulator:
             self.unpaid, self.remaining = self.unpaid + self.remaining, 0
             return bytes([self.unpaid])
         return None
+
+    def _silent(self) -> bool:
+        silence = self.silent_after_dispense
+        if silence is False or not self.dispenses:
+            return False
+        return silence is True or time.monotonic() - self._paying_since < silence
 
     def _dispense(self, data: bytes) -> bytes | None:
         count = data[-1] if data else 0

@@ -16,9 +16,15 @@ A payout (device-protocols.md §3.3; cc-talk-rs ``payout.rs``):
    returned as ``unpaid`` in the :class:`DispenseResult` — the kiosk owes them as a refund — and the same coins are
    never asked for twice.  After a short payout, the test-hopper flags (163) say whether it jammed (JAMMED) or ran
    out (EMPTY).
+5. A hopper that stops answering after the dispense was sent is asked again (166) until it answers — a hopper busy
+   with its motor or browned out for a few seconds still reports its paid and unpaid counts — for up to
+   ``answer_within`` seconds beyond the payout's own time.  Silent beyond that, or back with a counter that is not
+   this dispense's (it was reset), the coins not seen paid are ``unknown``: never booked as unpaid, never sent
+   again; the hopper is OFFLINE and its coin count unknown (None) until staff count it.
 
-A ccTalk hopper does not count the coins inside it: :meth:`coins_estimate` is the configured ``stock`` less what
-was paid (0 once it ran dry), and the low-level sensor (header 217) gives LOW.
+A ccTalk hopper does not count the coins inside it: :meth:`coins_estimate` is the configured ``stock`` (or what the
+kiosk's journal says, through :meth:`restore_estimate`) less what was paid (0 once it ran dry, None once a payout's
+outcome is unknown), and the low-level sensor (header 217) gives LOW.
 """
 from __future__ import annotations
 
@@ -41,7 +47,8 @@ class CcTalkHopper:
 
     def __init__(self, port: str, address: int, coin_value: int, stock: int = 0, name: str | None = None,
                  security: str = "serial_number", poll_interval: float = 0.02, reply_timeout: float = 0.2,
-                 seconds_per_coin: float = 1.0, attempts: int = 3):
+                 seconds_per_coin: float = 1.0, attempts: int = 3, answer_within: float = 10.0,
+                 payout_grace: float = 2.0):
         if coin_value not in YEN_COINS:
             raise ValueError(f"a hopper pays yen coins out of {sorted(YEN_COINS)}, not {coin_value}")
         if security not in SECURITY:
@@ -52,7 +59,9 @@ class CcTalkHopper:
         self.address, self.coin_value, self.security = address, coin_value, security
         self.bus = CcTalkBus.for_port(port, reply_timeout)
         self.poll_interval, self.seconds_per_coin, self.attempts = poll_interval, seconds_per_coin, attempts
-        self._estimate = stock
+        self.answer_within = answer_within  # how long past a payout's own time a silent hopper is asked again
+        self.payout_grace = payout_grace  # a payout's own time: this, plus seconds_per_coin for each coin
+        self._estimate: int | None = stock
         self._serial = b""
         self._low = False
         self._fault: HopperState | None = None
@@ -96,6 +105,11 @@ class CcTalkHopper:
     def coins_estimate(self) -> int | None:
         return self._estimate
 
+    def restore_estimate(self, coins: int | None) -> None:
+        if coins is not None and (isinstance(coins, bool) or not isinstance(coins, int) or coins < 0):
+            raise ValueError(f"{self.name}: a coin count is a whole number ≥ 0, not {coins!r}")
+        self._estimate = coins
+
     async def reset(self, stock: int | None = None) -> None:
         """Staff cleared a jam, reconnected or refilled the hopper (``stock``: the coins now inside)."""
         await self._ask(c.SIMPLE_POLL)
@@ -111,26 +125,28 @@ class CcTalkHopper:
             raise DeviceError(self.name, "already dispensing")
         if count == 0 or not self.state().can_pay:
             return DispenseResult(count, 0, count)
-        paid = 0
+        paid = unknown = 0
         self._dispensing = True
         try:
             while paid < count:
                 batch = min(255, count - paid)
-                got = await self._pay(batch)
-                paid += got
+                got, lost = await self._pay(batch)
+                paid, unknown = paid + got, unknown + lost
                 if got < batch:
                     break
         finally:
             self._dispensing = False
             if self._fault is H.EMPTY:  # it ran dry: whatever the kiosk believed, nothing is left
                 self._fault, self._estimate = None, 0
+            elif unknown or self._estimate is None:  # nobody knows what is left until staff count it
+                self._estimate = None
             else:
                 self._estimate = max(self._estimate - paid, 0)
             try:
                 await self._read_level()
             except DeviceError as e:
                 log.error("%s", e)
-        return DispenseResult(count, paid, count - paid)
+        return DispenseResult(count, paid, count - paid - unknown, unknown)
 
     # -- inside --------------------------------------------------------------------------------------------------
 
@@ -154,60 +170,80 @@ class CcTalkHopper:
         await self._ask(c.REQUEST_CIPHER_KEY)
         return bytes(8)
 
-    async def _pay(self, batch: int) -> int:
-        """Pay one batch (≤ 255 coins); returns the coins the hopper says it paid.  Never raises once the
-        dispense may have been taken: it then reports what the hopper's status says, or 0 if the hopper is gone."""
+    async def _pay(self, batch: int) -> tuple[int, int]:
+        """Pay one batch (≤ 255 coins): (coins the hopper says it paid, coins whose fate is unknown).  Never raises
+        once the dispense may have been taken: a hopper that goes silent is asked again until it answers or
+        :attr:`answer_within` has passed beyond the payout's own time, and only then is the rest unknown."""
         try:
             await self._ask(c.ENABLE_HOPPER, bytes([c.ENABLE_HOPPER_MAGIC]))
             before = await self._status()
         except DeviceError as e:
             log.error("%s: cannot start a payout: %s", self.name, e)
             self._fault = H.OFFLINE if isinstance(e, DeviceUnavailable) else H.FAILURE
-            return 0
-        taken = False
+            return 0, 0  # nothing was sent: every coin is unpaid
+        ours = before.counter % 255 + 1  # the counter once the hopper took this dispense (1..255, wrapping to 1)
+        budget = self.payout_grace + batch * self.seconds_per_coin
+        deadline = time.monotonic() + budget + self.answer_within
         for attempt in range(self.attempts):
             try:
                 reply = await self.bus.request_once(self.name, self.address, c.DISPENSE_HOPPER_COINS,
                                                     await self._security_data() + bytes([batch]))
-                if reply is not None:
-                    taken = True
-                    break
-                # The reply was lost: the hopper's status says whether it took the command, before any resend.
-                now = await self._status()
             except CcTalkRefused as e:
                 log.error("%s: the hopper refused the dispense: %s", self.name, e)
                 self._fault = H.FAILURE
-                return 0
-            except DeviceError as e:
-                log.error("%s: the hopper stopped answering after a dispense was sent: %s", self.name, e)
-                self._fault = H.OFFLINE
-                return 0  # unknown: no second dispense; the kiosk owes the coins and staff reconcile
-            if now.counter != before.counter:
-                taken = True
+                return 0, 0
+            except DeviceError as e:  # the frame may have left: only the hopper's status can tell
+                log.error("%s: the link failed while a dispense was sent: %s", self.name, e)
+                reply = None
+            if reply is not None:
                 break
-            log.warning("%s: dispense %d not taken (try %d); sending it again", self.name, batch, attempt + 1)
-        if not taken:
+            # The reply was lost: the hopper's status says whether it took the command, before any resend.
+            now = await self._status_once_it_answers(deadline)
+            if now is None:
+                return self._unknown(batch, 0, "never answered after the dispense was sent")
+            if now.counter == before.counter:
+                log.warning("%s: dispense %d not taken (try %d); sending it again", self.name, batch, attempt + 1)
+                continue
+            if now.counter != ours:
+                return self._unknown(batch, 0, f"event counter {now.counter}, expected {ours} (reset?)")
+            break
+        else:
             self._fault = H.OFFLINE
-            return 0
-        return await self._wait_for_payout(batch, before.counter)
+            return 0, 0  # it never took the command: every coin is unpaid
+        return await self._wait_for_payout(batch, ours, time.monotonic() + budget, deadline)
 
-    async def _wait_for_payout(self, batch: int, counter_before: int) -> int:
-        deadline = time.monotonic() + 2.0 + batch * self.seconds_per_coin
-        misses = 0
+    async def _status_once_it_answers(self, deadline: float) -> c.HopperStatus | None:
+        """The hopper's status as soon as it answers again, or None if it is still silent at ``deadline``."""
+        while True:
+            try:
+                return await self._status()
+            except DeviceError as e:
+                if time.monotonic() >= deadline:
+                    log.error("%s: still silent (%s)", self.name, e)
+                    return None
+            await asyncio.sleep(self.poll_interval)
+
+    def _unknown(self, batch: int, paid: int, why: str) -> tuple[int, int]:
+        log.error("%s: payout of %d: %s; %d paid for sure, %d unknown; none will be sent again",
+                  self.name, batch, why, paid, batch - paid)
+        self._fault = H.OFFLINE
+        return paid, batch - paid
+
+    async def _wait_for_payout(self, batch: int, ours: int, stop_at: float, deadline: float) -> tuple[int, int]:
+        """Poll until the hopper has paid dispense ``ours``; an emergency stop once ``stop_at`` passed with coins
+        still to pay; unknown (beyond the coins seen paid) if it is silent at ``deadline``."""
+        seen_paid = 0
         while True:
             await asyncio.sleep(self.poll_interval)
-            try:
-                status = await self._status()
-            except DeviceError as e:
-                misses += 1
-                if misses < 3:
-                    continue
-                log.error("%s: lost during a payout (%s); paid coins unknown, none will be sent again", self.name, e)
-                self._fault = H.OFFLINE
-                return 0
-            if status.remaining == 0 and status.counter != counter_before:
+            status = await self._status_once_it_answers(deadline)
+            if status is None:
+                return self._unknown(batch, seen_paid, "lost during the payout")
+            if status.counter != ours:
+                return self._unknown(batch, seen_paid, f"event counter {status.counter}, expected {ours} (reset?)")
+            seen_paid = max(seen_paid, min(status.paid, batch))
+            if status.remaining == 0:
                 break
-            if time.monotonic() > deadline:
+            if time.monotonic() > stop_at:
                 log.error("%s: payout of %d still running; emergency stop", self.name, batch)
                 try:
                     await self._ask(c.EMERGENCY_STOP)
@@ -216,7 +252,7 @@ class CcTalkHopper:
                     pass
                 self._fault = H.JAMMED
                 break
-        paid = min(status.paid, batch)
+        paid = max(min(status.paid, batch), seen_paid)
         if status.paid + status.unpaid != batch:
             log.error("%s: asked %d, the hopper says paid %d unpaid %d; taking paid as the truth",
                       self.name, batch, status.paid, status.unpaid)
@@ -229,4 +265,4 @@ class CcTalkHopper:
             jammed = bool(flags and flags[0] & c.JAM_FLAGS)
             self._fault = H.JAMMED if jammed else H.EMPTY
             log.warning("%s: paid %d of %d (%s)", self.name, paid, batch, "jammed" if jammed else "ran out")
-        return paid
+        return paid, 0

@@ -3,7 +3,10 @@
 Coins are credited as the acceptor reports them (:class:`CoinCredited`, delivered through the awaited sink before
 the event is taken as read).  Change is paid by hoppers, one coin value each.  A hopper reports what it really
 paid: a :class:`DispenseResult` with ``unpaid > 0`` means the hopper ran short or jammed, and the kiosk turns the
-unpaid part into a refund owed — it never asks the same hopper to pay the same coins twice.
+unpaid part into a refund owed — it never asks the same hopper to pay the same coins twice.  ``unknown > 0`` means
+the hopper could not say (it went silent mid-payout and never answered again): those coins may or may not have
+left, so the kiosk books them neither as paid nor as unpaid but for a staff count (reconciliation), and stops
+taking money until then.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class CoinAcceptorState(enum.Enum):
 class CoinCredited(DeviceEvent):
     value: int
     credit_id: str  # unique per coin event, so a repeated report is counted once
+    counter: int | None = None  # the acceptor's own event counter of this coin (journalled with the credit)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,16 @@ class CoinEventsLost(DeviceEvent):
     Recorded for reconciliation, and the acceptor is put out of service until staff count the box."""
 
     count: int
+    unjournalled: bool = False  # found at start-up: counted by the acceptor beyond what the kiosk's journal holds
+    amount: int = 0  # yen of the coins among them whose value is known (for the count; never a credit)
+
+
+@dataclass(frozen=True)
+class CoinCounterMoved(DeviceEvent):
+    """The acceptor's event counter now stands at ``counter`` and every event up to it was delivered (events that
+    carry no credit, or a fresh start).  Journalled, so that a restart can tell what the journal never saw."""
+
+    counter: int
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,11 @@ class CoinAcceptor(Protocol):
     async def start(self, sink: EventSink) -> None: ...
 
     async def stop(self) -> None: ...
+
+    def resume_from(self, counter: int | None) -> None:
+        """Before :meth:`start`: the kiosk's journal holds every event up to ``counter`` (None: it holds none, a
+        first start).  At start the acceptor reports events it counted beyond that as :class:`CoinEventsLost`
+        (``unjournalled``) and goes out of service: never as credits."""
 
     def state(self) -> CoinAcceptorState: ...
 
@@ -87,15 +106,20 @@ class HopperState(enum.Enum):
 
 @dataclass(frozen=True)
 class DispenseResult:
-    """What a hopper really paid for one request: ``paid + unpaid == requested``."""
+    """What a hopper really paid for one request: ``paid + unpaid + unknown == requested``.
+
+    ``paid``: coins the hopper says left it; ``unpaid``: coins it says it did not pay; ``unknown``: coins whose fate
+    it could not tell (a value in its own right: reconciled by a count, never guessed into paid or unpaid)."""
 
     requested: int
     paid: int
     unpaid: int
+    unknown: int = 0
 
     def __post_init__(self):
-        if self.paid < 0 or self.unpaid < 0 or self.paid + self.unpaid != self.requested:
-            raise ValueError(f"inconsistent dispense result {self.paid}+{self.unpaid} != {self.requested}")
+        if min(self.paid, self.unpaid, self.unknown) < 0 or self.paid + self.unpaid + self.unknown != self.requested:
+            raise ValueError(f"inconsistent dispense result {self.paid}+{self.unpaid}+{self.unknown} "
+                             f"!= {self.requested}")
 
 
 @runtime_checkable
@@ -112,5 +136,10 @@ class Hopper(Protocol):
     def coins_estimate(self) -> int | None:
         """How many coins the kiosk believes are in the hopper (None if it cannot tell)."""
 
+    def restore_estimate(self, coins: int | None) -> None:
+        """The kiosk's journal says the hopper holds ``coins`` (None: nobody knows until staff count it).
+        Called at start-up, before the first dispense; the hopper does not count its coins itself."""
+
     async def dispense(self, count: int) -> DispenseResult:
-        """Pay ``count`` coins.  Returns what was paid; never raises after a coin has left the hopper."""
+        """Pay ``count`` coins.  Returns what was paid (and what is unknown); never raises after a coin may have
+        left the hopper."""

@@ -19,7 +19,7 @@ A hopper holds coins of one value.  It pays what it can and says what it could n
 Injection: acceptor :meth:`~SimCoinAcceptor.jam`, :meth:`~SimCoinAcceptor.fill_cashbox`,
 :meth:`~SimCoinAcceptor.lose_events`, :meth:`~SimCoinAcceptor.disconnect`; hopper
 :meth:`~SimHopper.short_of_coins` (fewer coins than the kiosk believes), :meth:`~SimHopper.jam_after`,
-:meth:`~SimHopper.disconnect`; staff undo them with ``clear_*``, ``reset``, ``refill`` and ``reconnect``.
+:meth:`~SimHopper.lose_contact_during_next_payout`, :meth:`~SimHopper.disconnect`; staff undo them with ``clear_*``, ``reset``, ``refill`` and ``reconnect``.
 """
 from __future__ import annotations
 
@@ -69,6 +69,10 @@ class SimCoinAcceptor:
         self._sink = sink
         self._started = True
         await self._report_state()
+
+    def resume_from(self, counter: int | None) -> None:
+        """A simulator starts afresh with its process (as an acceptor at power-up: counter 0, buffer empty), so
+        there is nothing beyond the journal to report."""
 
     async def stop(self) -> None:
         self._started = False
@@ -225,6 +229,7 @@ class SimHopper:
         self._fault: HopperState | None = None
         self._dispensing = False
         self._jam_after: int | None = None
+        self._lose_contact = False
         self._sink: EventSink = discard
 
     def __repr__(self) -> str:
@@ -247,6 +252,11 @@ class SimHopper:
 
     def coins_estimate(self) -> int | None:
         return self._estimate
+
+    def restore_estimate(self, coins: int | None) -> None:
+        if coins is not None and (isinstance(coins, bool) or not isinstance(coins, int) or coins < 0):
+            raise ValueError(f"{self.name}: a coin count is a whole number ≥ 0, not {coins!r}")
+        self._estimate = coins
 
     async def dispense(self, count: int) -> DispenseResult:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -274,7 +284,10 @@ class SimHopper:
                 paid += 1
         finally:
             self._dispensing = False
-        self._estimate = 0 if self.stock == 0 else max(self._estimate - paid, 0)
+        if self._lose_contact:  # the coins left, but the hopper went silent before it could say so
+            self._lose_contact, self._fault, self._estimate = False, HopperState.OFFLINE, None
+            return DispenseResult(count, 0, 0, unknown=count)
+        self._estimate = 0 if self.stock == 0 else max((self._estimate or 0) - paid, 0)
         return DispenseResult(count, paid, count - paid)
 
     # -- the world ---------------------------------------------------------------------------------------------
@@ -290,6 +303,10 @@ class SimHopper:
         if coins < 0:
             raise ValueError("coins must be ≥ 0")
         self._jam_after = coins
+
+    def lose_contact_during_next_payout(self) -> None:
+        """The next dispense pays (what it can), then the hopper never answers again: its result is unknown."""
+        self._lose_contact = True
 
     def refill(self, coins: int) -> None:
         """Staff add ``coins`` coins (and the kiosk's belief goes up by the same)."""

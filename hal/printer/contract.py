@@ -2,9 +2,16 @@
 
 The kiosk hands the printer finished 1-bit rasters (text is always rendered into the image; the printer is never
 asked to draw Japanese text itself).  A page either prints whole or :meth:`Printer.print_page` raises
-:class:`PrinterFault` with the status that stopped it — paper can run out in the middle of a page.
+:class:`PrinterFault` with the status that stopped it — paper can run out in the middle of a page, or after the
+printer received the last byte of it and was still printing: ``print_page`` returns only once the printer has
+finished the page (or, a printer that cannot say so, once it has had the time to; see
+:class:`PrinterCapabilities`).  :meth:`Printer.cut` likewise returns once the sheet is cut and presented, and a
+cut that fails raises :class:`PrinterFault`: a page still hanging in the printer was not delivered.
+
 After :meth:`Printer.cut` the sheets wait in the outlet until the resident takes them: ``document_waiting`` and
-the :class:`DocumentTaken` event come from the outlet sensor.
+the :class:`DocumentTaken` event come from the outlet sensor — on a printer that has one
+(:attr:`PrinterCapabilities.outlet_sensor`).  Without one, ``document_waiting`` is always False and nobody will
+ever say the sheet was taken.
 """
 from __future__ import annotations
 
@@ -72,8 +79,45 @@ class PageRaster:
                              f"this printer prints at {dpi}")
 
 
+@dataclass(frozen=True)
+class PrinterCapabilities:
+    """What a printer can tell about the paper, stated by the printer so the kiosk need not guess from its model.
+
+    ``outlet_sensor``: the printer sees a sheet in the outlet (``document_waiting``, :class:`DocumentTaken`).
+    ``confirms_page_end``: the printer's status says when it has finished printing what it was sent, so
+    ``print_page`` returns on the printer's word; without it the driver waits the time the page should take.
+    """
+
+    outlet_sensor: bool
+    confirms_page_end: bool
+
+
+SAFE_CAPABILITIES = PrinterCapabilities(outlet_sensor=False, confirms_page_end=False)
+
+
+def capabilities_of(printer: object) -> PrinterCapabilities:
+    """A printer's capabilities; one that does not state them is assumed to have no outlet sensor and not to
+    confirm the end of a page (the kiosk then never waits for a sensor that is not there)."""
+    stated = getattr(printer, "capabilities", None)
+    if callable(stated):
+        try:
+            capabilities = stated()
+        except Exception:
+            return SAFE_CAPABILITIES
+        if isinstance(capabilities, PrinterCapabilities):
+            return capabilities
+    return SAFE_CAPABILITIES
+
+
 class PrinterFault(DeviceError):
-    """Printing stopped; ``status`` says why.  ``rows_printed`` tells how far the page got."""
+    """Printing stopped; ``status`` says why.
+
+    ``rows_printed`` tells how far the page got, as far as the printer confirmed it.  The simulator's count is
+    exact.  The ESC/POS driver counts the rows of the bands the printer acknowledged before it reported the fault:
+    the paper holds up to one band more, or fewer when the printer still held some of them in its buffer (at most
+    ``max_bytes_in_flight``); when the fault shows only after the last band, it counts the rows the printer cannot
+    still have held.  0 when the page did not start, or when the fault came at the cut.
+    """
 
     def __init__(self, device: str, status: PrinterStatus, rows_printed: int = 0):
         super().__init__(device, f"printing stopped: {status.describe()}")
@@ -113,4 +157,7 @@ class Printer(Protocol):
         """Print one page.  Raises :class:`PrinterFault` if it cannot finish it."""
 
     async def cut(self) -> None:
-        """Cut and present what was printed in the outlet."""
+        """Cut and present what was printed in the outlet.  Raises :class:`PrinterFault` if it cannot."""
+
+    def capabilities(self) -> PrinterCapabilities:
+        """What this printer can tell (fixed for the printer's life: its model and configuration)."""

@@ -17,6 +17,14 @@
     print_rows_per_second = 800    # the printer's speed, for pacing (leave out to rely on flow control)
     cut = "full"                   # "full" | "partial"; cut_command = "gs_v" | "esc_i"
     settle_time = 0.05             # after a band holding a DLE EOT: wait for stray answers this long
+    page_timeout = 30.0            # custom-full: the printer must finish a page (spooling, motor off) within this
+    present_timeout = 5.0          # custom-full: after a cut, the sheet must reach the outlet sensor within this
+    cut_time = 0.5                 # realtime (no sensor): the cut's outcome is the status this long after it
+
+``print_page`` returns once the page is on paper, and ``cut`` once the sheet is cut and presented; a printer that
+stops on the way (paper end after the last band arrived, a cutter error) raises ``PrinterFault``.  A ``realtime``
+printer has no status bit for "still printing": give it ``print_rows_per_second`` so the driver waits the time the
+page needs before it asks (without it, the page counts as printed once received).
 
 This module only reads configuration; the driver is :mod:`hal.printer.escpos_printer`, the wire
 :mod:`hal.printer.escpos_link`.
@@ -88,6 +96,9 @@ def build_escpos_printer(o: Options) -> EscposPrinter:
         poll_interval=o.optional_number("poll_interval", 0.5, minimum=0.01),
         cut=_choice(o, "cut", ("full", "partial"), "full"),
         cut_command=_choice(o, "cut_command", ("gs_v", "esc_i"), "gs_v"),
+        page_timeout=o.number("page_timeout", 30.0, minimum=0.1),
+        present_timeout=o.number("present_timeout", 5.0, minimum=0.1),
+        cut_time=o.number("cut_time", 0.5),
     )
     try:
         return EscposPrinter(link, **kwargs)

@@ -16,6 +16,15 @@ quiet — before the driver's own query, so a stray answer is never read as the 
 Text is never sent as text: Japanese would go out in the wrong encoding (python-escpos picks GB2312).  The kiosk
 renders every character into the raster, and this driver has no text method at all.
 
+A page is printed when the printer has worked it off, not when it has received the last band: after the last band
+the driver waits until a ``custom-full`` printer's status says it is idle again (user-status bits "spooling" and
+"paper drag motor on" clear, within ``page_timeout``), or, on a ``realtime`` printer that has no such bit, for the
+time its buffer needs at ``print_rows_per_second`` — and then asks once more, so paper that ends on the last rows
+raises :class:`PrinterFault` like paper that ends on the first (:meth:`capabilities` says which of the two this
+printer does).  A cut is done when a printer with an outlet sensor reports the sheet there (within
+``present_timeout``; a sheet that never arrives is JAMMED), or, without a sensor, by the status ``cut_time`` after
+it; a cutter error is a :class:`PrinterFault` either way, and no :class:`DocumentPresented` follows.
+
 After a cut the sheet waits in the outlet.  A printer with an outlet sensor (``status = "custom-full"``: the
 Custom KPM216H's ``DLE EOT 20``) reports it, and a poll every ``poll_interval`` seconds turns the sensor's change
 into :class:`DocumentTaken`.  Only a valid status reply can change what the driver believes: a garbled or missing
@@ -30,35 +39,30 @@ import time
 from typing import Callable
 
 from hal.events import DeviceUnavailable, EventSink, discard
-from hal.printer import escpos_status
+from hal.printer import escpos_commands as commands, escpos_status
 from hal.printer.contract import (
-    DocumentPresented, DocumentTaken, PageRaster, PrinterFault, PrinterState, PrinterStatus, PrinterStatusChanged,
+    DocumentPresented, DocumentTaken, PageRaster, PrinterCapabilities, PrinterFault, PrinterState, PrinterStatus,
+    PrinterStatusChanged,
 )
 from hal.printer.escpos_link import LinkError, PrinterLink
 from hal.printer.escpos_status import StatusReplyError
 
 log = logging.getLogger(__name__)
 
-ESC_INIT = b"\x1b@"
-RASTER_NORMAL = b"\x1dv0\x00"  # GS v 0, m = 0
-MAX_RASTER_ROWS = 4095  # Epson's limit for one GS v 0 image
 DLE_EOT = b"\x10\x04"
-CUTS = {  # (cut command, kind) -> bytes
-    ("gs_v", "full"): b"\x1dV\x41\x00",  # GS V 65 0: feed to the cutting position, full cut
-    ("gs_v", "partial"): b"\x1dV\x42\x00",  # GS V 66 0: feed to the cutting position, partial cut
-    ("esc_i", "full"): b"\x1bi",  # ESC i: total cut (Custom KPM216H)
-    ("esc_i", "partial"): b"\x1bm",  # ESC m: partial cut
-}
+MAX_RASTER_ROWS = commands.MAX_RASTER_ROWS
 
 
 class EscposPrinter:
     """The :class:`hal.printer.contract.Printer` contract over a :class:`~hal.printer.escpos_link.PrinterLink`."""
 
     def __init__(self, link: PrinterLink, name: str = "printer", *, status_mode: str = "custom-full",
-                 dpi: int = 203, width_dots: int = 1728, band_rows: int = 128, max_bytes_in_flight: int = 65536,
+                 dpi: int = 203, width_dots: int = 1728, band_rows: int = commands.DEFAULT_BAND_ROWS,
+                 max_bytes_in_flight: int = 65536,
                  print_rows_per_second: float | None = None, reply_timeout: float = 1.0,
                  poll_interval: float | None = 0.5, max_bad_replies: int = 3, cut: str = "full",
                  cut_command: str = "gs_v", present_timeout: float = 5.0, settle_time: float = 0.05,
+                 page_timeout: float = 30.0, cut_time: float = 0.5, confirm_interval: float = 0.02,
                  clock: Callable[[], float] = time.monotonic):
         escpos_status.queries_for(status_mode)  # refuses an unknown mode
         if not 1 <= band_rows <= MAX_RASTER_ROWS:
@@ -67,15 +71,15 @@ class EscposPrinter:
         if max_bytes_in_flight < band_bytes:
             raise ValueError(f"max_bytes_in_flight ({max_bytes_in_flight}) must hold one band of {band_rows} rows "
                              f"at {width_dots} dots ({band_bytes} bytes)")
-        if (cut_command, cut) not in CUTS:
-            raise ValueError(f"cut must be full or partial and cut_command gs_v or esc_i, got {cut!r}/{cut_command!r}")
+        cut_bytes = commands.cut(cut_command, cut)  # refuses an unknown cut
         self.link, self.name, self.status_mode = link, name, status_mode
         self.dpi, self.width_dots, self.band_rows = dpi, width_dots, band_rows
         self.max_bytes_in_flight, self.print_rows_per_second = max_bytes_in_flight, print_rows_per_second
         self.reply_timeout, self.poll_interval, self.max_bad_replies = reply_timeout, poll_interval, max_bad_replies
         self.present_timeout, self.settle_time = present_timeout, settle_time
+        self.page_timeout, self.cut_time, self.confirm_interval = page_timeout, cut_time, confirm_interval
         self.has_outlet_sensor = status_mode == "custom-full"
-        self._cut = CUTS[(cut_command, cut)]
+        self._cut = cut_bytes
         self._clock = clock
         self._sink: EventSink = discard
         self._lock = asyncio.Lock()
@@ -83,6 +87,7 @@ class EscposPrinter:
         self._poller: asyncio.Task | None = None
         self._in_flight = 0.0  # bytes the printer may still hold (when its print speed is known)
         self._in_flight_at = 0.0
+        self._row_bytes = 1
 
     def __repr__(self) -> str:
         return f"EscposPrinter({self.name!r}, {self.link.where}, status={self.status_mode})"
@@ -93,7 +98,7 @@ class EscposPrinter:
         await asyncio.to_thread(self.link.open)
         try:
             async with self._lock:
-                await self._send(ESC_INIT)
+                await self._send(commands.INIT)
                 status = None
                 for _ in range(self.max_bad_replies):  # a noisy line gets more than one chance
                     status = await self._read_status()
@@ -123,6 +128,10 @@ class EscposPrinter:
         async with self._lock:
             return await self._status_now()
 
+    def capabilities(self) -> PrinterCapabilities:
+        return PrinterCapabilities(outlet_sensor=self.has_outlet_sensor,
+                                   confirms_page_end=escpos_status.reports_busy(self.status_mode))
+
     async def print_page(self, page: PageRaster) -> None:
         page.check_fits(self.name, self.width_dots, self.dpi)
         async with self._lock:
@@ -130,14 +139,11 @@ class EscposPrinter:
             if not status.can_print:
                 raise PrinterFault(self.name, status, rows_printed=0)
             rows_done = 0
-            for first in range(0, page.height, self.band_rows):
-                count = min(self.band_rows, page.height - first)
-                band = page.rows[first * page.row_bytes:(first + count) * page.row_bytes]
-                block = RASTER_NORMAL + page.row_bytes.to_bytes(2, "little") + count.to_bytes(2, "little") + band
+            for first, count, block in commands.bands(page.rows, page.row_bytes, page.height, self.band_rows):
                 await self._pace(len(block), page.row_bytes)
                 try:
                     await self._send(block)
-                    if DLE_EOT in band:
+                    if DLE_EOT in block[8:]:
                         # Some printers answer a DLE EOT even inside image data (device-protocols.md §4.2): let
                         # those answers arrive and drop them, so they are not taken for the answer to our query.
                         await asyncio.to_thread(self.link.drain, self.settle_time)
@@ -154,6 +160,13 @@ class EscposPrinter:
                                 page.label, status.describe())
                     raise PrinterFault(self.name, status, rows_printed=rows_done)
                 rows_done += count
+            # Every band is in the printer, not yet on paper: the page is printed when the printer has worked it off.
+            held = self._rows_held(page.row_bytes)
+            status = await self._worked_off(self.page_timeout, f"page {page.label!r}")
+            if not status.can_print:
+                log.warning("%s stopped with up to %d rows of %s still to print: %s", self.name, held, page.label,
+                            status.describe())
+                raise PrinterFault(self.name, status, rows_printed=max(0, page.height - held))
 
     async def cut(self) -> None:
         async with self._lock:
@@ -165,21 +178,74 @@ class EscposPrinter:
             except LinkError:
                 await self._changed(self._offline())
                 raise PrinterFault(self.name, self._offline()) from None
-            status = await self._status_now()  # its answer also proves the printer has the cut command
             if self.has_outlet_sensor:
-                deadline = self._clock() + self.present_timeout
-                while not status.document_waiting and status.can_print and self._clock() < deadline:
-                    await asyncio.sleep(0.02)
-                    status = await self._status_now()
+                status = await self._presented()
+            else:
+                # No sensor to watch: the cut's outcome is the status once the printer has had the time to cut.
+                status = await self._worked_off(self.page_timeout, "the cut", extra=self.cut_time)
+            if not status.can_print:
+                log.warning("%s: the cut failed: %s", self.name, status.describe())
+                raise PrinterFault(self.name, status, rows_printed=0)
         await self._sink(DocumentPresented(self.name))
 
     # -- inside -----------------------------------------------------------------------------------------------
+
+    async def _worked_off(self, timeout: float, what: str, extra: float = 0.0) -> PrinterStatus:
+        """Wait until the printer has worked off everything sent, and return its status then (or the first status
+        that cannot print).  A printer whose status says so (``custom-full``: spooling, paper drag motor) is asked
+        until it is idle; any other is given the time its buffer needs at ``print_rows_per_second`` (nothing when
+        the speed is not known) plus ``extra`` seconds, and then asked."""
+        if not escpos_status.reports_busy(self.status_mode):
+            await asyncio.sleep(self._drain_time() + extra)
+            self._in_flight = 0.0
+            return await self._status_now()
+        deadline = self._clock() + timeout
+        while True:
+            reading = await self._reading_now()
+            if not reading.status.can_print or reading.busy is False:
+                if reading.busy is False:
+                    self._in_flight = 0.0
+                return reading.status
+            if self._clock() >= deadline:
+                log.warning("%s: still printing %s after %g s", self.name, what, timeout)
+                return PrinterStatus(PrinterState.OFFLINE, paper_low=reading.status.paper_low,
+                                     document_waiting=reading.status.document_waiting)
+            await asyncio.sleep(self.confirm_interval)
+
+    async def _presented(self) -> PrinterStatus:
+        """After a cut, on a printer with an outlet sensor: wait until the cut is done and the sheet lies in the
+        outlet.  A sheet that does not arrive within ``present_timeout`` is stuck on its way (JAMMED)."""
+        deadline = self._clock() + self.present_timeout
+        while True:
+            reading = await self._reading_now()
+            status = reading.status
+            if not status.can_print or (status.document_waiting and reading.busy is not True):
+                return status
+            if self._clock() >= deadline:
+                log.warning("%s: no sheet in the outlet %g s after the cut", self.name, self.present_timeout)
+                return PrinterStatus(PrinterState.JAMMED, paper_low=status.paper_low)
+            await asyncio.sleep(self.confirm_interval)
+
+    def _drain_time(self) -> float:
+        """Seconds until the printer has printed what it may still hold (0 when its speed is not known)."""
+        if not self.print_rows_per_second or self._in_flight <= 0:
+            return 0.0
+        rows_in_flight = self._in_flight / max(1, self._row_bytes)
+        return max(0.0, rows_in_flight / self.print_rows_per_second - (self._clock() - self._in_flight_at))
+
+    def _rows_held(self, row_bytes: int) -> int:
+        """At most how many rows the printer may still hold unprinted: from its speed when known, otherwise as
+        many as ``max_bytes_in_flight`` allows."""
+        if self.print_rows_per_second:
+            return -(-int(self._drain_time() * self.print_rows_per_second))
+        return self.max_bytes_in_flight // row_bytes
 
     async def _send(self, data: bytes) -> None:
         await asyncio.to_thread(self.link.write, data)
 
     async def _pace(self, block_bytes: int, row_bytes: int) -> None:
         """Wait until the printer has room for ``block_bytes`` more (only when its print speed is known)."""
+        self._row_bytes = row_bytes
         if not self.print_rows_per_second:
             return
         drain = self.print_rows_per_second * row_bytes  # bytes a second leave the printer's buffer
@@ -195,6 +261,10 @@ class EscposPrinter:
         self._in_flight += block_bytes
 
     async def _read_status(self) -> PrinterStatus | None:
+        reading = await self._read()
+        return None if reading is None else reading.status
+
+    async def _read(self) -> escpos_status.Reading | None:
         """One reading from a valid reply, or None (no answer, or an answer that is not a status)."""
         def exchange() -> dict[int, bytes]:
             self.link.discard_input()
@@ -205,29 +275,32 @@ class EscposPrinter:
             return replies
         replies = await asyncio.to_thread(exchange)
         try:
-            return escpos_status.parse_status(self.status_mode, replies)
+            return escpos_status.parse_reading(self.status_mode, replies)
         except StatusReplyError as e:
             log.warning("%s at %s: %s", self.name, self.link.where, e)
             return None
 
     async def _status_now(self) -> PrinterStatus:
+        return (await self._reading_now()).status
+
+    async def _reading_now(self) -> escpos_status.Reading:
         """Ask the printer, asking again at once if the reply is missing or garbled; after ``max_bad_replies``
         such replies in a row the printer is OFFLINE.  A connection that broke is opened again once."""
-        status = None
+        reading = None
         for _ in range(self.max_bad_replies):
             try:
-                status = await self._read_status()
+                reading = await self._read()
             except LinkError as e:
                 log.warning("%s: %s", self.name, e)
                 if not await self._reopen():
                     break
                 continue
-            if status is not None:
+            if reading is not None:
                 break
-        if status is None:
-            status = self._offline()
-        await self._changed(status)
-        return status
+        if reading is None:
+            reading = escpos_status.Reading(self._offline(), busy=None)
+        await self._changed(reading.status)
+        return reading
 
     async def _reopen(self) -> bool:
         await asyncio.to_thread(self.link.close)

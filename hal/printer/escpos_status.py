@@ -12,14 +12,17 @@ form ``0xx1xx10`` (bits 0, 1, 4, 7 fixed); a byte that does not fit is not a sta
   unrecoverable error, bit 6 automatically recoverable error.
 * n=4 roll paper sensor: bits 2–3 near end, bits 5–6 paper end.
 
-A plain ESC/POS printer has no outlet sensor, so ``document_waiting`` is always False in this mode.
+A plain ESC/POS printer has no outlet sensor, so ``document_waiting`` is always False in this mode, and none of
+these bits says "still printing": :attr:`Reading.busy` is None (unknown).
 
 ``custom-full`` — the Custom KPM216H / KPM210 FULL STATUS, ``DLE EOT 20`` (``10 04 14``): six bytes
 ``10 0F <paper> <user> <recoverable> <unrecoverable>``.
 
 * paper byte: bit 0 paper not present, bit 2 near paper end, **bit 5 ticket present in the output** (the sheet
   waits in the outlet), bit 6 virtual paper end.
-* user byte (from the KPM300 table; check the KPM216H manual): bit 0 head up, bit 1 cover open.
+* user byte (from the KPM300 table; check the KPM216H manual): bit 0 head up, bit 1 cover open, bit 2 spooling,
+  bit 3 paper drag motor on — while either of the last two is set the printer is still working off what it was
+  sent (:attr:`Reading.busy`).
 * recoverable byte: any bit set is a recoverable error (a jam, the cutter) — reported as JAMMED.
 * unrecoverable byte: any bit set is a fault the printer cannot recover from — reported as OFFLINE.
 
@@ -124,6 +127,8 @@ class FullStatus:
     virtual_paper_end: bool
     head_up: bool
     cover_open: bool
+    spooling: bool
+    motor_on: bool
     recoverable: int  # the raw recoverable-error byte (0 = none)
     unrecoverable: int  # the raw unrecoverable-error byte (0 = none)
 
@@ -152,7 +157,7 @@ def parse_full_status(reply: bytes) -> FullStatus:
     return FullStatus(
         paper_absent=_bit(paper, 0), near_end=_bit(paper, 2), ticket_in_output=_bit(paper, 5),
         virtual_paper_end=_bit(paper, 6), head_up=_bit(user, 0), cover_open=_bit(user, 1),
-        recoverable=recoverable, unrecoverable=unrecoverable,
+        spooling=_bit(user, 2), motor_on=_bit(user, 3), recoverable=recoverable, unrecoverable=unrecoverable,
     )
 
 
@@ -168,12 +173,33 @@ def queries_for(mode: str) -> tuple[tuple[int, int], ...]:
     raise ValueError(f"status mode must be one of {', '.join(STATUS_MODES)}, got {mode!r}")
 
 
-def parse_status(mode: str, replies: dict[int, bytes]) -> PrinterStatus:
-    """The printer's status from the replies to :func:`queries_for` ``(mode)``; raises :class:`StatusReplyError`."""
+@dataclass(frozen=True)
+class Reading:
+    """One status reading: the contract's status, and whether the printer is still working off what it was sent
+    (None: this status mode cannot tell)."""
+
+    status: PrinterStatus
+    busy: bool | None
+
+
+def reports_busy(mode: str) -> bool:
+    """Whether a reading in this mode says when the printer has finished what it was sent."""
+    queries_for(mode)
+    return mode == "custom-full"
+
+
+def parse_reading(mode: str, replies: dict[int, bytes]) -> Reading:
+    """A reading from the replies to :func:`queries_for` ``(mode)``; raises :class:`StatusReplyError`."""
     if mode == "realtime":
-        return parse_realtime(replies).printer_status()
+        return Reading(parse_realtime(replies).printer_status(), busy=None)
     if mode == "custom-full":
         if FULL_STATUS_QUERY not in replies:
             raise StatusReplyError("no reply to DLE EOT 20")
-        return parse_full_status(replies[FULL_STATUS_QUERY]).printer_status()
+        full = parse_full_status(replies[FULL_STATUS_QUERY])
+        return Reading(full.printer_status(), busy=full.spooling or full.motor_on)
     raise ValueError(f"status mode must be one of {', '.join(STATUS_MODES)}, got {mode!r}")
+
+
+def parse_status(mode: str, replies: dict[int, bytes]) -> PrinterStatus:
+    """The printer's status from the replies to :func:`queries_for` ``(mode)``; raises :class:`StatusReplyError`."""
+    return parse_reading(mode, replies).status

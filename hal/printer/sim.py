@@ -1,9 +1,11 @@
 """A simulated A4 kiosk printer that writes real page images and fails the way the hardware fails.
 
 Every page it prints becomes a 1-bit PNG (black on white, the exact dots of the raster) in ``out_dir`` if one is
-given, and always a Pillow image in :attr:`SimPrinter.pages`: that is the simulated paper.  It also keeps the
-bytes a real ESC/POS printer would have been sent in :attr:`SimPrinter.raw`: every page as ``GS v 0`` raster
-blocks of at most 256 rows (long images overflow printer buffers), and ``GS V`` for every cut.
+given, and always a Pillow image in :attr:`SimPrinter.pages`: that is the simulated paper.  It also keeps, in
+:attr:`SimPrinter.raw`, the job the ESC/POS driver would have sent (the same commands, from
+:mod:`hal.printer.escpos_commands`): ``ESC @``, every page as ``GS v 0`` bands of ``band_rows`` rows, and the cut
+command for every cut.  What it leaves out is the driver's real-time status queries between the bands: those are a
+conversation with the printer, not part of the job.
 
 The failure controls are what a test or the dev panel drives::
 
@@ -12,6 +14,11 @@ The failure controls are what a test or the dev panel drives::
     await printer.paper_out(after_rows=300)   # paper ends 300 rows into the next page
     await printer.print_page(raster)          # raises PrinterFault(PAPER_OUT, rows_printed=300)
     await printer.refill_paper()
+
+``await printer.fail_cut()`` makes the cutter fail at the next cut (a recoverable error, reported as JAMMED, the
+sheet left uncut and nothing presented) until the cover is opened and closed.  ``outlet_sensor=False`` simulates a
+printer without one: ``document_waiting`` stays False and :class:`DocumentTaken` never comes.  The simulator prints
+as it is called, so a page that returned is on paper (``confirms_page_end``).
 
 Conditions are kept as separate flags (paper out, cover open, jammed, offline) and the reported state is the most
 serious one that holds: offline, then cover open, then jammed, then paper out.  Closing the cover clears a jam
@@ -28,14 +35,12 @@ from pathlib import Path
 from PIL import Image
 
 from hal.events import EventSink, discard
+from hal.printer import escpos_commands as commands
 from hal.printer.contract import (
-    DocumentPresented, DocumentTaken, PageRaster, PrinterFault, PrinterState, PrinterStatus, PrinterStatusChanged,
+    DocumentPresented, DocumentTaken, PageRaster, PrinterCapabilities, PrinterFault, PrinterState, PrinterStatus,
+    PrinterStatusChanged,
 )
 
-ESC_INIT = b"\x1b@"
-GS_RASTER = b"\x1dv0\x00"  # GS v 0, m = 0 (normal size)
-GS_CUT_FULL = b"\x1dV\x00"  # GS V 0: full cut
-RASTER_BLOCK_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,18 @@ class SimPrinter:
     """The :class:`hal.printer.contract.Printer` contract, in memory and on disk."""
 
     def __init__(self, name: str = "printer", out_dir: str | Path | None = None, dpi: int = 203,
-                 width_dots: int = 1680, latency_per_page: float = 0.0):
+                 width_dots: int = 1680, latency_per_page: float = 0.0,
+                 band_rows: int = commands.DEFAULT_BAND_ROWS, cut: str = "full", cut_command: str = "gs_v",
+                 outlet_sensor: bool = True):
         self.name = name
         self.dpi = dpi
         self.width_dots = width_dots
         self.latency_per_page = latency_per_page
+        if not 1 <= band_rows <= commands.MAX_RASTER_ROWS:
+            raise ValueError(f"band_rows must be 1 … {commands.MAX_RASTER_ROWS}, got {band_rows}")
+        self.band_rows = band_rows
+        self.outlet_sensor = outlet_sensor
+        self._cut_bytes = commands.cut(cut_command, cut)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.pages: list[PrintedPage] = []
         self.cuts = 0
@@ -69,6 +81,7 @@ class SimPrinter:
         self._offline = False
         self._paper_low = False
         self._document_waiting = False
+        self._cut_fails = False
         self._armed: tuple[str, int] | None = None  # ("paper_out" | "jam", rows still to print before it happens)
         self._counter = 0
 
@@ -76,7 +89,7 @@ class SimPrinter:
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
-        self._raw += ESC_INIT
+        self._raw += commands.INIT
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -114,24 +127,33 @@ class SimPrinter:
     async def cut(self) -> None:
         if not self._status().can_print:
             raise PrinterFault(self.name, self._status(), rows_printed=0)
-        self._raw += GS_CUT_FULL
+        self._raw += self._cut_bytes
+        if self._cut_fails:
+            self._cut_fails = False
+            self._jammed = True  # the cutter error: recoverable, cleared by opening and closing the cover
+            await self._status_changed()
+            raise PrinterFault(self.name, self._status(), rows_printed=0)
         self.cuts += 1
-        self._document_waiting = True
-        await self._status_changed()
+        if self.outlet_sensor:
+            self._document_waiting = True
+            await self._status_changed()
         await self._sink(DocumentPresented(self.name))
+
+    def capabilities(self) -> PrinterCapabilities:
+        return PrinterCapabilities(outlet_sensor=self.outlet_sensor, confirms_page_end=True)
 
     # -- what the test or the dev panel does to the printer --------------------------------------------------------
 
     @property
     def raw(self) -> bytes:
-        """Every byte a real ESC/POS printer would have received, in order."""
+        """The job as the ESC/POS driver sends it (its commands, bands and cut), without the status queries."""
         return bytes(self._raw)
 
     def clear(self) -> None:
         """Forget the pages and bytes kept so far (a long demo run would otherwise keep every sheet in memory).
         PNG files already written stay where they are."""
         self.pages.clear()
-        self._raw = bytearray(ESC_INIT)
+        self._raw = bytearray(commands.INIT)
 
     async def paper_out(self, after_rows: int | None = None) -> None:
         """The paper ends now, or after ``after_rows`` more printed rows (in the middle of the next page)."""
@@ -140,6 +162,10 @@ class SimPrinter:
     async def jam(self, after_rows: int | None = None) -> None:
         """The paper jams now, or after ``after_rows`` more printed rows."""
         await self._fault("jam", after_rows)
+
+    async def fail_cut(self) -> None:
+        """The cutter fails at the next cut."""
+        self._cut_fails = True
 
     async def paper_low(self) -> None:
         """The near-end sensor trips: the printer still prints."""
@@ -208,10 +234,8 @@ class SimPrinter:
 
     def _keep(self, page: PageRaster, rows: int, partial: bool) -> None:
         data = page.rows[: rows * page.row_bytes]
-        for first in range(0, rows, RASTER_BLOCK_ROWS):
-            count = min(RASTER_BLOCK_ROWS, rows - first)
-            self._raw += GS_RASTER + page.row_bytes.to_bytes(2, "little") + count.to_bytes(2, "little")
-            self._raw += data[first * page.row_bytes: (first + count) * page.row_bytes]
+        for _, _, band in commands.bands(data, page.row_bytes, rows, self.band_rows):
+            self._raw += band
         # Mode "1" counts a set bit as white; "1;I" reads our 1 = black bits as they are.
         image = Image.frombytes("1", (page.width, rows), data, "raw", "1;I")
         self._counter += 1

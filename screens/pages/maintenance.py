@@ -2,7 +2,8 @@
 
 Entry: hold the top-left corner of the idle or out-of-service screen for 2 s, then the staff PIN; or place a
 staff card.  Either alone opens the limited mode (status, test print, out of service / back in service, beacon
-off); the cash part (hopper coins, totals, refunds owed, hopper refill, cash box emptied, coin acceptor reset)
+off); the cash part (hopper coins, totals, refunds owed, hopper refill, cash box emptied, coin acceptor reset,
+cash counted)
 needs the staff card and then the staff PIN (its button opens the PIN pad).  Everything is done through
 :class:`firmware.maintenance.Maintenance`, which checks the factors and audits each step.  The PIN pad keeps its
 digits in a bytearray, handed over as it is and wiped at once.
@@ -127,6 +128,8 @@ class MaintenancePage(Page):
                                            kind="secondary"))
         row.add_widget(self.button("硬貨機リセット\nReset coin acceptor", "maint.reset_coins", self._reset_coins,
                                    kind="secondary"))
+        row.add_widget(self.button("現金確認済み\nCash counted", "maint.cash_reconciled",
+                                   lambda: self._cash(m.cash_reconciled), kind="secondary"))
         return row
 
     async def _fill(self) -> None:

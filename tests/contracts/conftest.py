@@ -12,7 +12,7 @@ from .hardware_harnesses import (
     CcTalkCoinAcceptorHardwareHarness, CcTalkHopperHardwareHarness, IdNoteValidatorHardwareHarness,
 )
 from .printer_hardware_harness import EscposHardwareHarness
-from .printer_harnesses import EscposPtyHarness, EscposTcpHarness, SimPrinterHarness
+from .printer_harnesses import EscposPtyHarness, EscposRealtimeTcpHarness, EscposTcpHarness, SimPrinterHarness
 from .serial_harnesses import CcTalkCoinAcceptorHarness, CcTalkHopperHarness, IdNoteValidatorHarness
 from .pcsc_harness import PcscCardReaderHarness  # the real driver over pcscd + vpcd + the virtual card
 from .pcsc_hardware_harness import PcscHardwareHarness
@@ -31,7 +31,7 @@ HOPPER_HARNESSES = {"sim": SimHopperHarness, "cctalk": CcTalkHopperHarness, "cct
 SIGNALS_HARNESSES = {"sim": SimSignalsHarness, "gpio": GpioSignalsHarness}
 VOICE_HARNESSES = {"sim": SimVoiceHarness, "aplay": AplayVoiceHarness}
 PRINTER_HARNESSES = {"sim": SimPrinterHarness, "escpos-pty": EscposPtyHarness, "escpos-tcp": EscposTcpHarness,
-                     "escpos-hw": EscposHardwareHarness}
+                     "escpos-realtime-tcp": EscposRealtimeTcpHarness, "escpos-hw": EscposHardwareHarness}
 
 
 def _params(registry):

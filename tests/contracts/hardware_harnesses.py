@@ -200,5 +200,8 @@ class CcTalkHopperHardwareHarness(_Hardware):
     def jam_after(self, hopper: CcTalkHopper, coins: int) -> None:
         cannot_script(f"a hopper jamming after exactly {coins} coins")
 
+    def lose_contact_during_next_payout(self, hopper: CcTalkHopper) -> None:
+        cannot_script("a hopper that goes silent for good in the middle of a payout")
+
     def coins_in_tray(self, hopper: CcTalkHopper) -> int:
         return int(ask("How many coins are in the change tray? (count, leave them there) ", answer=True) or "0")

@@ -145,6 +145,9 @@ class HopperHarness(Harness, Protocol):
 
     def jam_after(self, hopper: Hopper, coins: int) -> None: ...
 
+    def lose_contact_during_next_payout(self, hopper: Hopper) -> None:
+        """The hopper takes the next dispense, pays, and never answers again."""
+
     def coins_in_tray(self, hopper: Hopper) -> int:
         """Coins that reached the change tray (counted by the world, not reported by the hopper)."""
 

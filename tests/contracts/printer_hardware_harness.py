@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from hal.printer.contract import PrinterState
+from hal.printer.contract import PrinterCapabilities, PrinterState
 from hal.printer.escpos_link import NetworkLink, SerialLink, UsbLink
 from hal.printer.escpos_printer import EscposPrinter
 from tests.support.escpos_decoder import decode
@@ -62,6 +62,7 @@ class RecordingLink:
 class EscposHardwareHarness:
     hardware = True
     row_granularity = 128
+    rows_in_flight = 65536 // 216  # the driver's default max_bytes_in_flight at A4 width
 
     @classmethod
     def unavailable(cls) -> str | None:
@@ -75,6 +76,8 @@ class EscposHardwareHarness:
         self.link = RecordingLink(link_from(os.environ[ENV]))
         self.printer = EscposPrinter(self.link, "printer", status_mode=self.status_mode,
                                      band_rows=self.row_granularity, poll_interval=0.2)
+        sensor = self.status_mode == "custom-full"
+        self.capabilities = PrinterCapabilities(outlet_sensor=sensor, confirms_page_end=sensor)
 
     async def start(self) -> None:
         await self.printer.start(self.sink)
@@ -120,6 +123,14 @@ class EscposHardwareHarness:
 
     async def fail_beyond_recovery(self) -> None:
         cannot_script("an unrecoverable printer fault")
+
+    def rows_on_paper(self) -> int:
+        answer = ask("has the printer stopped printing (the page is out, nothing still moving)? [y/n]", answer=True)
+        assert answer.lower().startswith("y"), "the driver returned before the page was printed"
+        return sum(b.rows for b in decode(bytes(self.link.sent)).raster_blocks())
+
+    async def fail_next_cut(self) -> None:
+        cannot_script("a cutter failure on demand")
 
     async def take_document(self) -> None:
         if self.status_mode != "custom-full":

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from hal.printer.contract import Printer
+from hal.printer.contract import Printer, PrinterCapabilities
 from hal.printer.escpos_link import NetworkLink, SerialLink
 from hal.printer.escpos_printer import EscposPrinter
 from hal.printer.sim import SimPrinter
@@ -24,6 +24,11 @@ from .harness import Harness, RecordingSink
 class PrinterHarness(Harness, Protocol):
     printer: Printer
     row_granularity: int  # a paper-out is reported to within this many rows
+    rows_in_flight: int  # rows the printer may hold unprinted (a fault may be reported this many rows late)
+    capabilities: PrinterCapabilities  # what the printer must say it can do
+
+    def rows_on_paper(self) -> int:
+        """Rows the print head has put on paper so far (all pages)."""
 
     def printed_sheets(self) -> list[np.ndarray]:
         """Every sheet that was printed and cut, as rows × dots booleans (True = black)."""
@@ -42,9 +47,14 @@ class PrinterHarness(Harness, Protocol):
 
     async def take_document(self) -> None: ...
 
+    async def fail_next_cut(self) -> None:
+        """The cutter fails at the next cut (until the cover is opened and closed)."""
+
 
 class SimPrinterHarness:
     row_granularity = 1
+    rows_in_flight = 0
+    capabilities = PrinterCapabilities(outlet_sensor=True, confirms_page_end=True)
 
     def __init__(self):
         self.sink = RecordingSink()
@@ -61,6 +71,12 @@ class SimPrinterHarness:
 
     def printed_sheets(self) -> list[np.ndarray]:
         return [~np.array(p.image.convert("1"), dtype=bool) for p in self.printer.pages if not p.partial]
+
+    def rows_on_paper(self) -> int:
+        return sum(p.image.height for p in self.printer.pages)
+
+    async def fail_next_cut(self) -> None:
+        await self.printer.fail_cut()
 
     async def paper_out_after(self, rows: int) -> None:
         await self.printer.paper_out(after_rows=rows)
@@ -85,13 +101,23 @@ class SimPrinterHarness:
 
 
 class _EscposHarness:
+    """The emulator prints at ``SPEED`` rows a second, so bytes are in flight; the driver knows the speed and keeps
+    at most two bands in the printer."""
+
     row_granularity = 64
+    rows_in_flight = 2 * 64
+    model = "custom-full"
+    capabilities = PrinterCapabilities(outlet_sensor=True, confirms_page_end=True)
+    SPEED = 3000.0
 
     def __init__(self):
         self.sink = RecordingSink()
-        self.emulator = PrinterEmulator(PrinterScript(model="custom-full"))
-        self.printer = EscposPrinter(self._link(), "printer", status_mode="custom-full", width_dots=1728,
-                                     band_rows=self.row_granularity, poll_interval=0.02, reply_timeout=0.5)
+        self.emulator = PrinterEmulator(PrinterScript(model=self.model, print_rows_per_second=self.SPEED))
+        band_bytes = 8 + self.row_granularity * 1728 // 8
+        self.printer = EscposPrinter(self._link(), "printer", status_mode=self.model, width_dots=1728,
+                                     band_rows=self.row_granularity, poll_interval=0.02, reply_timeout=0.5,
+                                     print_rows_per_second=self.SPEED, max_bytes_in_flight=2 * band_bytes,
+                                     cut_time=0.1)
 
     def _link(self):
         raise NotImplementedError
@@ -125,14 +151,21 @@ class _EscposHarness:
     async def open_cover(self) -> None:
         self.emulator.open_cover()
 
-    async def close_cover(self) -> None:
-        self.emulator.close_cover()
-
     async def fail_beyond_recovery(self) -> None:
         self.emulator.unrecoverable_error = True
 
     async def take_document(self) -> None:
         self.emulator.take_document()
+
+    def rows_on_paper(self) -> int:
+        return self.emulator.rows_printed
+
+    async def fail_next_cut(self) -> None:
+        self.emulator.script.cut_fails = True
+
+    async def close_cover(self) -> None:
+        self.emulator.script.cut_fails = False  # staff clear the cutter with the cover open
+        self.emulator.close_cover()
 
 
 class EscposPtyHarness(_EscposHarness):
@@ -148,3 +181,11 @@ class EscposTcpHarness(_EscposHarness):
     def _link(self):
         host, port = self.emulator.start_tcp()
         return NetworkLink("printer", host, port)
+
+
+class EscposRealtimeTcpHarness(EscposTcpHarness):
+    """A plain ESC/POS printer (``DLE EOT 1``-``4``): no outlet sensor, no "still printing" bit; the driver waits
+    the time the page takes at the configured speed."""
+
+    model = "realtime"
+    capabilities = PrinterCapabilities(outlet_sensor=False, confirms_page_end=False)

@@ -139,7 +139,7 @@ class CcTalkHopperHarness:
         address = 3 + len(self._hoppers)
         self.bus.add(HopperEmulator(address, stock=stock, low_level=low_level))
         hopper = CcTalkHopper(self.bus.port, address, coin_value, stock=stock, poll_interval=0.005,
-                              reply_timeout=0.1)
+                              reply_timeout=0.1, seconds_per_coin=0.05, payout_grace=0.3, answer_within=0.3)
         await hopper.start(self.sink)
         self._hoppers.append(hopper)
         return hopper
@@ -154,6 +154,10 @@ class CcTalkHopperHarness:
     def jam_after(self, hopper: CcTalkHopper, coins: int) -> None:
         with self.bus.lock:
             self.emulator(hopper).jam_after = coins
+
+    def lose_contact_during_next_payout(self, hopper: CcTalkHopper) -> None:
+        with self.bus.lock:
+            self.emulator(hopper).silent_after_dispense = True
 
     def coins_in_tray(self, hopper: CcTalkHopper) -> int:
         return self.emulator(hopper).tray

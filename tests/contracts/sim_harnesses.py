@@ -146,6 +146,9 @@ class SimHopperHarness:
     def jam_after(self, hopper: SimHopper, coins: int) -> None:
         hopper.jam_after(coins)
 
+    def lose_contact_during_next_payout(self, hopper: SimHopper) -> None:
+        hopper.lose_contact_during_next_payout()
+
     def coins_in_tray(self, hopper: SimHopper) -> int:
         return hopper.paid_out
 

@@ -149,6 +149,28 @@ def test_a_hopper_that_jams_reports_what_left_before_the_jam(hopper_harness):
     exercise(hopper_harness, body)
 
 
+def test_a_hopper_silent_for_good_mid_payout_says_unknown_never_unpaid(hopper_harness):
+    async def body(h: HopperHarness):
+        hopper = await h.hopper(100, stock=20)
+        h.lose_contact_during_next_payout(hopper)
+        result = await hopper.dispense(3)
+        assert h.coins_in_tray(hopper) == 3  # the coins left
+        assert result.unpaid == 0 and result.paid + result.unknown == 3 and result.unknown > 0
+        assert not hopper.state().can_pay and hopper.coins_estimate() is None
+        assert (await hopper.dispense(1)).paid == 0 and h.coins_in_tray(hopper) == 3  # never paid twice
+    exercise(hopper_harness, body)
+
+
+def test_a_hopper_takes_the_count_the_journal_kept(hopper_harness):
+    async def body(h: HopperHarness):
+        hopper = await h.hopper(100, stock=20)
+        hopper.restore_estimate(7)
+        assert hopper.coins_estimate() in (7, None)
+        hopper.restore_estimate(None)
+        assert hopper.coins_estimate() is None
+    exercise(hopper_harness, body)
+
+
 @pytest.mark.parametrize("stock, state", [(11, HopperState.READY), (9, HopperState.LOW), (0, HopperState.EMPTY)])
 def test_the_level_sensors(hopper_harness, stock, state):
     async def body(h: HopperHarness):
@@ -178,7 +200,7 @@ def test_paid_plus_unpaid_is_what_was_asked_and_paid_is_what_left(hopper_harness
         if jam is not None:
             h.jam_after(hopper, jam)
         result = await hopper.dispense(count)
-        assert result.requested == count and result.paid + result.unpaid == count
+        assert result.requested == count and result.paid + result.unpaid == count and result.unknown == 0
         assert result.paid == h.coins_in_tray(hopper)
         assert result.paid == min(count, min(actual, stock), count if jam is None else jam)
     exercise(hopper_harness, body)

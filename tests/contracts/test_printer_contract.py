@@ -1,12 +1,15 @@
-"""Conformance: a printer prints the exact dots, stops with the rows printed when paper runs out mid-page, reports
-paper, cover and faults truthfully, and reports the sheet in the outlet until it is taken."""
+"""Conformance: a printer states its capabilities, prints the exact dots, returns from a page only once it is on
+paper, stops with the rows printed when paper runs out mid-page (or on the last rows, with the page already sent),
+fails a cut the cutter could not make, reports paper, cover and faults truthfully, and reports the sheet in the
+outlet until it is taken."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from hal.printer.contract import (
-    DocumentPresented, DocumentTaken, PageRaster, Printer, PrinterFault, PrinterState,
+    DocumentPresented, DocumentTaken, PageRaster, Printer, PrinterCapabilities, PrinterFault, PrinterState,
+    capabilities_of,
 )
 
 from .printer_harnesses import PrinterHarness
@@ -33,15 +36,63 @@ def test_the_printer_fulfils_the_protocol_and_starts_ready(printer_harness):
     exercise(printer_harness, body)
 
 
+def test_the_printer_states_its_capabilities(printer_harness):
+    async def body(h: PrinterHarness):
+        stated = h.printer.capabilities()
+        assert isinstance(stated, PrinterCapabilities) and stated == h.capabilities
+        assert capabilities_of(h.printer) == stated
+    exercise(printer_harness, body)
+
+
+def test_capabilities_of_a_printer_that_does_not_state_them_is_the_safe_default():
+    class Mute:
+        pass
+    assert capabilities_of(Mute()) == PrinterCapabilities(outlet_sensor=False, confirms_page_end=False)
+
+
 def test_a_page_prints_dot_for_dot_and_waits_in_the_outlet(printer_harness):
     async def body(h: PrinterHarness):
         page, bits = make_page()
         await h.printer.print_page(page)
+        assert h.rows_on_paper() == page.height  # returned once on paper, not once sent
         await h.printer.cut()
         (sheet,) = h.printed_sheets()
         assert sheet.shape[0] == page.height and same_dots(sheet, bits)
         assert len(h.sink.of(DocumentPresented)) == 1
-        assert (await h.printer.status()).document_waiting
+        assert (await h.printer.status()).document_waiting == capabilities_of(h.printer).outlet_sensor
+    exercise(printer_harness, body)
+
+
+def test_paper_ending_on_the_last_rows_of_a_page_is_a_fault(printer_harness):
+    """The printer may hold the whole page when the paper ends on its last rows: still not printed."""
+    async def body(h: PrinterHarness):
+        page, _ = make_page(height=600)
+        await h.paper_out_after(590)
+        with pytest.raises(PrinterFault) as fault:
+            await h.printer.print_page(page)
+        assert fault.value.status.state is PrinterState.PAPER_OUT and fault.value.rows_printed <= 590
+        assert h.sink.of(DocumentPresented) == []
+    exercise(printer_harness, body)
+
+
+def test_a_cut_the_cutter_fails_is_a_fault_and_presents_nothing(printer_harness):
+    async def body(h: PrinterHarness):
+        page, bits = make_page(height=200)
+        await h.fail_next_cut()
+        await h.printer.print_page(page)
+        with pytest.raises(PrinterFault) as fault:
+            await h.printer.cut()
+        assert fault.value.status.state is PrinterState.JAMMED
+        assert h.sink.of(DocumentPresented) == [] and not (await h.printer.status()).document_waiting
+        with pytest.raises(PrinterFault):  # nothing prints until staff clear the cutter
+            await h.printer.print_page(page)
+        await h.open_cover()
+        await h.close_cover()
+        await h.settle()
+        assert (await h.printer.status()).state is PrinterState.READY
+        await h.printer.print_page(page)
+        await h.printer.cut()
+        assert len(h.sink.of(DocumentPresented)) == 1 and same_dots(h.printed_sheets()[-1], bits)
     exercise(printer_harness, body)
 
 
@@ -63,7 +114,7 @@ def test_paper_out_mid_page_stops_with_the_rows_printed(printer_harness):
         with pytest.raises(PrinterFault) as fault:
             await h.printer.print_page(page)
         assert fault.value.status.state is PrinterState.PAPER_OUT
-        assert 250 - h.row_granularity <= fault.value.rows_printed <= 250
+        assert 250 - h.row_granularity <= fault.value.rows_printed <= 250 + h.rows_in_flight
         assert (await h.printer.status()).state is PrinterState.PAPER_OUT
         with pytest.raises(PrinterFault) as again:  # nothing prints on an empty roll
             await h.printer.print_page(page)
@@ -114,7 +165,7 @@ def test_a_fault_beyond_recovery_is_offline(printer_harness):
 
 def test_the_document_waits_until_taken_and_taken_is_reported_once(printer_harness):
     async def body(h: PrinterHarness):
-        if not getattr(h.printer, "has_outlet_sensor", True):
+        if not capabilities_of(h.printer).outlet_sensor:
             pytest.skip("this printer has no outlet sensor (status = realtime)")
         page, _ = make_page(height=100)
         await h.printer.print_page(page)

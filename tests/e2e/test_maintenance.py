@@ -102,7 +102,7 @@ def test_a_staff_card_alone_opens_maintenance_without_the_cash(run_kiosk, kiosk_
 
     refused, status, kinds, recent = run_kiosk(visit, config=staff_config(kiosk_config))
     assert refused == ["counts", "today", "refunds", "refill", "box"]
-    assert "printer" in status and not {"hopper_refilled", "cash_box_emptied", "acceptor_reset"} & kinds
+    assert "printer" in status and not {"cash_box_emptied", "acceptor_reset"} & kinds
     refusals = [(r["method"], r["reason"]) for r in recent if r["audit"] == "maintenance.refused"]
     assert refusals == [("card", "second_factor_needed")] * 6  # each refusal audited
     ids = [r["audit"] for r in recent]
@@ -124,8 +124,9 @@ def test_staff_card_then_staff_pin_opens_the_cash_functions_each_journalled_and_
         counts = m.cash_counts()
         owed = m.refunds_owed()
         hundreds = k.devices.hopper(100)
-        hundreds.refill(50)  # staff put 50 coins in (the world) and record it
-        assert m.refill_hopper(100, 50) == hundreds.coins_estimate()
+        before = hundreds.coins_estimate()
+        hundreds.short_of_coins(hundreds.stock + 50)  # staff put 50 coins in (the world) and record it
+        assert m.refill_hopper(100, 50) == before + 50 == hundreds.coins_estimate()
         with pytest.raises(ValueError):
             m.refill_hopper(100, 0)
         expected = m.cash_box_emptied("coins")
@@ -135,15 +136,15 @@ def test_staff_card_then_staff_pin_opens_the_cash_functions_each_journalled_and_
         await k.do("lift_card")
         await k.wait("idle", 5)  # the acceptor is back: the kiosk sells again
         service = [(kind, amount, device, detail) for kind, amount, device, detail in k.journal._db.execute(
-            "SELECT kind, amount, device, detail FROM events WHERE transaction_id IS NULL AND kind IN "
-            "('hopper_refilled', 'cash_box_emptied', 'acceptor_reset') ORDER BY seq")]
-        return counts, owed, expected, state, service, k.audit.recent
+            "SELECT kind, amount, device, detail FROM events WHERE transaction_id IS NULL AND (kind IN "
+            "('cash_box_emptied', 'acceptor_reset') OR detail LIKE '%refill%') ORDER BY seq")]
+        return counts, owed, expected, state, service, before, k.audit.recent
 
-    counts, owed, expected, state, service, recent = run_kiosk(visit, config=staff_config(kiosk_config))
+    counts, owed, expected, state, service, before, recent = run_kiosk(visit, config=staff_config(kiosk_config))
     assert 100 in counts["hoppers"] and "kinds" in counts["totals"]
     assert [(o["txn"], o["amount"]) for o in owed] == [("ab" * 16, 500)]
     assert expected == 500 and state == "disabled"
-    assert service == [("hopper_refilled", 50, "hopper-100", '{"coin_value":100,"count":50}'),
+    assert service == [("hopper_stock", before + 50, "hopper-100", '{"coin_value":100,"reason":"refill"}'),
                        ("cash_box_emptied", 500, "coins", '{"count":1}'),
                        ("cash_box_emptied", 0, "coins", '{"count":0}'),
                        ("acceptor_reset", 0, "coins", '{"state":"failure"}')]
@@ -155,7 +156,7 @@ def test_staff_card_then_staff_pin_opens_the_cash_functions_each_journalled_and_
         ("maintenance.cash_unlocked", {}),
         ("maintenance.cash_viewed", {"what": "counts"}),
         ("maintenance.cash_viewed", {"what": "refunds_owed"}),
-        ("maintenance.hopper_refilled", {"coin_value": 100, "coins": 50}),
+        ("maintenance.hopper", {"coin_value": 100, "coins": before + 50, "reason": "refill"}),
         ("maintenance.cash_box_emptied", {"device": "coins", "amount": 500}),
         ("maintenance.cash_box_emptied", {"device": "coins", "amount": 0}),
         ("maintenance.acceptor_reset", {"device": "coins", "state": "disabled"}),
@@ -246,3 +247,39 @@ def test_a_simulated_server_outage_refuses_sign_in_without_a_network_fault(run_k
         return message
 
     assert run_kiosk(visit) == "server_unavailable"
+
+
+def test_a_hopper_that_cannot_say_what_it_paid_keeps_the_kiosk_out_of_service_until_staff_count(run_kiosk,
+                                                                                               kiosk_config):
+    async def visit(k):
+        m = k.parts.maintenance
+        hundreds = k.devices.hopper(100)
+        await k.to_payment()
+        hundreds.lose_contact_during_next_payout()  # 700 change = 500 + 2×100: the 100s leave, then silence
+        await k.do("insert_note", value=1000)
+        await k.wait("return_card")
+        txn = k.kiosk.visit.txn
+        await k.do("lift_card")
+        await k.wait("take_items")
+        await k.do("take_document")
+        await k.do("take_change")
+        await wait_oos(k, "cash_device")
+        paid_out, balance = hundreds.paid_out, k.journal.balance(txn)
+        kinds = [kind for kind, _ in k.journal.events(txn)]
+        assert (await staff_card(k)).active and m.enter_with_pin("8642") == "ok"  # card and PIN: the cash
+        assert m.cash_reconciled() is False  # the hopper's coins are unknown: count them first
+        m.count_hopper(100, 7)
+        with pytest.raises(ValueError):
+            m.refill_hopper(100, 0)
+        assert m.refill_hopper(100, 13) == 20 and k.journal.hopper_stock("hopper-100").coins == 20
+        hundreds.reconnect()
+        assert m.cash_reconciled() is True
+        m.leave()
+        await k.do("lift_card")
+        await k.wait("idle", 5)
+        return paid_out, balance, kinds
+
+    paid_out, balance, kinds = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert paid_out == 2  # the coins did leave
+    assert "change_unpaid" not in kinds and "reconciliation_needed" in kinds  # never booked as unpaid
+    assert balance.change_paid == 500 and balance.unaccounted == 0

@@ -166,3 +166,55 @@ def test_service_door_opened_while_paying_refunds_ends_the_visit_and_stops_selli
     assert balance.refund_paid == 100 and balance.unaccounted == 0 and not still_open
     assert reason == "door_open" and beacon and session is None  # the visit's data is dropped
     assert "door.opened" in audit and "visit.ended" in audit
+
+
+def test_a_note_jam_while_paying_stops_the_payment_at_once_refunds_the_coins_and_stops_selling(run_kiosk):
+    clock = FakeClock()
+
+    async def visit(k):
+        await k.to_payment()
+        await k.do("insert_coin", value=100)
+        txn = k.kiosk.visit.txn
+        await k.do("jam_note", where="stacker")
+        await k.wait("return_card")  # at once: the fake clock has not moved, no payment timeout was needed
+        message, coins_enabled = k.kiosk.view.message, k.devices.coins.state().value
+        await k.do("lift_card")
+        await k.wait("take_items")
+        await k.do("take_change")
+        await k.wait("out_of_service")
+        return (message, coins_enabled, k.journal.balance(txn), k.journal.is_open(txn),
+                k.kiosk.view.out_of_service_reason, k.devices.signals.beacon(), k.audit.ids())
+
+    message, coins, balance, still_open, reason, beacon, audit = run_kiosk(visit, clock=clock)
+    assert message == "cash_device_refunded" and coins == "disabled"
+    assert balance.credited == 100 and balance.refund_paid == 100 and balance.unaccounted == 0 and not still_open
+    assert reason == "cash_device" and beacon and "device.fault" in audit
+
+
+def test_a_server_gone_between_the_quote_and_confirm_takes_no_money(run_kiosk, kiosk_config, dev_world):
+    from tests.support.server_process import start_server, write_config_variant
+
+    own = start_server(dev_world, config=write_config_variant(dev_world, "gone-at-confirm"))
+    config = kiosk_config(own.url)
+
+    async def visit(k):
+        await k.do("place_card", card="resident-a")
+        await k.wait("pin")
+        await k.do("enter_pin", pin="1234")
+        await k.wait("menu")
+        await k.do("choose", certificate="residence_record_copy")
+        await k.wait("options")
+        await k.do("options", copies=1)
+        await k.wait("confirm")
+        own.stop()  # the resident reads the fee; meanwhile the link goes down
+        await k.do("confirm")
+        await k.wait("return_card")
+        return k.kiosk.view.message, k.journal.totals(), k.devices.coins.state().value, k.audit.ids()
+
+    try:
+        message, totals, coins, audit = run_kiosk(visit, config)
+    finally:
+        own.stop()
+    assert message == "server_unavailable" and coins == "disabled"
+    assert totals["open_transactions"] == 0 and "credit" not in totals["kinds"] and "opened" not in totals["kinds"]
+    assert "payment.started" not in audit and "server.unavailable" in audit

@@ -136,6 +136,27 @@ def test_a_short_hopper_leaves_a_refund_owed_and_the_yen_add_up(tmp_path):
     asyncio.run(visit())
 
 
+def test_a_hopper_that_cannot_say_what_it_paid_is_reconciled_never_booked_unpaid(tmp_path):
+    async def visit():
+        k = await Kiosk(tmp_path / "j.db", [SimHopper(500, 1), SimHopper(100, 10)], fee=100).start()
+        k.hoppers["hopper-100"].lose_contact_during_next_payout()
+        await k.notes.insert_note(1000)
+        k.print_all()
+        outcome = await k.cashier.pay_change(TXN)  # 900 = 500 + 4×100; the 100s leave, the hopper goes silent
+        assert k.hoppers["hopper-100"].paid_out == 4 and k.hoppers["hopper-500"].paid_out == 1
+        assert (outcome.paid, outcome.owed, outcome.unknown) == (500, 0, 400)
+        kinds = [kind for kind, _ in k.journal.events(TXN)]
+        assert "change_unpaid" not in kinds and "refund_owed" not in kinds  # not booked as unpaid
+        assert ("reconciliation_needed", 400) in k.journal.events(TXN)
+        assert k.cashier.unknown_state  # readiness: "cash_device" until staff count
+        assert k.journal.balance(TXN).pending_payout == 400  # and nothing pays it again
+        assert k.journal.payable(TXN, "change") == 0
+        settlement = k.settle_and_check()
+        assert settlement.reconciliation_needed and settlement.unconfirmed == 400
+        assert (settlement.fee_earned, settlement.change_paid) == (100, 500)
+    asyncio.run(visit())
+
+
 def test_a_credit_reported_twice_counts_once(tmp_path):
     async def visit():
         k = Kiosk(tmp_path / "j.db", full_hoppers(), fee=300)

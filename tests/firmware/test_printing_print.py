@@ -120,7 +120,7 @@ def test_a_printer_that_cannot_print_gets_no_page(fault, state):
     assert printer.pages == [] and journal == [] and b"\x1dv0" not in printer.raw
 
 
-def test_a_cover_opened_after_a_page_stops_the_job_before_the_cut():
+def test_a_cover_opened_after_a_sheet_stops_the_job_before_the_next_page():
     verified = verified_set(make_envelope((1, 1)))
     printer = SimPrinter()
     journal = []
@@ -130,14 +130,38 @@ def test_a_cover_opened_after_a_page_stops_the_job_before_the_cut():
 
         async def page_printed(document_id, page_no):  # an async callback is awaited
             journal.append((document_id, page_no))
-            await printer.open_cover()  # staff open the cover right after the first page
+            await printer.open_cover()  # staff open the cover right after the first sheet
 
         return await print_verified(verified, printer, on_page_printed=page_printed)
 
     report = asyncio.run(scenario())
     assert report.pages_printed == 1 and report.fault.state is PrinterState.COVER_OPEN
-    assert len(printer.pages) == 1 and len(journal) == 1
-    assert printer.cuts == 0  # the cover opened before the cut: the sheet was not presented
+    assert len(printer.pages) == 1 and len(journal) == 1 and printer.cuts == 1
+
+
+@pytest.mark.parametrize("pages", [1, 3])
+def test_a_last_page_whose_cut_fails_is_not_printed(pages):
+    """The sheet hangs uncut in the printer: the resident has not got it, so it is neither counted nor charged."""
+    verified = verified_set(make_envelope((pages,)))
+    printer = SimPrinter()
+    journal = []
+
+    async def scenario():
+        await printer.start(lambda event: asyncio.sleep(0))
+
+        async def page_printed(document_id, page_no):
+            journal.append(page_no)
+            if page_no == pages - 1:  # the cutter fails at the next (the last) sheet
+                await printer.fail_cut()
+
+        if pages == 1:
+            await printer.fail_cut()
+        return await print_verified(verified, printer, on_page_printed=page_printed)
+
+    report = asyncio.run(scenario())
+    assert report == PrintReport(pages, pages - 1, report.fault) and not report.complete
+    assert report.fault.state is PrinterState.JAMMED
+    assert journal == list(range(1, pages)) and printer.cuts == pages - 1 and len(printer.pages) == pages
 
 
 def test_a_journal_that_fails_stops_printing():

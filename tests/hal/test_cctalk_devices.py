@@ -9,7 +9,8 @@ from hal.coins.cctalk import CcTalkCoinAcceptor
 from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
 from hal.coins.cctalk_hopper import CcTalkHopper
 from hal.coins.contract import (
-    CoinAcceptorState as A, CoinCredited, CoinEventsLost, CoinRejected, DispenseResult, HopperState as H,
+    CoinAcceptorState as A, CoinCounterMoved, CoinCredited, CoinEventsLost, CoinRejected, DispenseResult,
+    HopperState as H,
 )
 from hal.events import DeviceError, DeviceUnavailable
 from hal.factory import DeviceConfigError, build_device
@@ -130,6 +131,73 @@ def test_refused_credits_stay_in_the_buffer_and_come_back_in_order():
     with_acceptor(body, retry_interval=0.05)
 
 
+def coins_while_the_kiosk_was_down(emulator, *values):
+    """The kiosk process died with the acceptor enabled; the acceptor went on counting."""
+    emulator.master_enabled, emulator.mask = True, 0xFFFF
+    for value in values:
+        emulator.insert_coin(value)
+
+
+def test_credits_carry_the_acceptor_counter_and_other_events_move_it():
+    async def body(acceptor, emulator, bus, events):
+        assert events.of(CoinCounterMoved) == [CoinCounterMoved("coins", 17)]  # a first start: journal it
+        await acceptor.enable(frozenset({100}))
+        world(bus, emulator.insert_coin, 100)
+        await acceptor.sync(2)
+        assert [c.counter for c in events.of(CoinCredited)] == [18]
+        assert len(events.of(CoinCounterMoved)) == 1  # the credit itself carries it
+        world(bus, emulator.insert_coin, 10)  # inhibited: no money, but the counter moved
+        await acceptor.sync(2)
+        assert events.of(CoinCounterMoved)[-1].counter == 19
+    with_acceptor(body, CoinAcceptorEmulator(2, counter=17))
+
+
+def test_coins_the_acceptor_counted_beyond_the_journal_are_reconciled_never_credited():
+    emulator = CoinAcceptorEmulator(2, counter=40)
+    coins_while_the_kiosk_was_down(emulator, 100, 500)
+
+    async def body(acceptor, emulator, bus, events):
+        acceptor.resume_from(40)  # the journal holds every event up to 40
+        await acceptor.start(events)
+        assert [(e.count, e.unjournalled, e.amount) for e in events.of(CoinEventsLost)] == [(2, True, 600)]
+        assert not events.of(CoinCredited) and acceptor.state() is A.FAILURE and not emulator.master_enabled
+        assert events.of(CoinCounterMoved)[-1].counter == 42  # the journal catches up: reported once
+        await acceptor.enable(frozenset({100}))  # out of service until staff count the box
+        assert not emulator.master_enabled
+    with_acceptor(body, emulator, start=False)
+
+
+def test_more_coins_beyond_the_journal_than_the_buffer_holds_are_an_unknown_number():
+    emulator = CoinAcceptorEmulator(2, counter=250)
+    coins_while_the_kiosk_was_down(emulator, *[100] * 8)  # wraps to 3, with counter > 5 events unseen
+
+    async def body(acceptor, emulator, bus, events):
+        acceptor.resume_from(250)
+        await acceptor.start(events)
+        assert [(e.count, e.unjournalled) for e in events.of(CoinEventsLost)] == [(0, True)]
+        assert not events.of(CoinCredited) and acceptor.state() is A.FAILURE
+    with_acceptor(body, emulator, start=False)
+
+
+def test_rejects_beyond_the_journal_or_a_power_up_move_no_money():
+    emulator = CoinAcceptorEmulator(2, counter=40)
+    emulator.insert_coin(100)  # inhibited: returned to the resident
+
+    async def body(acceptor, emulator, bus, events):
+        acceptor.resume_from(40)
+        await acceptor.start(events)
+        assert not events.of(CoinEventsLost) and acceptor.state() is A.DISABLED
+        assert events.of(CoinCounterMoved)[-1].counter == 41
+        await acceptor.stop()
+        world(bus, emulator.power_cycle)  # counter 0: its buffer is empty, nothing was taken since
+        events.clear()
+        acceptor.resume_from(41)
+        await acceptor.start(events)
+        assert not events.of(CoinEventsLost) and acceptor.state() is A.DISABLED
+        assert events.of(CoinCounterMoved) == [CoinCounterMoved("coins", 0)]
+    with_acceptor(body, emulator, start=False)
+
+
 def test_an_acceptor_without_our_coins_or_address_refuses_to_start():
     async def body(acceptor, emulator, bus, events):
         with pytest.raises(DeviceError, match=r"not programmed for JP coins \[500\]"):
@@ -200,12 +268,43 @@ def test_a_jam_mid_payout_reports_what_left_and_stops_the_hopper():
     with_hopper(body)
 
 
-def test_a_hopper_lost_after_the_dispense_owes_the_coins_and_never_pays_twice():
+def test_a_hopper_silent_for_a_while_after_the_dispense_reports_what_it_really_paid():
+    async def body(hopper, emulator, bus):
+        emulator.silent_after_dispense = 1.5  # busy with its motor: no answer for longer than three polls
+        result = await hopper.dispense(4)
+        assert emulator.tray == 4 and emulator.dispenses == 1  # the coins did leave, once
+        assert result == DispenseResult(4, 4, 0)  # and the kiosk books them as paid, not owed
+        assert hopper.state() is H.READY and hopper.coins_estimate() == 46
+    with_hopper(body)
+
+
+def test_a_hopper_lost_for_good_after_the_dispense_says_unknown_and_never_pays_twice():
     async def body(hopper, emulator, bus):
         emulator.silent_after_dispense = True  # it took the dispense, then its cable came loose
         result = await hopper.dispense(2)
-        assert result == DispenseResult(2, 0, 2) and hopper.state() is H.OFFLINE
-        assert emulator.dispenses == 1
+        assert emulator.tray == 2 and emulator.dispenses == 1  # it paid both; the kiosk cannot know that
+        assert result == DispenseResult(2, 0, 0, unknown=2)  # unknown: not booked as unpaid, never resent
+        assert hopper.state() is H.OFFLINE and hopper.coins_estimate() is None
+        assert await hopper.dispense(1) == DispenseResult(1, 0, 1) and emulator.dispenses == 1
+    with_hopper(body, seconds_per_coin=0.05, payout_grace=0.2, answer_within=0.3)
+
+
+def test_a_lost_dispense_reply_then_silence_is_unknown_not_unpaid():
+    async def body(hopper, emulator, bus):
+        bus.drop_next_replies(1, header=167)
+        emulator.silent_after_dispense = True
+        result = await hopper.dispense(3)
+        assert emulator.tray == 3 and emulator.dispenses == 1
+        assert result == DispenseResult(3, 0, 0, unknown=3) and hopper.state() is H.OFFLINE
+    with_hopper(body, seconds_per_coin=0.05, payout_grace=0.2, answer_within=0.3)
+
+
+def test_a_lost_dispense_reply_then_a_pause_is_reconciled_once_the_hopper_answers():
+    async def body(hopper, emulator, bus):
+        bus.drop_next_replies(1, header=167)
+        emulator.silent_after_dispense = 1.5
+        assert await hopper.dispense(3) == DispenseResult(3, 3, 0)
+        assert emulator.tray == 3 and emulator.dispenses == 1 and hopper.state() is H.READY
     with_hopper(body)
 
 

@@ -12,7 +12,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from hal.events import DeviceUnavailable
 from hal.factory import DeviceConfigError, build_device
-from hal.printer.contract import DocumentTaken, PageRaster, PrinterFault, PrinterState
+from hal.printer.contract import (
+    DocumentPresented, DocumentTaken, PageRaster, PrinterCapabilities, PrinterFault, PrinterState,
+)
 from hal.printer.escpos_link import NetworkLink, SerialLink, UsbLink
 from hal.printer.escpos_printer import EscposPrinter
 from tests.contracts.harness import RecordingSink
@@ -208,8 +210,10 @@ def test_the_factory_builds_each_connection_from_configuration():
                                       "baudrate": 38400, "flow_control": "dsrdtr", "status": "realtime"})
     assert isinstance(serial, EscposPrinter) and serial.link.where == "serial /dev/ttyUSB0"
     assert serial.status_mode == "realtime" and not serial.has_outlet_sensor
-    network = build_device("printer", {"driver": "escpos", "connection": "network", "host": "192.0.2.40"})
+    network = build_device("printer", {"driver": "escpos", "connection": "network", "host": "192.0.2.40",
+                                       "page_timeout": 12, "present_timeout": 3.5, "cut_time": 0.8})
     assert network.link.where == "network 192.0.2.40:9100" and network.has_outlet_sensor
+    assert (network.page_timeout, network.present_timeout, network.cut_time) == (12, 3.5, 0.8)
     usb = build_device("printer", {"driver": "escpos", "connection": "usb", "vendor_id": "0x0dd4",
                                    "product_id": 517})
     assert usb.link.where == "usb 0dd4:0205"
@@ -247,3 +251,70 @@ def test_answers_to_dle_eot_hidden_in_image_data_are_not_taken_for_the_status():
     run(emulator, SerialLink("printer", emulator.start_pty(), flow_control="none"), body, status_mode="realtime",
         width_dots=384, band_rows=64)
     assert emulator.answered_inside_images > 3
+
+
+# -- printed means printed: bytes in flight, the end of the page, the cut ----------------------------------------
+
+def test_a_page_returns_only_once_its_last_band_is_printed():
+    emulator = PrinterEmulator(PrinterScript(print_rows_per_second=1000))  # 800 rows: 0.8 s of printing
+
+    async def body(printer, sink):
+        await printer.print_page(striped_page(height=800))
+        assert emulator.rows_printed == 800 and not emulator.busy
+    run(emulator, NetworkLink("printer", *emulator.start_tcp()), body, width_dots=384, band_rows=64)
+
+
+@pytest.mark.parametrize("mode", ["custom-full", "realtime"])
+def test_paper_ending_after_the_last_band_was_received_is_a_fault(mode):
+    """The printer had every byte of the page and was still printing when the paper ended."""
+    emulator = PrinterEmulator(PrinterScript(model=mode, print_rows_per_second=1000, paper_out_after_rows=780))
+
+    async def body(printer, sink):
+        with pytest.raises(PrinterFault) as fault:
+            await printer.print_page(striped_page(height=800))
+        assert fault.value.status.state is PrinterState.PAPER_OUT
+        assert fault.value.rows_printed <= 780
+        assert emulator.rows_printed == 780
+    run(emulator, NetworkLink("printer", *emulator.start_tcp()), body, status_mode=mode, width_dots=384,
+        band_rows=64, print_rows_per_second=1000, max_bytes_in_flight=8192)
+
+
+@pytest.mark.parametrize("mode", ["custom-full", "realtime"])
+def test_a_cut_the_cutter_fails_is_a_fault_and_presents_nothing(mode):
+    emulator = PrinterEmulator(PrinterScript(model=mode, print_rows_per_second=2000, cut_fails=True))
+
+    async def body(printer, sink):
+        await printer.print_page(striped_page(height=200))
+        with pytest.raises(PrinterFault) as fault:
+            await printer.cut()
+        assert fault.value.status.state is PrinterState.JAMMED
+        assert sink.of(DocumentPresented) == [] and not emulator.document_waiting
+    run(emulator, NetworkLink("printer", *emulator.start_tcp()), body, status_mode=mode, width_dots=384,
+        band_rows=64, print_rows_per_second=2000)
+
+
+def test_a_cut_returns_once_the_sheet_lies_in_the_outlet():
+    emulator = PrinterEmulator(PrinterScript(print_rows_per_second=2000))
+
+    async def body(printer, sink):
+        await printer.print_page(striped_page(height=200))
+        await printer.cut()
+        assert emulator.document_waiting and len(sink.of(DocumentPresented)) == 1
+    run(emulator, NetworkLink("printer", *emulator.start_tcp()), body, width_dots=384, band_rows=64)
+
+
+def test_a_sheet_that_never_reaches_the_outlet_sensor_is_a_fault():
+    emulator = PrinterEmulator(PrinterScript(sheet_reaches_outlet=False))  # cut, but stuck on its way out
+
+    async def body(printer, sink):
+        await printer.print_page(striped_page(height=64))
+        with pytest.raises(PrinterFault) as fault:
+            await printer.cut()
+        assert fault.value.status.state is PrinterState.JAMMED and sink.of(DocumentPresented) == []
+    run(emulator, NetworkLink("printer", *emulator.start_tcp()), body, width_dots=384, present_timeout=0.3)
+
+
+@pytest.mark.parametrize("mode, outlet, confirms", [("custom-full", True, True), ("realtime", False, False)])
+def test_the_driver_states_its_capabilities(mode, outlet, confirms):
+    printer = EscposPrinter(NetworkLink("printer", "192.0.2.40"), status_mode=mode)
+    assert printer.capabilities() == PrinterCapabilities(outlet_sensor=outlet, confirms_page_end=confirms)

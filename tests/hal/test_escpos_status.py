@@ -144,3 +144,14 @@ def test_fuzz_no_phantom_paper_taken_from_garbage_replies(noise):
     assert len(taken) <= sum(valid_and_empty(r) for r in noise)  # each one needs a real "outlet empty" frame
     if not any(valid_and_empty(r) for r in noise):
         assert taken == []
+
+
+def test_a_full_status_reading_says_when_the_printer_is_still_printing():
+    from hal.printer.escpos_status import parse_reading, reports_busy
+    idle = parse_reading("custom-full", {20: bytes([0x10, 0x0F, 0, 0, 0, 0])})
+    spooling = parse_reading("custom-full", {20: bytes([0x10, 0x0F, 0, 0x04, 0, 0])})
+    motor = parse_reading("custom-full", {20: bytes([0x10, 0x0F, 0, 0x08, 0, 0])})
+    assert idle.busy is False and spooling.busy is True and motor.busy is True
+    assert spooling.status.can_print  # still printing is not a fault
+    plain = parse_reading("realtime", {n: b"\x12" for n in (1, 2, 3, 4)})
+    assert plain.busy is None and reports_busy("custom-full") and not reports_busy("realtime")

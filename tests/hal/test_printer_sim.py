@@ -6,9 +6,11 @@ import pytest
 from PIL import Image
 
 from hal.printer.contract import (
-    DocumentPresented, DocumentTaken, PageRaster, Printer, PrinterFault, PrinterState, PrinterStatusChanged,
+    DocumentPresented, DocumentTaken, PageRaster, Printer, PrinterCapabilities, PrinterFault, PrinterState,
+    PrinterStatusChanged,
 )
 from hal.printer.sim import SimPrinter
+from tests.support.escpos_decoder import decode
 
 
 def make_raster(width=203, height=600, label="doc-0001 p1/1", seed=1, dpi=203):
@@ -23,28 +25,10 @@ def black_pixels(image: Image.Image) -> np.ndarray:
 
 
 def decode_escpos(stream: bytes) -> list[np.ndarray]:
-    """An independent reading of the byte stream: GS v 0 blocks join into a page until a GS V cut or a fault
-    ends it.  Returns one bit array per run of blocks between cuts."""
-    sheets, current, i = [], [], 0
+    """The sheets of the byte stream, read by the project's independent decoder (strict: nothing but commands).
+    A run of bands that no cut ended (a page stopped by a fault) counts as a sheet too."""
     assert stream[:2] == b"\x1b@"
-    i = 2
-    while i < len(stream):
-        if stream[i:i + 4] == b"\x1dv0\x00":
-            row_bytes = stream[i + 4] + 256 * stream[i + 5]
-            rows = stream[i + 6] + 256 * stream[i + 7]
-            assert 0 < rows <= 256
-            data = np.frombuffer(stream[i + 8:i + 8 + row_bytes * rows], dtype=np.uint8).reshape(rows, row_bytes)
-            current.append(np.unpackbits(data, axis=1).astype(bool))
-            i += 8 + row_bytes * rows
-        elif stream[i:i + 3] == b"\x1dV\x00":
-            sheets.append(np.vstack(current))
-            current = []
-            i += 3
-        else:
-            raise AssertionError(f"unexpected byte {stream[i]:#04x} at {i}")
-    if current:
-        sheets.append(np.vstack(current))
-    return sheets
+    return [sheet.bits for sheet in decode(stream).sheets]
 
 
 class Recorder:
@@ -84,7 +68,7 @@ def test_printed_page_is_a_png_with_the_exact_dots(tmp_path):
         assert np.array_equal(black_pixels(png), bits)
 
 
-def test_byte_stream_frames_pages_in_blocks_of_at_most_256_rows_and_cuts():
+def test_byte_stream_frames_pages_in_bands_of_band_rows_and_cuts():
     first, bits1 = make_raster(width=1680, height=700, seed=2)
     second, bits2 = make_raster(width=1680, height=256, seed=3, label="doc-0001 p2/2")
 
@@ -98,8 +82,8 @@ def test_byte_stream_frames_pages_in_blocks_of_at_most_256_rows_and_cuts():
         return printer
 
     printer = run(scenario())
-    assert printer.raw.count(b"\x1dv0\x00") == 3 + 1
-    assert printer.raw[2:10] == b"\x1dv0\x00" + bytes([210, 0, 0, 1])  # 210 bytes a row, 256 rows
+    assert printer.raw.count(b"\x1dv0\x00") == 6 + 2  # 128-row bands by default
+    assert printer.raw[2:10] == b"\x1dv0\x00" + bytes([210, 0, 128, 0])  # 210 bytes a row, 128 rows
     sheets = decode_escpos(printer.raw)
     assert len(sheets) == 2 and printer.cuts == 2
     assert np.array_equal(sheets[0][:, :1680], bits1) and np.array_equal(sheets[1][:, :1680], bits2)
@@ -283,3 +267,71 @@ def test_clear_forgets_kept_pages_but_not_the_files(tmp_path):
     assert len(list(tmp_path.glob("*.png"))) == 2
     (sheet,) = decode_escpos(printer.raw)
     assert np.array_equal(sheet[:, :raster.width], bits)
+
+
+def test_the_byte_stream_is_the_escpos_drivers_own_dialect():
+    """SimPrinter.raw is what the ESC/POS driver sends for the same job, less its real-time status queries."""
+    from hal.printer.escpos_link import NetworkLink
+    from hal.printer.escpos_printer import EscposPrinter
+    from tests.support.printer_emulator import PrinterEmulator
+    raster, _ = make_raster(width=1680, height=700, seed=4)
+
+    async def job(printer):
+        await printer.start(Recorder())
+        await printer.print_page(raster)
+        await printer.cut()
+        await printer.stop()
+
+    sim = SimPrinter()
+    run(job(sim))
+    emulator = PrinterEmulator()
+    try:
+        run(job(EscposPrinter(NetworkLink("printer", *emulator.start_tcp()), poll_interval=None, width_dots=1680)))
+    finally:
+        emulator.stop()
+
+    def job_commands(stream):
+        return [(c.name, c.arg, c.width_bytes, c.rows, c.data) for c in decode(stream).commands if c.name != "status"]
+    assert job_commands(sim.raw) == job_commands(bytes(emulator.received))
+
+
+def test_a_failed_cut_is_a_jam_that_presents_nothing_until_the_cover_is_cycled():
+    raster, _ = make_raster()
+    events = Recorder()
+
+    async def scenario():
+        printer = SimPrinter()
+        await printer.start(events)
+        await printer.print_page(raster)
+        await printer.fail_cut()
+        with pytest.raises(PrinterFault) as fault:
+            await printer.cut()
+        jammed = await printer.status()
+        await printer.open_cover()
+        await printer.close_cover()
+        await printer.print_page(raster)
+        await printer.cut()
+        return fault.value, jammed, printer
+
+    fault, jammed, printer = run(scenario())
+    assert fault.status.state is PrinterState.JAMMED and jammed.state is PrinterState.JAMMED
+    assert not jammed.document_waiting and printer.cuts == 1 and len(events.of(DocumentPresented)) == 1
+
+
+def test_without_an_outlet_sensor_nothing_is_reported_in_the_outlet():
+    raster, _ = make_raster()
+    events = Recorder()
+
+    async def scenario():
+        printer = SimPrinter(outlet_sensor=False)
+        await printer.start(events)
+        await printer.print_page(raster)
+        await printer.cut()
+        await printer.take_document()
+        return printer, await printer.status()
+
+    printer, status = run(scenario())
+    assert printer.capabilities() == PrinterCapabilities(outlet_sensor=False, confirms_page_end=True)
+    assert SimPrinter().capabilities().outlet_sensor
+    assert not status.document_waiting and printer.cuts == 1
+    assert len(events.of(DocumentPresented)) == 1 and events.of(DocumentTaken) == []

@@ -1,8 +1,10 @@
 """An ESC/POS kiosk printer emulator: the far end of a pty or of a loopback TCP socket (port-9100 style).
 
 It is a peer written to the published facts (docs/device-protocols.md §4), not to the driver: it reads the
-byte stream command by command with the project's own decoder, prints raster rows onto simulated paper, answers
-real-time status queries the moment they arrive (as printers do), and records every byte it received::
+byte stream command by command with the project's own decoder, answers real-time status queries the moment they
+arrive (as printers do), and records every byte it received.  Raster bands and cuts go into its buffer and the
+print head works through it at ``print_rows_per_second`` (None: as fast as they arrive), so bytes are in flight
+as on a real printer: the paper can run out, and the cutter fail, after the last band was received::
 
     emulator = PrinterEmulator(PrinterScript(paper_out_after_rows=300))
     path = emulator.start_pty()                 # or: host, port = emulator.start_tcp()
@@ -12,12 +14,17 @@ real-time status queries the moment they arrive (as printers do), and records ev
     emulator.stop()
 
 Models (``PrinterScript.model``): ``"custom-full"`` is a Custom KPM216H in ESC/POS emulation (answers ``DLE EOT
-1``…``4`` and the 6-byte FULL STATUS ``DLE EOT 20`` with the "ticket in output" bit); ``"realtime"`` is a plain
-Epson-class printer (``DLE EOT 1``…``4`` only; ``DLE EOT 20`` gets no answer).
+1``…``4`` and the 6-byte FULL STATUS ``DLE EOT 20`` with the "ticket in output" bit, and the user-status bits 2
+"spooling" and 3 "paper drag motor on" while its buffer holds work); ``"realtime"`` is a plain Epson-class printer
+(``DLE EOT 1``…``4`` only, with no bit for "still printing"; ``DLE EOT 20`` gets no answer).
 
-The receive buffer is modelled when ``buffer_bytes`` and ``print_rows_per_second`` are set: raster data leaves the
-buffer at the print speed, and a block arriving into a full buffer sets :attr:`overflowed` — on a real printer
-without flow control those bytes would be lost and the rest read as commands.
+A failing cutter (``cut_fails``) is a recoverable error: the sheet stays uncut (nothing reaches the outlet), ``DLE
+EOT 3`` sets bit 3 (autocutter error) and the FULL STATUS a bit of its recoverable byte, until the cover is opened
+and closed.  A printer that stops (paper out, cover, error) throws away what its buffer still held.
+
+The receive buffer's size is checked when ``buffer_bytes`` and ``print_rows_per_second`` are set: a block arriving
+into a full buffer sets :attr:`overflowed` — on a real printer without flow control those bytes would be lost and
+the rest read as commands.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ import socket
 import threading
 import time
 import tty
+from collections import deque
 from dataclasses import dataclass
 
 from tests.support.escpos_decoder import Command, EscposDecodeError, NeedMore, next_command
@@ -39,7 +47,9 @@ class PrinterScript:
     near_end_after_bands: int | None = None  # the near-end sensor trips after this many raster blocks
     paper_out_after_rows: int | None = None  # the paper ends after this many printed rows (across pages)
     buffer_bytes: int | None = None
-    print_rows_per_second: float | None = None
+    print_rows_per_second: float | None = None  # the print head's speed; None: prints as the bytes arrive
+    cut_fails: bool = False  # the autocutter fails at every cut
+    sheet_reaches_outlet: bool = True  # False: the sheet is cut but stays stuck before the outlet sensor
     reply_delay: float = 0.0  # seconds before each status answer
     answers_inside_images: bool = False  # like the printers the Citizen CBM-820 manual warns about
 
@@ -50,24 +60,26 @@ class PrinterEmulator:
         self.received = bytearray()
         self.errors: list[str] = []
         self.overflowed = False
-        self.rows_printed = 0
-        self.blocks = 0
-        self.blocks_lost = 0  # raster blocks that arrived while the printer could not print
-        self.cuts = 0
+        self._rows_printed = 0
+        self.blocks = 0  # raster blocks received
+        self.blocks_printed = 0
+        self.blocks_lost = 0  # raster blocks received while the printer could not print, or thrown away at a stop
+        self._cuts = 0
         self.queries: list[int] = []
         self.answered_inside_images = 0
         self.paper_out = False
         self.near_end = False
         self.cover_open = False
-        self.document_waiting = False
+        self._document_waiting = False
         self.recoverable_error = False
+        self.cutter_error = False
         self.unrecoverable_error = False
         self.silent = False  # answers nothing (unplugged, powered off)
         self._garble = 0
         self._lock = threading.RLock()
         self._buffer = bytearray()
-        self._pending = 0.0
-        self._pending_at = time.monotonic()
+        self._work: deque[list] = deque()  # [command, rows still to print] for bands, [command, 0] for cuts
+        self._head_at = time.monotonic()  # the print head has worked off everything due until then
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._fds: list[int] = []
@@ -170,22 +182,22 @@ class PrinterEmulator:
             del self._buffer[:pos]
 
     def _act(self, command: Command) -> None:
+        self._advance()
         if command.name == "status":
             self.queries.append(command.arg)
             self._answer(command.arg)
         elif command.name == "raster":
-            self._print(command)
+            self._receive_band(command)
         elif command.name == "cut":
             if self._can_print():
-                self.cuts += 1
-                self.document_waiting = True
-        elif command.name == "init":
-            self._pending = 0.0
+                self._work.append([command, 0])
+                self._advance()
 
     def _can_print(self) -> bool:
-        return not (self.paper_out or self.cover_open or self.recoverable_error or self.unrecoverable_error)
+        return not (self.paper_out or self.cover_open or self.recoverable_error or self.unrecoverable_error
+                    or self.cutter_error)
 
-    def _print(self, block: Command) -> None:
+    def _receive_band(self, block: Command) -> None:
         self.blocks += 1
         s = self.script
         if s.answers_inside_images:  # act on every DLE EOT n found in the image bytes, as those printers do
@@ -195,24 +207,62 @@ class PrinterEmulator:
                     self.answered_inside_images += 1
                     self._answer(block.data[at + 2])
                 at = block.data.find(b"\x10\x04", at + 1)
-        if s.buffer_bytes is not None and s.print_rows_per_second:
-            now = time.monotonic()
-            drained = (now - self._pending_at) * s.print_rows_per_second * block.width_bytes
-            self._pending = max(0.0, self._pending - drained) + block.length
-            self._pending_at = now
-            if self._pending > s.buffer_bytes:
-                self.overflowed = True
         if not self._can_print():
             self.blocks_lost += 1
             return
-        rows = block.rows
-        if s.paper_out_after_rows is not None:
-            rows = max(0, min(rows, s.paper_out_after_rows - self.rows_printed))
-        self.rows_printed += rows
-        if s.paper_out_after_rows is not None and self.rows_printed >= s.paper_out_after_rows:
-            self.paper_out = True
-        if s.near_end_after_bands is not None and self.blocks >= s.near_end_after_bands:
-            self.near_end = True
+        self._work.append([block, block.rows])
+        if s.buffer_bytes is not None and s.print_rows_per_second and self._buffered_bytes() > s.buffer_bytes:
+            self.overflowed = True
+        self._advance()
+
+    def _buffered_bytes(self) -> int:
+        return sum(8 + rows * command.width_bytes for command, rows in self._work if command.name == "raster")
+
+    def _advance(self) -> None:
+        """Let the print head work off what was due by now."""
+        rate = self.script.print_rows_per_second
+        now = time.monotonic()
+        while self._work:
+            if not self._can_print():  # a stopped printer throws its buffer away
+                self.blocks_lost += sum(1 for command, _ in self._work if command.name == "raster")
+                self._work.clear()
+                break
+            job = self._work[0]
+            command, rows_left = job
+            if command.name == "cut":
+                self._work.popleft()
+                self._cut()
+                continue
+            rows = rows_left if not rate else min(rows_left, int((now - self._head_at) * rate))
+            if rows <= 0:
+                break
+            limit = self.script.paper_out_after_rows
+            printed = rows if limit is None else max(0, min(rows, limit - self._rows_printed))
+            self._rows_printed += printed
+            if rate:
+                self._head_at += rows / rate
+            job[1] -= rows
+            if limit is not None and self._rows_printed >= limit:
+                self.paper_out = True  # the paper ended here (what the buffer still holds is thrown away)
+                continue
+            if job[1] == 0:
+                self._work.popleft()
+                self.blocks_printed += 1
+                near_end = self.script.near_end_after_bands
+                if near_end is not None and self.blocks_printed >= near_end:
+                    self.near_end = True
+        if not self._work:
+            self._head_at = now  # an idle head starts on the next band when it arrives
+
+    def _cut(self) -> None:
+        if self.script.cut_fails:
+            self.cutter_error = True
+        else:
+            self._cuts += 1
+            self._document_waiting = self.script.sheet_reaches_outlet
+
+    def _busy(self) -> bool:
+        return bool(self._work)
 
     def _answer(self, n: int) -> None:
         if self.silent or self._send is None:
@@ -220,16 +270,16 @@ class PrinterEmulator:
         if n == 20:
             if self.script.model != "custom-full":
                 return  # an Epson-class printer does not know DLE EOT 20
-            paper = self.paper_out | self.near_end << 2 | self.document_waiting << 5
-            user = self.cover_open << 1
-            reply = bytes([0x10, 0x0F, paper, user, 0x01 if self.recoverable_error else 0,
-                           0x01 if self.unrecoverable_error else 0])
+            paper = self.paper_out | self.near_end << 2 | self._document_waiting << 5
+            user = self.cover_open << 1 | self._busy() << 2 | self._busy() << 3  # spooling, paper drag motor on
+            recoverable = (0x01 if self.recoverable_error else 0) | (0x02 if self.cutter_error else 0)
+            reply = bytes([0x10, 0x0F, paper, user, recoverable, 0x01 if self.unrecoverable_error else 0])
         else:
             fault = not self._can_print()
             bits = {1: fault << 3,
-                    2: self.cover_open << 2 | self.paper_out << 5 | (self.recoverable_error
+                    2: self.cover_open << 2 | self.paper_out << 5 | (self.recoverable_error or self.cutter_error
                                                                      or self.unrecoverable_error) << 6,
-                    3: self.recoverable_error << 3 | self.unrecoverable_error << 5,
+                    3: self.recoverable_error << 2 | self.cutter_error << 3 | self.unrecoverable_error << 5,
                     4: (0x0C if self.near_end else 0) | (0x60 if self.paper_out else 0)}[n]
             reply = bytes([0x12 | bits])
         if self._garble:
@@ -244,9 +294,36 @@ class PrinterEmulator:
 
     # -- what the world does to the printer ---------------------------------------------------------------------
 
+    @property
+    def rows_printed(self) -> int:
+        """Rows the print head has put on paper by now."""
+        with self._lock:
+            self._advance()
+            return self._rows_printed
+
+    @property
+    def cuts(self) -> int:
+        with self._lock:
+            self._advance()
+            return self._cuts
+
+    @property
+    def document_waiting(self) -> bool:
+        """A cut sheet lies in the outlet."""
+        with self._lock:
+            self._advance()
+            return self._document_waiting
+
+    @property
+    def busy(self) -> bool:
+        """The buffer still holds bands or cuts the head has not worked off."""
+        with self._lock:
+            self._advance()
+            return self._busy()
+
     def take_document(self) -> None:
         with self._lock:
-            self.document_waiting = False
+            self._document_waiting = False
 
     def open_cover(self) -> None:
         with self._lock:
@@ -255,7 +332,7 @@ class PrinterEmulator:
     def close_cover(self) -> None:
         with self._lock:
             self.cover_open = False
-            self.recoverable_error = False
+            self.recoverable_error = self.cutter_error = False
 
     def refill_paper(self) -> None:
         with self._lock:
