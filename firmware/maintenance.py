@@ -14,10 +14,11 @@ the corner — opens maintenance in its *limited* mode: device status, a test pr
 and back, acknowledging the staff beacon.  The *cash* functions (hopper coins and journal totals, the refunds
 owed, recording a hopper refill or count or an emptied cash box, resetting the coin acceptor after lost events,
 releasing the kiosk after a cash count) need both:
-the staff card first, then the staff PIN typed while that card's maintenance session is open
-(:meth:`Maintenance.enter_with_pin` then adds the second factor).  The PIN typed first and a card placed after it
-does not combine (a card placed on a kiosk held for maintenance is not read); leave and start with the card.  A
-kiosk with no ``staff_cards`` or no ``staff_pin`` configured has no cash functions at the kiosk at all.  A cash
+the staff card and the staff PIN in one maintenance session, in either order: usually the card first (its
+session shows a *Cash: staff PIN* button, and :meth:`Maintenance.enter_with_pin` adds the PIN as the second
+factor), or the PIN first and then the card placed on the reader (a card is read on a kiosk out of service too).
+Leaving ends the session and both factors.  A kiosk with no ``staff_cards`` or no ``staff_pin`` configured has no
+cash functions at the kiosk at all.  A cash
 function asked for with one factor is refused (:class:`PermissionError`) and audited
 (``maintenance.refused`` reason ``second_factor_needed``).
 
@@ -164,7 +165,12 @@ class Maintenance:
     def _staff_card(self, card_id: str | None) -> bool:
         if card_id is None or card_id not in self.settings.staff_cards:
             return False
-        self._open("card")
+        if not self.active:
+            self._open("card")
+        elif "card" not in self.factors:  # the PIN opened this session: the card is its second factor
+            self.factors = self.factors | {"card"}
+            if self.cash_unlocked:
+                self.kiosk.audit.emit("maintenance.cash_unlocked")
         return True
 
     def _open(self, method: str) -> None:

@@ -165,6 +165,26 @@ def test_staff_card_then_staff_pin_opens_the_cash_functions_each_journalled_and_
     assert "8642" not in repr(recent) and "1357" not in repr(recent)
 
 
+def test_the_staff_pin_then_the_staff_card_opens_the_cash_too(run_kiosk, kiosk_config):
+    async def visit(k):
+        m = k.parts.maintenance
+        assert m.enter_with_pin("8642") == "ok" and not m.cash_unlocked
+        await wait_oos(k, "maintenance")
+        await k.devices.card_reader.place_card(make_citizen_card("S0000009", "staff card"))
+        for _ in range(100):
+            if m.cash_unlocked:
+                break
+            await asyncio.sleep(0.02)
+        counts = m.cash_counts()
+        await k.devices.card_reader.lift_card()
+        m.leave()
+        await k.wait("idle", 5)
+        return counts, k.audit.ids()
+
+    counts, ids = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert "hoppers" in counts and ids.count("maintenance.entered") == 1 and "maintenance.cash_unlocked" in ids
+
+
 def test_wrong_staff_pins_after_the_staff_card_lock_the_cash_out(run_kiosk, kiosk_config):
     async def visit(k):
         m = await staff_card(k)
