@@ -222,7 +222,11 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
             self.visit.busy = False
             await getattr(self, f"_done_{item.name}")(item.result, item.error)
         elif isinstance(item, Intent):
-            await self._on_intent(item)
+            try:
+                await self._on_intent(item)
+            finally:
+                if isinstance(item, EnterPin) and item.pin is not None:
+                    item.pin.wipe()  # handled or dropped, the intent's digits go (a sign-in holds its own copy)
         elif isinstance(item, DeviceEvent):
             await self._on_device_event(item)
 
@@ -230,6 +234,8 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         if isinstance(event, CardPlaced):
             if self.state is S.IDLE:
                 await self._begin_visit(event.kind)
+            elif self.state is S.OUT_OF_SERVICE:
+                self._read_staff_card(event.kind)  # staff come when it is out of service: their card opens it
         elif isinstance(event, CardRemoved):
             await self._on_card_removed()
         elif isinstance(event, NoteEscrowed):

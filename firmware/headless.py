@@ -50,7 +50,7 @@ def intent_commands(kiosk: Kiosk) -> dict[str, Command]:
         digits = args.get("pin")
         if not isinstance(digits, (str, int)):
             raise CommandError("enter_pin needs pin=NNNN")
-        return EnterPin(str(digits).zfill(4) if isinstance(digits, int) else digits)
+        return EnterPin.of(str(digits).zfill(4) if isinstance(digits, int) else digits)  # (dev/sim only: a str)
 
     def options(args: dict):
         copies = args.get("copies", 1)

@@ -446,3 +446,21 @@ class Journal(CashDeviceRecords):
     def totals(self) -> dict:
         """Counts and sums per kind over the whole journal, and the number of open transactions."""
         return journal_reports.totals(self._db)
+
+    # ---- staff cash service (maintenance) --------------------------------------------------------------------
+
+    def record_cash_service(self, kind: str, *, device: str, amount: int = 0, detail: dict | None = None) -> None:
+        """What staff did to the cash (``cash_box_emptied``, ``acceptor_reset``): an event in no transaction, with a
+        device name, counts and yen only.  (A hopper refill or count: :meth:`record_hopper_stock`.)"""
+        if kind not in s.CASH_SERVICE_KINDS:
+            raise ValueError(f"{kind!r} is not a staff cash service kind")
+        with self._write() as cur:
+            self._insert(cur, None, kind, amount, device=device, detail=detail)
+
+    def cash_box_contents(self, device: str) -> tuple[int, int]:
+        """(yen, credits) the journal says went into ``device``'s cash box since it was last emptied."""
+        return journal_reports.cash_box_contents(self._db, s.check_id(device, "device"))
+
+    def refunds_owed(self, limit: int = 50) -> list[dict]:
+        """The refunds owed, newest first (transaction id, when, yen, reason code)."""
+        return journal_reports.refunds_owed(self._db, limit)

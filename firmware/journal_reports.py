@@ -32,3 +32,19 @@ def totals(db: sqlite3.Connection) -> dict:
     rows = db.execute("SELECT kind, count(*), coalesce(sum(amount), 0) FROM events GROUP BY kind").fetchall()
     still_open = db.execute("SELECT count(*) FROM transactions WHERE state != 'closed'").fetchone()[0]
     return {"kinds": _by_kind(rows), "open_transactions": still_open}
+
+
+def cash_box_contents(db: sqlite3.Connection, device: str) -> tuple[int, int]:
+    """Credits (and stray credits kept for reconciliation) of ``device`` after its last ``cash_box_emptied``."""
+    since = db.execute("SELECT coalesce(max(seq), 0) FROM events WHERE kind = 'cash_box_emptied' AND device = ?",
+                       (device,)).fetchone()[0]
+    row = db.execute("SELECT coalesce(sum(amount), 0), count(*) FROM events WHERE seq > ? AND device = ? AND "
+                     "(kind = 'credit' OR (kind = 'reconciliation_needed' AND "
+                     "json_extract(detail, '$.reason') = 'credit_outside_visit'))", (since, device)).fetchone()
+    return row[0], row[1]
+
+
+def refunds_owed(db: sqlite3.Connection, limit: int) -> list[dict]:
+    rows = db.execute("SELECT transaction_id, at, amount, json_extract(detail, '$.reason') FROM events "
+                      "WHERE kind = 'refund_owed' AND amount > 0 ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+    return [{"txn": txn, "at": at, "amount": amount, "reason": reason} for txn, at, amount, reason in rows]

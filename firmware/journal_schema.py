@@ -74,9 +74,13 @@ LIFECYCLE_KINDS = frozenset({
     "opened", "quoted", "note_escrowed", "note_returned", "payment_complete", "issue_requested",
     "documents_received", "page_intent", "page_printed", "document_rejected", "print_failed", "change_intent", "refund_intent",
     "change_unpaid", "reconciliation_needed", "cancelled", "timed_out", "settled", "closed",
+    "cash_box_emptied", "acceptor_reset",  # staff cash service (in no transaction)
 })
 MONEY_KINDS = frozenset({CREDIT, CHANGE_PAID, REFUND_PAID, REFUND_OWED, FEE_EARNED, REPRINT_OWED})
 KINDS = LIFECYCLE_KINDS | MONEY_KINDS
+
+# Staff cash service (:meth:`Journal.record_cash_service`, from maintenance): in no transaction, no money moved.
+CASH_SERVICE_KINDS = frozenset({"cash_box_emptied", "acceptor_reset"})  # (a refill: hopper_stock, journal_devices)
 
 # Kinds the caller may record through :meth:`Journal.note`: facts that move no money and need no bookkeeping.
 NOTE_KINDS = frozenset({

@@ -1,4 +1,4 @@
-"""Maintenance mode: what staff do at the kiosk, entered with a staff PIN or a staff card, every step audited.
+"""Maintenance mode: what staff do at the kiosk, entered with a staff card and/or the staff PIN, every step audited.
 
 The ``[maintenance]`` table of the kiosk configuration::
 
@@ -8,9 +8,30 @@ The ``[maintenance]`` table of the kiosk configuration::
     max_tries = 3                     # wrong staff PINs before entry is locked for lockout_s
     lockout_s = 300
 
-The PIN is never stored, only its salted PBKDF2 hash, and never logged.  While maintenance mode is open the kiosk
-sells nothing (it is out of service with reason ``maintenance``); staff can also keep it out of service after
-they leave (reason ``staff_hold``) until they put it back in service.
+**Two factors for cash.**  A citizen card's id is easy to clone and a PIN is easy to watch being typed, so neither
+alone reaches the money.  One factor — a staff card placed on the idle kiosk, *or* the staff PIN typed after holding
+the corner — opens maintenance in its *limited* mode: device status, a test print, taking the kiosk out of service
+and back, acknowledging the staff beacon.  The *cash* functions (hopper coins and journal totals, the refunds
+owed, recording a hopper refill or count or an emptied cash box, resetting the coin acceptor after lost events,
+releasing the kiosk after a cash count) need both:
+the staff card and the staff PIN in one maintenance session, in either order: usually the card first (its
+session shows a *Cash: staff PIN* button, and :meth:`Maintenance.enter_with_pin` adds the PIN as the second
+factor), or the PIN first and then the card placed on the reader (a card is read on a kiosk out of service too).
+Leaving ends the session and both factors.  A kiosk with no ``staff_cards`` or no ``staff_pin`` configured has no
+cash functions at the kiosk at all.  A cash
+function asked for with one factor is refused (:class:`PermissionError`) and audited
+(``maintenance.refused`` reason ``second_factor_needed``).
+
+Wrong staff PINs count the same whether they are the first factor or the second: ``max_tries`` of them lock PIN
+entry for ``lockout_s`` (audited ``maintenance.refused`` ``wrong_pin`` / ``locked_out``).  The PIN is never stored,
+only its salted PBKDF2 hash, and never logged; the PIN pad hands it over as a bytearray it wipes.  While
+maintenance mode is open the kiosk sells nothing (it is out of service with reason ``maintenance``); staff can also
+keep it out of service after they leave (reason ``staff_hold``) until they put it back in service.
+
+What the cash functions write to the journal (:meth:`firmware.journal.Journal.record_cash_service`) are events in
+no transaction carrying a device name, counts and yen: ``cash_box_emptied`` (amount = the yen the journal says went into that box since it was
+last emptied; detail count of credits) and ``acceptor_reset`` (detail state before the reset); a hopper refill
+or count is the hopper's new count (``hopper_stock``, :mod:`firmware.journal_devices`).  No personal data.
 """
 from __future__ import annotations
 
@@ -37,9 +58,9 @@ def hash_staff_pin(pin: str, salt: bytes | None = None, rounds: int = 200_000) -
     return f"{SCHEME}${rounds}${salt.hex()}${digest.hex()}"
 
 
-def _pin_matches(pin: str, stored: str) -> bool:
+def _pin_matches(pin: bytes | bytearray, stored: str) -> bool:
     scheme, rounds, salt, digest = stored.split("$")
-    candidate = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), int(rounds))
+    candidate = hashlib.pbkdf2_hmac("sha256", pin, bytes.fromhex(salt), int(rounds))
     return hmac.compare_digest(candidate.hex(), digest)
 
 
@@ -73,12 +94,26 @@ def parse_maintenance(table: Mapping[str, Any], source: str = "kiosk.toml") -> M
     return MaintenanceSettings(pin, frozenset(cards), tries, float(lockout))
 
 
+CASH_FACTORS = frozenset({"card", "pin"})
+"""Both factors: what the cash functions need."""
+
+
+def _staff_pin_digits(digits: str | bytes | bytearray) -> bytes | bytearray | None:
+    """The typed staff PIN as ASCII bytes (the pad's bytearray itself, not a copy), or None if it is not 4-8
+    digits.  A ``str`` (tests, the hash-pin command) is encoded, since a ``str`` cannot be wiped anyway."""
+    raw = digits.encode("ascii", "replace") if isinstance(digits, str) else digits
+    if not isinstance(raw, (bytes, bytearray)) or not 4 <= len(raw) <= 8 or not all(0x30 <= b <= 0x39 for b in raw):
+        return None
+    return raw
+
+
 class Maintenance:
     """Staff access to a :class:`firmware.controller.Kiosk`.  Entry works only when no visit is in progress."""
 
     def __init__(self, kiosk, settings: MaintenanceSettings):
         self.kiosk, self.settings = kiosk, settings
         self.active = False
+        self.factors: frozenset[str] = frozenset()  # "card", "pin": what opened this session
         self._wrong = 0
         self._locked_until = 0.0
         kiosk.staff_card_check = self._staff_card
@@ -86,17 +121,30 @@ class Maintenance:
     def _can_enter(self) -> bool:
         return self.kiosk.state.value in ("idle", "out_of_service")
 
-    def enter_with_pin(self, digits: str) -> str:
-        """'ok', 'wrong', 'locked_out', 'not_configured' or 'busy' (a visit is in progress)."""
+    @property
+    def cash_unlocked(self) -> bool:
+        """Whether this session may use the cash functions: opened with the staff card, then the staff PIN."""
+        return self.active and CASH_FACTORS <= self.factors
+
+    @property
+    def wants_pin_for_cash(self) -> bool:
+        """Opened with the staff card and a PIN is configured: the PIN would unlock the cash functions."""
+        return self.active and self.factors == {"card"} and self.settings.staff_pin is not None
+
+    def enter_with_pin(self, digits: str | bytes | bytearray) -> str:
+        """The staff PIN: opens maintenance (limited) or, in a session the staff card opened, adds the second factor
+        that unlocks the cash functions.  'ok', 'wrong', 'locked_out', 'not_configured' or 'busy' (a visit is in
+        progress).  ``digits``: the pad's bytearray (the caller wipes it); never copied into a ``str`` here."""
         audit, now = self.kiosk.audit, self.kiosk.clock.now()
         if self.settings.staff_pin is None:
             return "not_configured"
-        if not self._can_enter():
+        if not self.active and not self._can_enter():
             return "busy"
         if now < self._locked_until:
             audit.emit("maintenance.refused", method="pin", reason="locked_out")
             return "locked_out"
-        if not _pin_matches(digits, self.settings.staff_pin):
+        raw = _staff_pin_digits(digits)
+        if raw is None or not _pin_matches(raw, self.settings.staff_pin):
             self._wrong += 1
             if self._wrong >= self.settings.max_tries:
                 self._wrong, self._locked_until = 0, now + self.settings.lockout_s
@@ -105,17 +153,29 @@ class Maintenance:
             audit.emit("maintenance.refused", method="pin", reason="wrong_pin")
             return "wrong"
         self._wrong = 0
-        self._open("pin")
+        if self.active:
+            if "pin" not in self.factors:
+                self.factors = self.factors | {"pin"}
+                if self.cash_unlocked:
+                    audit.emit("maintenance.cash_unlocked")
+        else:
+            self._open("pin")
         return "ok"
 
     def _staff_card(self, card_id: str | None) -> bool:
         if card_id is None or card_id not in self.settings.staff_cards:
             return False
-        self._open("card")
+        if not self.active:
+            self._open("card")
+        elif "card" not in self.factors:  # the PIN opened this session: the card is its second factor
+            self.factors = self.factors | {"card"}
+            if self.cash_unlocked:
+                self.kiosk.audit.emit("maintenance.cash_unlocked")
         return True
 
     def _open(self, method: str) -> None:
         self.active = True
+        self.factors = frozenset({method})
         self.kiosk.audit.emit("maintenance.entered", method=method)
         self.kiosk.hold_service("maintenance")
 
@@ -123,13 +183,22 @@ class Maintenance:
         """Close maintenance mode; the kiosk sells again unless staff took it out of service."""
         if not self.active:
             return
-        self.active = False
+        self.active, self.factors = False, frozenset()
         self.kiosk.audit.emit("maintenance.left", in_service=not self._keep_out)
         self.kiosk.hold_service("staff_hold" if self._keep_out else None)
 
     def _require(self) -> None:
         if not self.active:
             raise PermissionError("maintenance mode is not open")
+
+    def _require_cash(self) -> None:
+        self._require()
+        if not self.cash_unlocked:
+            method = "card" if "card" in self.factors else "pin"
+            self.kiosk.audit.emit("maintenance.refused", method=method, reason="second_factor_needed")
+            raise PermissionError("cash functions need the staff card and the staff PIN")
+
+    # ---- limited: either factor ------------------------------------------------------------------------------
 
     async def device_status(self) -> dict[str, str]:
         self._require()
@@ -146,56 +215,8 @@ class Maintenance:
                     report[device.name] = "ok"
             except Exception as exc:  # a device that cannot answer is a status too
                 report[device.name] = f"error ({type(exc).__name__})"
+        self.kiosk.audit.emit("maintenance.status_viewed")
         return report
-
-    def cash_counts(self) -> dict[str, Any]:
-        """Coins in each hopper (estimate) and the journal's all-time totals by event kind."""
-        self._require()
-        hoppers = {h.coin_value: h.coins_estimate() for h in self.kiosk.devices.hoppers}
-        return {"hoppers": hoppers, "totals": self.kiosk.journal.totals()}
-
-    def refill_hopper(self, coin_value: int, added: int) -> int:
-        """Staff put ``added`` coins into the hopper of ``coin_value`` yen: journalled as its new count (the kiosk
-        rebuilds its coins from the journal at every start).  Returns the coins it holds now.  A hopper whose count
-        is unknown must be counted first (:meth:`count_hopper`)."""
-        self._require()
-        hopper = self._hopper(coin_value)
-        if isinstance(added, bool) or not isinstance(added, int) or added <= 0:
-            raise ValueError("a refill adds a whole number of coins > 0")
-        now = hopper.coins_estimate()
-        if now is None:
-            raise ValueError(f"the {coin_value} yen hopper's coins are unknown: count them, do not add to a guess")
-        self.kiosk.cashier.record_hopper_count(hopper, now + added, reason="refill")
-        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=now + added, reason="refill")
-        return now + added
-
-    def count_hopper(self, coin_value: int, coins: int) -> None:
-        """Staff counted the coins in the hopper of ``coin_value`` yen (after a payout of unknown outcome, this is
-        the count that resolves it): journalled as its count."""
-        self._require()
-        hopper = self._hopper(coin_value)
-        self.kiosk.cashier.record_hopper_count(hopper, coins, reason="counted")
-        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=coins, reason="counted")
-
-    def cash_reconciled(self) -> bool:
-        """Staff counted the cash after a device could not say what it took or paid: the kiosk may take money
-        again (False, and it stays out of service, while a hopper's count is still unknown)."""
-        self._require()
-        if any(h.coins_estimate() is None for h in self.kiosk.devices.hoppers):
-            return False
-        self.kiosk.cashier.unknown_state = False
-        self.kiosk.audit.emit("maintenance.cash_reconciled")
-        return True
-
-    def _hopper(self, coin_value: int):
-        hopper = self.kiosk.devices.hopper(coin_value)
-        if hopper is None:
-            raise ValueError(f"this kiosk has no {coin_value} yen hopper")
-        return hopper
-
-    def journal_today(self) -> dict:
-        self._require()
-        return self.kiosk.journal.day_summary(datetime.now(JST).date())
 
     async def test_print(self) -> str:
         """Print a small striped test page; returns the printer state afterwards."""
@@ -230,6 +251,105 @@ class Maintenance:
     @property
     def keeps_out_of_service(self) -> bool:
         return self._keep_out
+
+    def acknowledge_beacon(self) -> bool:
+        """Staff have come: the staff beacon goes off.  Returns whether it was on.  (A cause still there, such as a
+        card left on the reader, turns it on again at its next reminder.)"""
+        self._require()
+        signals = self.kiosk.devices.signals
+        was_on = bool(signals.beacon())
+        signals.set_beacon(False)
+        self.kiosk.audit.emit("maintenance.beacon_acknowledged", was_on=was_on)
+        return was_on
+
+    # ---- cash: staff card and staff PIN ---------------------------------------------------------------------
+
+    def cash_counts(self) -> dict[str, Any]:
+        """Coins in each hopper (estimate) and the journal's all-time totals by event kind."""
+        self._require_cash()
+        hoppers = {h.coin_value: h.coins_estimate() for h in self.kiosk.devices.hoppers}
+        self.kiosk.audit.emit("maintenance.cash_viewed", what="counts")
+        return {"hoppers": hoppers, "totals": self.kiosk.journal.totals()}
+
+    def journal_today(self) -> dict:
+        self._require_cash()
+        self.kiosk.audit.emit("maintenance.cash_viewed", what="today")
+        return self.kiosk.journal.day_summary(datetime.now(JST).date())
+
+    def refunds_owed(self, limit: int = 50) -> list[dict]:
+        """The refunds the counter owes, newest first: transaction id, when, yen, reason code."""
+        self._require_cash()
+        self.kiosk.audit.emit("maintenance.cash_viewed", what="refunds_owed")
+        return self.kiosk.journal.refunds_owed(limit)
+
+    def refill_hopper(self, coin_value: int, added: int) -> int:
+        """Staff put ``added`` coins into the hopper of ``coin_value`` yen: journalled as its new count
+        (``hopper_stock`` reason ``refill``: the kiosk rebuilds its coins from the journal at every start) and
+        audited.  Returns the coins it holds now.  A hopper whose count is unknown must be counted first
+        (:meth:`count_hopper`)."""
+        self._require_cash()
+        hopper = self._hopper(coin_value)
+        if isinstance(added, bool) or not isinstance(added, int) or not 0 < added <= 10_000:
+            raise ValueError("a refill adds a whole number of coins from 1 to 10000")
+        now = hopper.coins_estimate()
+        if now is None:
+            raise ValueError(f"the {coin_value} yen hopper's coins are unknown: count them, do not add to a guess")
+        self.kiosk.cashier.record_hopper_count(hopper, now + added, reason="refill")
+        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=now + added, reason="refill")
+        return now + added
+
+    def count_hopper(self, coin_value: int, coins: int) -> None:
+        """Staff counted the coins in the hopper of ``coin_value`` yen (after a payout of unknown outcome, this is
+        the count that resolves it): journalled as its count."""
+        self._require_cash()
+        hopper = self._hopper(coin_value)
+        self.kiosk.cashier.record_hopper_count(hopper, coins, reason="counted")
+        self.kiosk.audit.emit("maintenance.hopper", coin_value=coin_value, coins=coins, reason="counted")
+
+    def cash_reconciled(self) -> bool:
+        """Staff counted the cash after a device could not say what it took or paid: the kiosk may take money
+        again (False, and it stays out of service, while a hopper's count is still unknown)."""
+        self._require_cash()
+        if any(h.coins_estimate() is None for h in self.kiosk.devices.hoppers):
+            return False
+        self.kiosk.cashier.unknown_state = False
+        self.kiosk.audit.emit("maintenance.cash_reconciled")
+        return True
+
+    def cash_box_emptied(self, device: str) -> int:
+        """Staff emptied the cash box of acceptor ``device`` (the note validator's or the coin acceptor's name):
+        journalled (``cash_box_emptied``) with the yen the journal says went into it since it was last emptied,
+        which is returned for staff to compare with their count."""
+        self._require_cash()
+        acceptors = {d.name: d for d in (self.kiosk.devices.notes, self.kiosk.devices.coins) if d is not None}
+        if device not in acceptors:
+            raise ValueError(f"no cash box on {device!r} (acceptors: {', '.join(sorted(acceptors))})")
+        expected, credits = self.kiosk.journal.cash_box_contents(device)
+        self.kiosk.journal.record_cash_service("cash_box_emptied", device=device, amount=expected,
+                                               detail={"count": credits})
+        self.kiosk.audit.emit("maintenance.cash_box_emptied", device=device, amount=expected)
+        return expected
+
+    async def reset_acceptor(self) -> str:
+        """After lost coin events (or a jam) and a count: reset the coin acceptor, which comes back inhibited and in
+        service.  Journalled (``acceptor_reset``) and audited.  Returns its state afterwards."""
+        self._require_cash()
+        coins = self.kiosk.devices.coins
+        if not hasattr(coins, "reset"):
+            raise ValueError(f"{coins.name} cannot be reset from the kiosk")
+        before = coins.state().value
+        await coins.reset()
+        after = coins.state().value
+        self.kiosk.journal.record_cash_service("acceptor_reset", device=coins.name, detail={"state": before})
+        self.kiosk.audit.emit("maintenance.acceptor_reset", device=coins.name, state=after)
+        self.kiosk.hold_service(self.kiosk.held_by_staff)  # the kiosk checks its devices again at the next tick
+        return after
+
+    def _hopper(self, coin_value: int):
+        hopper = self.kiosk.devices.hopper(coin_value)
+        if hopper is None:
+            raise ValueError(f"this kiosk has no {coin_value} yen hopper")
+        return hopper
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,7 +62,7 @@ async def sign_in_my_number(reader: CardReader, server: ServerClient, kiosk_id: 
 async def sign_in_citizen(server: ServerClient, card_id: str, password: Pin) -> SignedIn | PinRefused:
     """The citizen card's password is checked by the server (3 wrong tries lock the card there)."""
     try:
-        session = await server.sign_in_citizen(card_id, password.ascii_bytes())
+        session = await server.sign_in_citizen(card_id, password)
     except wire.ServerRefused as refused:
         if refused.code == "wrong_password":
             tries = refused.detail.get("tries_left")

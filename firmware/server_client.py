@@ -7,6 +7,7 @@ the contract promises).  The caller decides what each means for the visit; none 
 """
 from __future__ import annotations
 
+import json
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from certs import wire
+from hal.card import Pin
 
 
 class ServerUnavailable(Exception):
@@ -53,14 +55,21 @@ class ServerClient:
     """Development only (the dev panel's "server down"): every call fails as if the network were cut."""
 
     async def _call(self, method: str, path: str, *, token: str | None = None, body: Any = None,
-                    timeout_s: float | None = None) -> tuple[int, Any]:
-        """``timeout_s``: this call's own bound (never longer than the endpoint's ``timeout_s``)."""
+                    timeout_s: float | None = None, raw_json: bytearray | None = None) -> tuple[int, Any]:
+        """``timeout_s``: this call's own bound (never longer than the endpoint's ``timeout_s``).  ``raw_json``: a
+        body already encoded (a secret's, built in a bytearray the caller wipes)."""
         if self.simulated_outage:
             raise ServerUnavailable(f"{method} {path}: simulated outage")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else max(min(timeout_s, self._endpoint.timeout_s), 0.1)
+        if raw_json is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            response = await self._client.request(method, path, json=body, headers=headers, timeout=timeout)
+            if raw_json is not None:  # httpx sends bytes only: this is the one immutable copy (see README, PINs)
+                response = await self._client.request(method, path, content=bytes(raw_json), headers=headers,
+                                                       timeout=timeout)
+            else:
+                response = await self._client.request(method, path, json=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException:
             raise ServerUnavailable(f"{method} {path}: timed out") from None
         except (httpx.TransportError, ssl.SSLError, OSError) as exc:
@@ -94,9 +103,20 @@ class ServerClient:
         _, data = await self._call("POST", wire.PATH_SIGNIN, body=body)
         return wire.Session.parse(data)
 
-    async def sign_in_citizen(self, card_id: str, password_digits: bytes) -> wire.Session:
-        body = {"method": "citizen_card", "card_id": card_id, "password": password_digits.decode("ascii")}
-        _, data = await self._call("POST", wire.PATH_SIGNIN, body=body)
+    async def sign_in_citizen(self, card_id: str, password: Pin) -> wire.Session:
+        """The password's digits go from the :class:`~hal.card.Pin` into a bytearray holding the JSON body, never
+        into a ``str``; the bytearray is wiped when the call returns.  (The caller wipes the Pin.)"""
+        if not isinstance(password, Pin):
+            raise TypeError("the citizen card password is a hal.card.Pin")
+        body = bytearray(b'{"method":"citizen_card","card_id":')
+        body += json.dumps(card_id, ensure_ascii=True).encode("ascii")
+        body += b',"password":"'
+        try:
+            password.copy_into(body)  # ASCII digits: nothing in them needs escaping
+            body += b'"}'
+            _, data = await self._call("POST", wire.PATH_SIGNIN, raw_json=body)
+        finally:
+            body[:] = bytes(len(body))
         return wire.Session.parse(data)
 
     async def sign_out(self, session: wire.Session) -> None:

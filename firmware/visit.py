@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certs import wire
+from hal.card import Pin
 from firmware.operations import CardRead
 
 
@@ -77,11 +78,21 @@ class ChooseLanguage(Intent):
     language: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EnterPin(Intent):
-    """The four digits typed on the PIN pad.  The controller turns them into a :class:`hal.card.Pin` at once."""
+    """The digits typed on the PIN pad, as a :class:`hal.card.Pin` (a bytearray that can be wiped, never a ``str``),
+    or None when what was typed is not a PIN (the visit then says ``pin_format``).  The controller wipes the
+    intent's Pin once it has handled the intent; the sign-in it starts works on its own copy and wipes that."""
 
-    digits: str
+    pin: Pin | None
+
+    @classmethod
+    def of(cls, digits: str | bytes | bytearray) -> "EnterPin":
+        """From typed digits (a bytearray from the pad, or a ``str`` from a test or the dev control socket)."""
+        try:
+            return cls(Pin(digits))
+        except ValueError:
+            return cls(None)
 
     def __repr__(self) -> str:
         return "EnterPin(****)"

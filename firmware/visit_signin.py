@@ -6,7 +6,7 @@ their card back with a message id that says why.
 from __future__ import annotations
 
 from certs import wire
-from hal.card import CardKind, Pin
+from hal.card import CardKind
 from firmware import operations as ops
 from firmware.server_client import ServerUnavailable
 from firmware.visit import EnterPin, SetOptions, Visit, VisitState as S
@@ -43,12 +43,21 @@ class SigninSteps:
         self.visit.tries_left = card.tries_left
         self._enter(S.PIN, "pin_last_try" if card.tries_left == 1 else None)
 
+    def _read_staff_card(self, kind: CardKind) -> None:
+        """A card placed on a kiosk out of service: only a staff card means anything (it opens maintenance)."""
+        if kind is CardKind.CITIZEN and self.staff_card_check is not None and not self.visit.busy:
+            self._spawn("staff_card", ops.read_card(self.devices.card_reader))
+
+    async def _done_staff_card(self, card: ops.CardRead | None, error: BaseException | None) -> None:
+        if error is None and card is not None and card.kind is CardKind.CITIZEN and self.state is S.OUT_OF_SERVICE:
+            if self.staff_card_check(card.card_id):
+                self._next_readiness = 0.0  # out of service for maintenance now, not for what it was
+
     def _enter_pin(self, intent: EnterPin) -> None:
-        try:
-            pin = Pin(intent.digits)
-        except ValueError:
+        if intent.pin is None or intent.pin.wiped:
             self.visit.message = "pin_format"
             return
+        pin = intent.pin.copy()  # the sign-in's own copy, wiped when the card or the server has answered
         card = self.visit.card
         if card.kind is CardKind.MY_NUMBER:
             self._spawn("sign_in", ops.sign_in_my_number(self.devices.card_reader, self.server,

@@ -57,7 +57,7 @@ class Bridge:
             if self._pending.get(kind) == self._generation:
                 return False
             self._pending[kind] = self._generation
-        self.sent.append(intent if not isinstance(intent, intents.EnterPin) else intents.EnterPin("****"))
+        self.sent.append(intent if not isinstance(intent, intents.EnterPin) else intents.EnterPin(None))
         self.kiosk.send(intent)
         return True
 

@@ -118,6 +118,9 @@ class KioskApp(App):
             Clock.schedule_once(lambda dt: self._render(), self.settings.thanks_s + 0.05)
         if view.state not in (S.IDLE, S.OUT_OF_SERVICE) and self.mode != "visit":
             self.mode = "visit"  # a visit began (a card on the reader): the staff screens give way
+        m = self.bridge.maintenance
+        if self.mode == "visit" and view.out_of_service_reason == "maintenance" and m is not None and m.active:
+            self.mode = "maintenance"  # a staff card opened it
         self.ui.language = view.language
         if self._render_event is None:
             self._render_event = Clock.schedule_once(lambda dt: self._render(), 0)
@@ -206,9 +209,13 @@ class KioskApp(App):
         self._render()
 
     def close_staff(self) -> None:
-        if self.mode == "maintenance":
-            self.bridge.maintenance.leave()
-        self.mode = "visit"
+        m = self.bridge.maintenance
+        if self.mode == "staff_pin" and m is not None and m.active:
+            self.mode = "maintenance"  # back from the cash PIN to the maintenance screen the staff card opened
+        else:
+            if self.mode == "maintenance":
+                m.leave()
+            self.mode = "visit"
         self._render()
 
     # ---- the keypad -------------------------------------------------------------------------------------------

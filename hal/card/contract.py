@@ -84,15 +84,36 @@ class PinBlockedError(CardError):
 class Pin:
     """A PIN the resident typed.  It never shows itself: repr and str are masked.
 
-    The digits are kept in a bytearray so that :meth:`wipe` can overwrite them once the card has answered.
+    The digits are kept in a bytearray so that :meth:`wipe` can overwrite them once the card has answered.  The PIN
+    pad builds its digits in a bytearray and hands them over as one (the pad then wipes its own); a ``str`` is
+    accepted for tests and the development control socket only, since a ``str`` cannot be wiped.
     """
 
     __slots__ = ("_digits",)
 
-    def __init__(self, digits: str, length: int = 4):
-        if not isinstance(digits, str) or len(digits) != length or not digits.isascii() or not digits.isdigit():
+    def __init__(self, digits: str | bytes | bytearray, length: int = 4):
+        if isinstance(digits, str):
+            if len(digits) != length or not digits.isascii() or not digits.isdigit():
+                raise ValueError(f"a PIN is exactly {length} digits")
+            self._digits = bytearray(digits.encode("ascii"))
+        elif isinstance(digits, (bytes, bytearray)):
+            if len(digits) != length or not all(0x30 <= b <= 0x39 for b in digits):
+                raise ValueError(f"a PIN is exactly {length} digits")
+            self._digits = bytearray(digits)
+        else:
             raise ValueError(f"a PIN is exactly {length} digits")
-        self._digits = bytearray(digits.encode("ascii"))
+
+    def copy(self) -> "Pin":
+        """Another Pin with the same digits (its own bytearray, wiped on its own), with no immutable copy made."""
+        if not self._digits:
+            raise ValueError("this PIN was wiped")
+        other = Pin.__new__(Pin)
+        other._digits = bytearray(self._digits)
+        return other
+
+    @property
+    def wiped(self) -> bool:
+        return not self._digits
 
     def ascii_bytes(self) -> bytes:
         """The PIN as the card wants it (ASCII digits).  Only drivers call this."""

@@ -1,7 +1,9 @@
 """The PIN pad: masked digits, tries left, a plain warning before the last try.
 
-The digits live in this screen only until OK; they are sent once as :class:`~firmware.visit.EnterPin` and wiped
-from the screen at once (and whenever the screen is left).  The pad is laid out like a phone (1-2-3 on top); the
+The digits live in this screen only until OK, in a bytearray (never a ``str``, which could not be wiped); they are
+sent once as :class:`~firmware.visit.EnterPin` holding a :class:`~hal.card.Pin` (its own bytearray) and the screen's
+bytearray is overwritten at once (and whenever the screen is left).  The one-character key strings ("0"–"9") are
+Python's shared constants, not a copy of the PIN.  The pad is laid out like a phone (1-2-3 on top); the
 USB keypad's digits, Backspace and Enter do the same as the on-screen keys.
 """
 from __future__ import annotations
@@ -48,19 +50,29 @@ class PinDots(Widget):
                     Line(ellipse=(x, bottom, size, size), width=dp(2))
 
 
+def wipe(buffer: bytearray) -> None:
+    """Overwrite ``buffer`` and empty it (the bytes are zeroed before the bytearray shrinks)."""
+    buffer[:] = bytes(len(buffer))
+    del buffer[:]
+
+
 class PinPage(Page):
     cancel_allowed = True
-    _digits = ""
     _shown_for = None
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._digits = bytearray()
+
     def on_leave(self, *args):
-        self._digits = ""
+        wipe(self._digits)
 
     def render(self, view, t) -> None:
         super().render(view, t)
         key = (view.visit, view.tries_left, view.message)
         if key != self._shown_for:  # a new visit or a refused PIN: start empty
-            self._digits, self._shown_for = "", key
+            wipe(self._digits)
+            self._shown_for = key
         self._t, self._view = t, view
         self.clear()
         row = BoxLayout(orientation="horizontal", spacing=dp(24), size_hint_y=None)
@@ -104,19 +116,27 @@ class PinPage(Page):
 
     def on_digit(self, digit: str) -> bool:
         if len(self._digits) < PIN_LENGTH and not self._view.busy:
-            self._digits += digit
+            self._digits.append(ord(digit))
             self._refresh()
         return True
 
     def on_backspace(self) -> bool:
-        self._digits = self._digits[:-1]
+        if self._digits:
+            self._digits[-1] = 0
+            del self._digits[-1]
         self._refresh()
         return True
 
     def submit(self) -> None:
-        if len(self._digits) == PIN_LENGTH and self.app.bridge.send(EnterPin(self._digits)):
-            self._digits = ""
+        if len(self._digits) != PIN_LENGTH:
+            return
+        intent = EnterPin.of(self._digits)  # the intent's Pin copies the bytes; the pad's are wiped now
+        wipe(self._digits)
+        if self.app.bridge.send(intent):
             self.ok.disabled = True
+        elif intent.pin is not None:
+            intent.pin.wipe()  # a repeated tap: not sent, gone
+        self._refresh()
 
     def default_button(self):
         return self.ok

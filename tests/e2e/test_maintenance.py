@@ -31,13 +31,16 @@ def test_staff_pin_opens_maintenance_which_holds_the_kiosk_and_is_audited(run_ki
     async def visit(k):
         m = k.parts.maintenance
         assert m.enter_with_pin("1111") == "wrong"
-        assert m.enter_with_pin("8642") == "ok" and m.active
+        assert m.enter_with_pin(bytearray(b"8642")) == "ok" and m.active  # (the PIN pad hands over a bytearray)
         await wait_oos(k, "maintenance")
         status = await m.device_status()
-        assert status["printer"].startswith("ready") and "hoppers" in m.cash_counts()
+        assert status["printer"].startswith("ready")
+        with pytest.raises(PermissionError):  # the PIN alone is one factor: no cash
+            m.cash_counts()
         assert await m.test_print() == "ready" and len(k.devices.printer.pages) == 1
         await k.do("take_document")  # staff take the test page
-        assert "transactions" in m.journal_today()
+        with pytest.raises(PermissionError):
+            m.journal_today()
         m.take_out_of_service()
         m.leave()
         await wait_oos(k, "staff_hold")
@@ -58,6 +61,154 @@ def test_staff_pin_opens_maintenance_which_holds_the_kiosk_and_is_audited(run_ki
     assert ("maintenance.test_print", None, None, None) in [(e[0], None, None, None) for e in events]
     assert ("maintenance.left", None, None, False) in events and ("maintenance.left", None, None, True) in events
     assert "8642" not in repr(recent)
+    assert ("maintenance.refused", "pin", "second_factor_needed", None) in events
+
+
+async def staff_card(k):
+    await k.devices.card_reader.place_card(make_citizen_card("S0000009", "staff card"))
+    await wait_oos(k, "maintenance")
+    return k.parts.maintenance
+
+
+def refused_cash(k, m) -> list[str]:
+    """Every cash function, asked for now: the names of those refused."""
+    refused = []
+    for name, call in (("counts", m.cash_counts), ("today", m.journal_today), ("refunds", m.refunds_owed),
+                       ("refill", lambda: m.refill_hopper(100, 50)), ("box", lambda: m.cash_box_emptied("coins"))):
+        try:
+            call()
+        except PermissionError:
+            refused.append(name)
+    return refused
+
+
+def test_a_staff_card_alone_opens_maintenance_without_the_cash(run_kiosk, kiosk_config):
+    async def visit(k):
+        m = await staff_card(k)
+        assert m.active and not m.cash_unlocked and m.wants_pin_for_cash
+        refused = refused_cash(k, m)
+        with pytest.raises(PermissionError):
+            await m.reset_acceptor()
+        status = await m.device_status()  # the limited mode: status, test print, service, beacon
+        assert await m.test_print() == "ready"
+        await k.do("take_document")
+        m.take_out_of_service()
+        m.put_back_in_service()
+        kinds = {kind for kind in k.journal.totals()["kinds"]}
+        m.leave()
+        await k.do("lift_card")
+        await k.wait("idle", 5)
+        return refused, status, kinds, k.audit.recent
+
+    refused, status, kinds, recent = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert refused == ["counts", "today", "refunds", "refill", "box"]
+    assert "printer" in status and not {"cash_box_emptied", "acceptor_reset"} & kinds
+    refusals = [(r["method"], r["reason"]) for r in recent if r["audit"] == "maintenance.refused"]
+    assert refusals == [("card", "second_factor_needed")] * 6  # each refusal audited
+    ids = [r["audit"] for r in recent]
+    assert "maintenance.cash_viewed" not in ids and "maintenance.cash_unlocked" not in ids
+    assert {"maintenance.status_viewed", "maintenance.test_print", "maintenance.service"} <= set(ids)
+
+
+def test_staff_card_then_staff_pin_opens_the_cash_functions_each_journalled_and_audited(run_kiosk, kiosk_config):
+    async def visit(k):
+        txn = "ab" * 16  # a refund the counter owes: 500 yen taken, nothing printed, settled
+        k.journal.open(txn, kiosk_id="k01")
+        k.journal.record_credit(txn, amount=500, device="coins", credit_id="c-900", medium="coin")
+        k.journal.settle(txn)
+        await k.devices.coins.lose_events(2)  # coin events lost: the acceptor is out of service until a count
+        await k.wait("out_of_service", 5)
+        m = await staff_card(k)
+        assert m.enter_with_pin("1357") == "wrong" and not m.cash_unlocked
+        assert m.enter_with_pin(bytearray(b"8642")) == "ok" and m.cash_unlocked
+        counts = m.cash_counts()
+        owed = m.refunds_owed()
+        hundreds = k.devices.hopper(100)
+        before = hundreds.coins_estimate()
+        hundreds.short_of_coins(hundreds.stock + 50)  # staff put 50 coins in (the world) and record it
+        assert m.refill_hopper(100, 50) == before + 50 == hundreds.coins_estimate()
+        with pytest.raises(ValueError):
+            m.refill_hopper(100, 0)
+        expected = m.cash_box_emptied("coins")
+        assert m.cash_box_emptied("coins") == 0  # emptied again at once: nothing went in since
+        state = await m.reset_acceptor()
+        m.leave()
+        await k.do("lift_card")
+        await k.wait("idle", 5)  # the acceptor is back: the kiosk sells again
+        service = [(kind, amount, device, detail) for kind, amount, device, detail in k.journal._db.execute(
+            "SELECT kind, amount, device, detail FROM events WHERE transaction_id IS NULL AND (kind IN "
+            "('cash_box_emptied', 'acceptor_reset') OR detail LIKE '%refill%') ORDER BY seq")]
+        return counts, owed, expected, state, service, before, k.audit.recent
+
+    counts, owed, expected, state, service, before, recent = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert 100 in counts["hoppers"] and "kinds" in counts["totals"]
+    assert [(o["txn"], o["amount"]) for o in owed] == [("ab" * 16, 500)]
+    assert expected == 500 and state == "disabled"
+    assert service == [("hopper_stock", before + 50, "hopper-100", '{"coin_value":100,"reason":"refill"}'),
+                       ("cash_box_emptied", 500, "coins", '{"count":1}'),
+                       ("cash_box_emptied", 0, "coins", '{"count":0}'),
+                       ("acceptor_reset", 0, "coins", '{"state":"failure"}')]
+    steps = [(r["audit"], {k: v for k, v in r.items() if k not in ("audit", "at")}) for r in recent
+             if r["audit"].startswith("maintenance.")]
+    assert steps == [
+        ("maintenance.entered", {"method": "card"}),
+        ("maintenance.refused", {"method": "pin", "reason": "wrong_pin"}),
+        ("maintenance.cash_unlocked", {}),
+        ("maintenance.cash_viewed", {"what": "counts"}),
+        ("maintenance.cash_viewed", {"what": "refunds_owed"}),
+        ("maintenance.hopper", {"coin_value": 100, "coins": before + 50, "reason": "refill"}),
+        ("maintenance.cash_box_emptied", {"device": "coins", "amount": 500}),
+        ("maintenance.cash_box_emptied", {"device": "coins", "amount": 0}),
+        ("maintenance.acceptor_reset", {"device": "coins", "state": "disabled"}),
+        ("maintenance.left", {"in_service": True}),
+    ]
+    assert "8642" not in repr(recent) and "1357" not in repr(recent)
+
+
+def test_the_staff_pin_then_the_staff_card_opens_the_cash_too(run_kiosk, kiosk_config):
+    async def visit(k):
+        m = k.parts.maintenance
+        assert m.enter_with_pin("8642") == "ok" and not m.cash_unlocked
+        await wait_oos(k, "maintenance")
+        await k.devices.card_reader.place_card(make_citizen_card("S0000009", "staff card"))
+        for _ in range(100):
+            if m.cash_unlocked:
+                break
+            await asyncio.sleep(0.02)
+        counts = m.cash_counts()
+        await k.devices.card_reader.lift_card()
+        m.leave()
+        await k.wait("idle", 5)
+        return counts, k.audit.ids()
+
+    counts, ids = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert "hoppers" in counts and ids.count("maintenance.entered") == 1 and "maintenance.cash_unlocked" in ids
+
+
+def test_wrong_staff_pins_after_the_staff_card_lock_the_cash_out(run_kiosk, kiosk_config):
+    async def visit(k):
+        m = await staff_card(k)
+        answers = [m.enter_with_pin("0000"), m.enter_with_pin("0000"), m.enter_with_pin("8642")]
+        return answers, m.cash_unlocked, k.audit.recent
+
+    answers, unlocked, recent = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert answers == ["wrong", "locked_out", "locked_out"] and not unlocked
+    assert [r["reason"] for r in recent if r["audit"] == "maintenance.refused"] == [
+        "wrong_pin", "locked_out", "locked_out"]
+
+
+def test_staff_acknowledge_the_beacon_from_maintenance(run_kiosk, kiosk_config):
+    async def visit(k):
+        await k.do("door_open")  # a fault: the beacon calls staff, the kiosk is out of service
+        await wait_oos(k, "door_open")
+        before = k.devices.signals.beacon()
+        m = await staff_card(k)  # read on a kiosk out of service; the card alone is enough for the beacon
+        was_on = m.acknowledge_beacon()
+        return before, was_on, k.devices.signals.beacon(), k.audit.recent
+
+    before, was_on, after, recent = run_kiosk(visit, config=staff_config(kiosk_config))
+    assert before and was_on and not after
+    assert [r.get("was_on") for r in recent if r["audit"] == "maintenance.beacon_acknowledged"] == [True]
 
 
 def test_wrong_staff_pins_lock_entry_out(run_kiosk, kiosk_config):
@@ -135,7 +286,7 @@ def test_a_hopper_that_cannot_say_what_it_paid_keeps_the_kiosk_out_of_service_un
         await wait_oos(k, "cash_device")
         paid_out, balance = hundreds.paid_out, k.journal.balance(txn)
         kinds = [kind for kind, _ in k.journal.events(txn)]
-        assert m.enter_with_pin("8642") == "ok"
+        assert (await staff_card(k)).active and m.enter_with_pin("8642") == "ok"  # card and PIN: the cash
         assert m.cash_reconciled() is False  # the hopper's coins are unknown: count them first
         m.count_hopper(100, 7)
         with pytest.raises(ValueError):
@@ -144,6 +295,7 @@ def test_a_hopper_that_cannot_say_what_it_paid_keeps_the_kiosk_out_of_service_un
         hundreds.reconnect()
         assert m.cash_reconciled() is True
         m.leave()
+        await k.do("lift_card")
         await k.wait("idle", 5)
         return paid_out, balance, kinds
 

@@ -13,6 +13,7 @@ from certs import wire
 from firmware.config import ConfigError, load_config, parse_config
 from firmware.headless import ScenarioError, load_scenario
 from firmware.server_client import ServerClient, ServerEndpoint, ServerUnavailable
+from hal.card import Pin
 
 REPO = Path(__file__).resolve().parents[2]
 SESSION = wire.Session("token", "abcdef0123456789", "2026-01-01T00:00:00Z")
@@ -79,7 +80,7 @@ def test_5xx_and_a_dropped_connection_are_server_unavailable():
 def test_subject_ref_that_is_not_opaque_is_refused():
     reply = {"session_token": "t", "subject_ref": "試験 太郎", "expires_at": "x"}
     with pytest.raises(wire.ProtocolError) as error:
-        _call(lambda r: httpx.Response(200, json=reply), lambda c: c.sign_in_citizen("C1", b"2580"))
+        _call(lambda r: httpx.Response(200, json=reply), lambda c: c.sign_in_citizen("C1", Pin("2580")))
     assert "試験" not in str(error.value)  # the message never repeats a value that may be personal
 
 

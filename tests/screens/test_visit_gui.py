@@ -56,8 +56,11 @@ def test_a_whole_visit_by_touch(gui_config, screenshots):
             await tap(app, f"pin.{digit}", settle=0.02)
         shot(app, out, "02-pin")
         assert app.sm.current_screen.dots.filled == 3 and "123" not in texts(app)  # three of four circles filled
+        pad = app.sm.current_screen
+        assert pad._digits == bytearray(b"123")  # a bytearray the pad can wipe, never a str
         await tap(app, "pin.4")
         await tap(app, "pin.ok")
+        assert pad._digits == bytearray()  # handed over as a Pin and wiped at once
         await to_payment(app, out, signed_in=True)
         assert "¥" not in texts(app) and "300円" in texts(app)
         shot(app, out, "08-paying")
@@ -169,6 +172,41 @@ def test_paper_out_while_printing_refunds_and_goes_out_of_service(gui_config, sc
     totals, audit = run(gui_config(maintenance={"staff_pin": hash_staff_pin("2468", rounds=1000)}), visit)
     assert totals["open_transactions"] == 0
     assert {"maintenance.entered", "maintenance.test_print", "maintenance.left"} <= set(audit)
+
+
+def test_a_staff_card_opens_limited_maintenance_and_the_staff_pin_opens_the_cash(gui_config, screenshots):
+    out = screenshots / "failures"
+
+    async def visit(app):
+        from hal.card.testcards import make_citizen_card
+
+        await wait_screen(app, "idle")
+        await app.parts.devices.card_reader.place_card(make_citizen_card("S0000009", "staff card"))
+        await wait_screen(app, "maintenance")
+        limited = texts(app)
+        assert "maint.refill.100" not in [w.name for w in app.root.walk() if hasattr(w, "name")]
+        await tap(app, "maint.cash_pin")
+        await wait_screen(app, "staff_pin")
+        for digit in "2468":
+            await tap(app, f"staff.{digit}", settle=0.02)
+        pad = app.sm.current_screen
+        await tap(app, "staff.ok")
+        assert pad._digits == bytearray()
+        await wait_screen(app, "maintenance")
+        await tap(app, "maint.refill.100", settle=0.3)
+        shot(app, out, "maintenance-cash")
+        full = texts(app)
+        await tap(app, "maint.leave")
+        await tap(app, "dev.lift_card")
+        await wait_screen(app, "idle", timeout=10)
+        return limited, full, app.parts.journal.totals(), app.parts.kiosk.audit.ids()
+
+    config = gui_config(maintenance={"staff_pin": hash_staff_pin("2468", rounds=1000), "staff_cards": ["S0000009"]})
+    limited, full, totals, audit = run(config, visit)
+    assert "limited" in limited and "Hopper coins" not in limited
+    assert "Hopper coins" in full and "Refunds owed" in full and "Recorded" in full
+    assert totals["kinds"]["hopper_stock"]["count"] >= 1
+    assert {"maintenance.entered", "maintenance.cash_unlocked", "maintenance.hopper"} <= set(audit)
 
 
 def test_need_more_time_then_the_visit_times_out(gui_config, screenshots):
