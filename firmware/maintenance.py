@@ -258,6 +258,7 @@ class Maintenance:
         self._require()
         signals = self.kiosk.devices.signals
         was_on = bool(signals.beacon())
+        self.kiosk.acknowledge_refund_alarm()  # staff have seen the refund owed (listed under refunds_owed)
         signals.set_beacon(False)
         self.kiosk.audit.emit("maintenance.beacon_acknowledged", was_on=was_on)
         return was_on
