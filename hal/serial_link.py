@@ -130,6 +130,8 @@ async def _until_done(work: asyncio.Future, stop: threading.Event) -> None:
 
 def _exchange(port: serial.Serial, request: bytes, reader: ReplyReader | None, timeout: float, read_slice: float,
               stop: threading.Event) -> object | None:
+    if stop.is_set():  # cancelled before a thread was free to start it: nothing goes on the wire
+        return None
     try:
         port.reset_input_buffer()  # what came unasked (noise, a late reply) is not this exchange's reply
     except termios.error as e:  # not an OSError: a hung-up tty refuses the flush with EIO
