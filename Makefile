@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bootstrapped
 
-.PHONY: run test bootstrap demo bench clean
+.PHONY: run test bootstrap demo bench clean visit-table
 
 run: $(STAMP)
 	scripts/run-dev.sh
@@ -22,6 +22,10 @@ bench: $(STAMP)
 	$(PY) tests/bench/bench_server.py --workers 2
 
 bootstrap: $(STAMP)
+
+# docs/visit-table.md is firmware/visit_table.py for people (tests/firmware/test_visit_table.py checks it is current)
+visit-table: $(STAMP)
+	$(PY) -m firmware.visit_table > docs/visit-table.md
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	VENV=$(VENV) scripts/bootstrap.sh

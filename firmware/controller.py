@@ -13,6 +13,7 @@ The steps live beside it: sign-in and choice in :mod:`firmware.visit_signin`, mo
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -21,18 +22,19 @@ from typing import Any, Awaitable, Callable, Mapping
 from certs import wire
 from hal.card import CardPlaced, CardRemoved
 from hal.events import DeviceEvent
-from hal.coins import CoinAcceptorStateChanged, CoinCounterMoved, CoinCredited, CoinEventsLost
-from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteValidatorStateChanged
+from hal.coins import CoinCounterMoved, CoinCredited, CoinEventsLost
+from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation
 from hal.printer import DocumentTaken
-from hal.signals import DoorClosed, DoorOpened, StaffCallPressed
+from hal.signals import DoorClosed, DoorOpened
 from firmware.audit import AuditLog
 from firmware.clock import Clock
 from firmware.recovery import SettlementKind
 from firmware.result_outbox import ResultOutbox
 from firmware.server_client import ServerUnavailable
-from firmware.visit import (CANCELLABLE, Visit, RESIDENT_STATES, Back, CallStaff, Cancel, ChooseCertificate,
-                            ChooseLanguage, Confirm, EnterPin, Intent, MoreTime, OfferView, SetOptions,
+from firmware.visit import (Visit, RESIDENT_STATES, Back, ChooseCertificate,
+                            ChooseLanguage, EnterPin, Intent, MoreTime, OfferView, SetOptions,
                             SilenceVoice, TakeChange, VisitState, VisitView)
+from firmware import visit_table
 from firmware.visit_attention import CARD_LEFT, AttentionSteps
 from firmware.visit_payment import PaymentSteps
 from firmware.visit_refund import RefundSteps
@@ -96,6 +98,12 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         self.view = VisitView(S.IDLE)
         self.heartbeat = time.monotonic()  # when the controller's loop last finished a turn (the watchdog's pulse)
         self.results = ResultOutbox(journal, server, clock, self.audit)
+        # what the step mixins share beyond the visit itself (self.visit holds the visit's own data)
+        self._fault_after_visit: str | None = None  # the reason to go out of service once this visit has ended
+        self._reminder_level = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer, 2 beacon
+        self._card_voice_at = 0.0  # when the card-left reminder last spoke
+        self.refund_alarm = False  # a refund is owed that staff have not acknowledged: the beacon stays on
+        self.slip_key = None  # the device key that signs refund slips (set by the assembly)
 
     # ---- life cycle ----------------------------------------------------------------------------------------
 
@@ -210,82 +218,99 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
             self.journal.settle(txn, reason="controller_fault")
             self.results.wake()
 
-    # ---- dispatch ------------------------------------------------------------------------------------------
+    # ---- dispatch: the visit table (firmware.visit_table) -------------------------------------------------
 
     async def _handle(self, item: object) -> None:
-        if isinstance(item, Tick):
-            await self._on_tick()
-        elif isinstance(item, OperationDone):
+        if isinstance(item, OperationDone):
             if item.visit != self.visit.number or item.epoch != self._epoch:
                 log.info("dropped a late %s outcome of an earlier visit or step", item.name)
                 return
             self.visit.busy = False
-            await getattr(self, f"_done_{item.name}")(item.result, item.error)
-        elif isinstance(item, Intent):
-            try:
-                await self._on_intent(item)
-            finally:
-                if isinstance(item, EnterPin) and item.pin is not None:
-                    item.pin.wipe()  # handled or dropped, the intent's digits go (a sign-in holds its own copy)
-        elif isinstance(item, DeviceEvent):
-            await self._on_device_event(item)
+        try:
+            await self._dispatch(visit_table.event_name(item), item)
+        finally:
+            if isinstance(item, EnterPin) and item.pin is not None:
+                item.pin.wipe()  # handled or dropped, the intent's digits go (a sign-in holds its own copy)
 
-    async def _on_device_event(self, event: DeviceEvent) -> None:
-        if isinstance(event, CardPlaced):
-            if self.state is S.IDLE:
-                await self._begin_visit(event.kind)
-            elif self.state is S.OUT_OF_SERVICE:
-                self._read_staff_card(event.kind)  # staff come when it is out of service: their card opens it
-        elif isinstance(event, CardRemoved):
-            await self._on_card_removed()
-        elif isinstance(event, NoteEscrowed):
-            await self.cashier.on_note_escrowed(event.value)
-        elif isinstance(event, (NoteCredited, CoinCredited)):
-            await self._on_credit(event)
-        elif isinstance(event, (NoteValidatorStateChanged, CoinAcceptorStateChanged)) and event.state.out_of_service:
-            await self._cash_device_failed(event.device, event.state.value)
-        elif isinstance(event, DocumentTaken):
-            # the outlet is empty: the certificate, and the refund slip once it has been printed into it
-            await self._item_taken("document", *(("slip",) if self.visit.slip_printed else ()))
-        elif isinstance(event, DoorOpened):
-            self.audit.emit("door.opened")
-            await self._fault("door_open")
-        elif isinstance(event, DoorClosed):
-            self.audit.emit("door.closed")
-            self._next_readiness = 0.0
-        elif isinstance(event, StaffCallPressed):
-            self._call_staff()
+    async def _dispatch(self, event: str, item: object) -> None:
+        """Run the first row of the visit table for (state, event) whose guard holds; no row: nothing happens."""
+        for row in visit_table.rows_for(self.state, event):
+            if row.guard and not visit_table.GUARDS[row.guard](self, item):
+                continue
+            action = getattr(self, row.action)
+            outcome = action(item.result, item.error) if isinstance(item, OperationDone) else action(item)
+            if inspect.isawaitable(outcome):
+                await outcome
+            return
 
-    async def _on_intent(self, intent: Intent) -> None:
-        if isinstance(intent, ChooseLanguage):
-            self.language = intent.language
-            if self.state is not S.OUT_OF_SERVICE:
-                self._say(f"prompt.{self.state.value}")
-        elif isinstance(intent, SilenceVoice):
-            self.devices.voice.silence()
-        elif isinstance(intent, CallStaff):
-            self._call_staff()
-        elif isinstance(intent, MoreTime) and self._deadline is not None and self.state in RESIDENT_STATES:
-            self._arm_deadline()
-        elif isinstance(intent, Cancel) and self.state in CANCELLABLE:
-            await self._cancel()
-        elif isinstance(intent, TakeChange):
-            await self._item_taken("change")
-        elif self.visit.busy:
-            return  # a double tap while the card or the server works does one thing
-        elif isinstance(intent, EnterPin) and self.state is S.PIN:
-            self._activity()
-            self._enter_pin(intent)
-        elif isinstance(intent, ChooseCertificate) and self.state is S.MENU:
-            self._activity()
-            self._choose(intent.certificate)
-        elif isinstance(intent, SetOptions) and self.state is S.OPTIONS:
-            self._activity()
-            self._set_options(intent)
-        elif isinstance(intent, Confirm) and self.state is S.CONFIRM:
-            await self._start_payment()
-        elif isinstance(intent, Back) and self.state in (S.OPTIONS, S.CONFIRM):
-            self._enter(S.MENU if self.state is S.OPTIONS else S.OPTIONS)
+    # the table's actions that are not steps of their own
+
+    async def _on_note_escrowed(self, event: NoteEscrowed) -> None:
+        await self.cashier.on_note_escrowed(event.value)
+
+    async def _on_cash_device_state(self, event) -> None:
+        await self._cash_device_failed(event.device, event.state.value)
+
+    async def _on_outlet_emptied(self, event: DocumentTaken) -> None:
+        # the certificate, and the refund slip once it has been printed into the outlet
+        await self._item_taken("document", *(("slip",) if self.visit.slip_printed else ()))
+
+    async def _on_change_taken(self, intent: TakeChange) -> None:
+        await self._item_taken("change")
+
+    async def _on_door_opened(self, event: DoorOpened) -> None:
+        self.audit.emit("door.opened")
+        await self._fault("door_open")
+
+    def _on_door_closed(self, event: DoorClosed) -> None:
+        self.audit.emit("door.closed")
+        self._next_readiness = 0.0
+
+    def _on_staff_call(self, item) -> None:
+        self._call_staff()
+
+    def _on_language(self, intent: ChooseLanguage) -> None:
+        self.language = intent.language
+        if self.state is not S.OUT_OF_SERVICE:
+            self._say(f"prompt.{self.state.value}")
+
+    def _on_silence(self, intent: SilenceVoice) -> None:
+        self.devices.voice.silence()
+
+    async def _on_card_placed(self, event: CardPlaced) -> None:
+        await self._begin_visit(event.kind)
+
+    def _on_card_placed_out_of_service(self, event: CardPlaced) -> None:
+        self._read_staff_card(event.kind)  # staff come when it is out of service: their card opens it
+
+    def _on_card_lifted_out_of_service(self, event: CardRemoved) -> None:
+        self._next_readiness = 0.0  # (a forgotten card lifted: back in service at the next tick)
+
+    async def _on_card_lifted_before_paying(self, event: CardRemoved) -> None:
+        self.audit.emit("visit.card_lifted", visit=self.visit.number, state=self.state.value)
+        self._abandon_operations()
+        await self._end_visit("card_lifted")
+
+    async def _on_card_returned(self, event: CardRemoved) -> None:
+        await self._after_card_returned()
+
+    def _on_enter_pin(self, intent: EnterPin) -> None:
+        self._activity()
+        self._enter_pin(intent)
+
+    def _on_choose(self, intent: ChooseCertificate) -> None:
+        self._activity()
+        self._choose(intent.certificate)
+
+    def _on_set_options(self, intent: SetOptions) -> None:
+        self._activity()
+        self._set_options(intent)
+
+    def _on_back(self, intent: Back) -> None:
+        self._enter(S.MENU if self.state is S.OPTIONS else S.OPTIONS)
+
+    def _on_more_time(self, intent: MoreTime) -> None:
+        self._arm_deadline()
 
     # ---- states --------------------------------------------------------------------------------------------
 
@@ -327,20 +352,10 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _on_card_removed(self) -> None:
-        if self.state in (S.READING, S.PIN, S.MENU, S.OPTIONS, S.CONFIRM):
+    async def _cancel(self, item: object = None) -> None:
+        """The resident cancelled, or lifted the card while paying (then the card is not asked for again)."""
+        if isinstance(item, CardRemoved):
             self.audit.emit("visit.card_lifted", visit=self.visit.number, state=self.state.value)
-            self._abandon_operations()
-            await self._end_visit("card_lifted")
-        elif self.state is S.PAYING:
-            self.audit.emit("visit.card_lifted", visit=self.visit.number, state=self.state.value)
-            await self._cancel()
-        elif self.state is S.RETURN_CARD:
-            await self._after_card_returned()
-        elif self.state is S.OUT_OF_SERVICE:
-            self._next_readiness = 0.0  # (a forgotten card lifted: back in service at the next tick)
-
-    async def _cancel(self) -> None:
         self.audit.emit("visit.cancelled", visit=self.visit.number, state=self.state.value)
         self._abandon_operations()
         if self.state is S.PAYING:
@@ -356,7 +371,7 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         self._epoch += 1
         self.visit.busy = False
 
-    async def _on_tick(self) -> None:
+    async def _on_tick(self, item: object = None) -> None:
         now = self.clock.now()
         if self.state in (S.IDLE, S.OUT_OF_SERVICE) and now >= self._next_readiness:
             self._next_readiness = now + self.settings.readiness_every_s
@@ -367,25 +382,25 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
                 self._back_in_service()
         await self._attention_tick(now)
         if self._deadline is not None and now >= self._deadline:
-            await self._on_deadline()
+            self._deadline = None
+            await self._dispatch("deadline", None)
 
-    async def _on_deadline(self) -> None:
+    async def _on_resident_timeout(self, item: None) -> None:
+        """No input before the state's deadline: the whole visit aborts (refunded if money was taken)."""
         state = self.state
-        self._deadline = None
-        if state in RESIDENT_STATES:
-            self.audit.emit("visit.timed_out", visit=self.visit.number, state=state.value)
-            self._abandon_operations()
-            self.visit.outcome = "timed_out"
-            if state is S.PAYING:
-                await self._refund_and_close("timed_out")
-                await self._return_card("timeout_refunded")
-            else:
-                await self._return_card("timeout")
-        elif state in (S.ISSUING, S.PRINTING):
-            self.audit.emit("visit.timed_out", visit=self.visit.number, state=state.value)
-            await self._abort_after_payment("timeout_" + state.value)
-        elif state in (S.RETURN_CARD, S.TAKE_ITEMS):
-            await self._items_abandoned()
+        self.audit.emit("visit.timed_out", visit=self.visit.number, state=state.value)
+        self._abandon_operations()
+        self.visit.outcome = "timed_out"
+        if state is S.PAYING:
+            await self._refund_and_close("timed_out")
+            await self._return_card("timeout_refunded")
+        else:
+            await self._return_card("timeout")
+
+    async def _on_delivery_timeout(self, item: None) -> None:
+        """The server or the printer took longer than its state allows: settle where it stopped."""
+        self.audit.emit("visit.timed_out", visit=self.visit.number, state=self.state.value)
+        await self._abort_after_payment("timeout_" + self.state.value)
 
     async def _end_visit(self, outcome: str | None = None) -> None:
         visit = self.visit

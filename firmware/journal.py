@@ -331,6 +331,11 @@ class Journal(CashDeviceRecords):
                           at=now or self._clock())
         return settlement
 
+    def page_outcomes(self, txn: str) -> tuple[int, int]:
+        """(pages printed, pages of unknown outcome) of open transaction ``txn``."""
+        facts = self._facts(self._db.cursor(), s.check_transaction_id(txn))
+        return facts.pages_printed, facts.pages_unknown
+
     # ---- the result outbox -----------------------------------------------------------------------------------
 
     def pending_results(self) -> list[results.PendingResult]:

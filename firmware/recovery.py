@@ -71,6 +71,12 @@ class TransactionFacts:
     unresolved_notes: int = 0  # notes journalled in escrow with neither a credit nor a return
 
 
+def fee_is_due(pages_printed: int, pages_unknown: int = 0) -> bool:
+    """THE rule: the fee is earned (or held for a reprint) once a page printed, or may have printed; before that,
+    everything is paid back.  The visit (:meth:`PaymentSteps._close_money`) and the settlement below both ask here."""
+    return pages_printed > 0 or pages_unknown > 0
+
+
 @dataclass(frozen=True)
 class PlannedEvent:
     kind: str
@@ -100,7 +106,7 @@ def plan_settlement(facts: TransactionFacts) -> tuple[Settlement, list[PlannedEv
     gone = facts.change_paid + facts.refund_paid + facts.refund_owed + unconfirmed
     available = facts.credited - facts.fee_earned - facts.fee_held - gone
     fee_earned, fee_held = 0, 0
-    if facts.pages_printed == 0 and facts.pages_unknown == 0:
+    if not fee_is_due(facts.pages_printed, facts.pages_unknown):
         kind = SettlementKind.ABANDONED if facts.credited == 0 else SettlementKind.REFUNDED
         fee_kind, fee_due = None, 0
     elif facts.pages_expected is not None and facts.pages_printed >= facts.pages_expected:

@@ -37,8 +37,6 @@ _LIGHTS = {
 
 
 class AttentionSteps:
-    _reminder_level = 0
-    _fault_after_visit: str | None = None
 
     def _on_enter_attention(self, state: S) -> None:
         self._reminder_level = 0
@@ -62,8 +60,6 @@ class AttentionSteps:
                 self.devices.signals.buzz(BuzzerPattern.ATTENTION)
 
         self._spawn_forever(say(), "voice")
-
-    _card_voice_at = 0.0
 
     def _remind_card_left(self) -> None:
         signals = self.devices.signals
@@ -128,7 +124,7 @@ class AttentionSteps:
             else:
                 await self._end_visit()
 
-    async def _items_abandoned(self) -> None:
+    async def _items_abandoned(self, item: object = None) -> None:
         if self.state is S.RETURN_CARD:
             self.audit.emit("reminder.abandoned", visit=self.visit.number, item="card")
             self.devices.signals.set_beacon(True)

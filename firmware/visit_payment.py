@@ -15,7 +15,7 @@ from certs import wire
 from certs.envelope import DocumentRejected
 from hal.signals import BuzzerPattern
 from firmware import operations as ops
-from firmware import printing
+from firmware import printing, recovery
 from firmware.server_client import ServerUnavailable
 from firmware.visit import VisitState as S
 
@@ -25,7 +25,7 @@ ISSUE_MARGIN_S = 3.0
 
 
 class PaymentSteps:
-    async def _start_payment(self) -> None:
+    async def _start_payment(self, intent: object = None) -> None:
         """Confirmed: check that the kiosk can deliver (its devices, then the server link), then take money."""
         reason = await self._readiness()
         if reason:
@@ -158,12 +158,13 @@ class PaymentSteps:
             await self._after_card_returned()
 
     async def _close_money(self, reason: str, outcome: str = wire.ResultOutcome.REFUNDED) -> None:
-        """Settle the transaction wherever the visit stopped: once a page printed, the fee is earned (or held for
-        a reprint) and the rest paid as change; before that, everything is refunded."""
+        """Settle the transaction wherever the visit stopped: once a page printed (or may have: a page cut off by a
+        timeout), the fee is earned or held for a reprint and the rest paid as change; before that, everything is
+        refunded (:func:`firmware.recovery.fee_is_due`)."""
         txn = self.visit.txn
         if txn is None or not self.journal.is_open(txn):
             return
-        if self.visit.pages_printed:
+        if recovery.fee_is_due(*self.journal.page_outcomes(txn)):
             complete = self.visit.pages_printed == self.visit.pages_total
             await self._settle_printed(wire.ResultOutcome.PRINTED if complete
                                        else wire.ResultOutcome.PARTIALLY_PRINTED)

@@ -31,8 +31,8 @@ CHAR_GAP_S = 1.2
 
 
 class RefundSteps:
-    slip_key = None  # the kiosk's device key (set by the assembly); None: no slip can be signed, the voice reads
-    refund_alarm = False  # a refund is owed and staff have not acknowledged it: the beacon stays on
+    """Uses the Kiosk's declared ``slip_key`` (None: no slip can be signed, the voice reads the reference) and
+    ``refund_alarm``."""
 
     def _refund_owed(self, txn: str, amount: int, unconfirmed: int = 0) -> None:
         """A settlement of the current visit left ``amount`` owed, ``unconfirmed`` of it from a payout of unknown

@@ -54,7 +54,8 @@ def test_a_paid_visit_prints_on_the_escpos_printer_and_ends_when_the_sheet_is_ta
         return k.audit.ids()
 
     audit = run_kiosk(visit, config=config)
-    assert "print.completed" in audit and audit[-1] == "visit.ended"
+    visit_events = [a for a in audit if a.startswith(("visit.", "print.", "reminder."))]  # (the outbox runs apart)
+    assert "print.completed" in visit_events and visit_events[-1] == "visit.ended"
     (sheet,) = decode(bytes(emulator.received)).sheets  # strict: the stream holds nothing but commands
     assert sheet.cut == "full" and sheet.bits.shape[1] <= 1680 and 2000 < sheet.bits.shape[0] <= 2400
     assert 0.01 < sheet.bits.mean() < 0.5
