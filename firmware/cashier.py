@@ -327,7 +327,8 @@ class Cashier:
         the kiosk takes no money until the count."""
         log.error("%s could not say whether %d yen of payout %s left it; reconciliation needed",
                   hopper.name, amount, payout)
-        self.journal.record_reconciliation("payout_outcome_unknown", txn=txn, amount=amount, device=hopper.name,
+        # (amount 0: the yen are on the settlement's own line for this payout, so a total counts them once)
+        self.journal.record_reconciliation("payout_outcome_unknown", txn=txn, amount=0, device=hopper.name,
                                            ref=f"{payout}.{hopper.name}")
         self.unknown_state = True
 

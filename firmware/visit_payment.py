@@ -179,6 +179,8 @@ class PaymentSteps:
     async def _settle_printed(self, outcome: str) -> None:
         visit = self.visit
         change = await self.cashier.pay_change(visit.txn)
+        if self.cashier.unknown_state:  # a hopper could not say what it paid: staff count before the next sale
+            self._fault_after_visit = self._fault_after_visit or "cash_device"
         settlement = self.journal.settle(visit.txn, outcome=outcome)
         self._after_settlement(settlement, change)
         if visit.pages_printed:

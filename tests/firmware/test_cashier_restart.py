@@ -77,6 +77,8 @@ def test_a_payout_of_unknown_outcome_keeps_the_kiosk_out_of_service_across_a_res
     first.restore_from_journal()
     hundreds.lose_contact_during_next_payout()
     assert asyncio.run(a_visit_with_change(first, fee=600)).unknown == 400
+    flagged = first.journal.totals()["kinds"]["reconciliation_needed"]
+    assert flagged["amount"] == 400 and flagged["count"] == 2  # the hopper's line and the settlement's: yen once
     first.journal.close()
 
     again = cashier(tmp_path / "j.db", [SimHopper(100, 10)])
