@@ -58,6 +58,7 @@ class Visit:
     change_paid: int = 0
     refund_owed: int = 0
     refund_reference: str | None = None  # the refund slip's reference (shown large, read aloud if no slip)
+    slip_amount: int = 0  # what the refund slip says is owed (for certain)
     slip_printed: bool | None = None  # None while the slip prints
     items: set[str] = field(default_factory=set)
     tries_left: int | None = None

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from certs.refund_slip import reference_for
 from firmware import refund_slip
 from hal.signals import BuzzerPattern
+from firmware.visit import VisitState as S
 
 log = logging.getLogger("kiosk.refunds")
 
@@ -45,25 +46,21 @@ class RefundSteps:
         if amount - unconfirmed <= 0:
             return
         visit.items.add("slip")  # the visit waits for it (or for its failure) before it can end
-        self._spawn_forever(self._deliver_slip(visit, txn, amount - unconfirmed), "refund-slip")
+        visit.slip_amount = amount - unconfirmed
+        self._spawn("slip", self._print_slip(txn, visit.slip_amount))
 
-    async def _deliver_slip(self, visit, txn: str, amount: int) -> None:
-        printed = False
-        try:
-            printed = await self._print_slip(txn, amount)
-        except Exception:  # a slip that cannot print must never break the visit: the reference is spoken instead
-            log.exception("refund slip for txn=%s did not print", txn)
-        self.audit.emit("refund.slip", txn=txn, amount=amount, printed=printed)
-        if visit is not self.visit:
-            return
+    async def _done_slip(self, printed: bool | None, error: BaseException | None) -> None:
+        visit = self.visit
+        if error is not None:  # a slip that cannot print must never break the visit: the reference is spoken
+            log.warning("refund slip for txn=%s did not print: %s", visit.txn, type(error).__name__)
+        printed = bool(printed) and error is None
+        self.audit.emit("refund.slip", txn=visit.txn, amount=visit.slip_amount, printed=printed)
         visit.slip_printed = printed
         if not printed:
             visit.items.discard("slip")
             self._say_reference(visit.refund_reference)
-            if self.state.value == "take_items" and not visit.items:
+            if self.state is S.TAKE_ITEMS and not visit.items:
                 await self._end_visit()
-                return
-        self._publish()
 
     async def _print_slip(self, txn: str, amount: int) -> bool:
         printer = self.devices.printer

@@ -84,6 +84,8 @@ ROWS: tuple[Row, ...] = (
     Row(_states(S.ISSUING, S.PRINTING), "deadline", "_on_delivery_timeout", "return_card (settled)"),
     # --- the end of a visit ----------------------------------------------------------------------------------
     Row(_states(S.RETURN_CARD), "CardRemoved", "_on_card_returned", "take_items, idle"),
+    Row(_states(S.RETURN_CARD, S.TAKE_ITEMS), "done:slip", "_done_slip", "(same); idle if nothing is left",
+        note="refund slip printed, or its reference read aloud"),
     Row(_states(S.RETURN_CARD, S.TAKE_ITEMS), "deadline", "_items_abandoned",
         "take_items, idle, out_of_service (card or certificate left)"),
 )
