@@ -11,6 +11,7 @@ and does not pace bytes (see platform-notes.md §4), so 8E1 is exercised only on
 from __future__ import annotations
 
 import asyncio
+import termios
 import time
 from typing import Callable
 
@@ -50,7 +51,7 @@ class SerialLink:
             self._serial = await asyncio.to_thread(
                 serial.Serial, self.port, self.baudrate, bytesize=serial.EIGHTBITS, parity=PARITIES[self.parity],
                 stopbits=serial.STOPBITS_ONE, timeout=self.read_slice, write_timeout=1.0, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as e:
+        except (serial.SerialException, OSError, ValueError, termios.error) as e:  # termios: tcsetattr refused
             raise DeviceUnavailable(self.device, f"cannot open serial port {self.port} ({_reason(e)}); "
                                                  "is the device plugged in and the port right?") from None
 
