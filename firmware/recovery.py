@@ -14,6 +14,10 @@ The buckets are: the fee of a fully printed set (``fee_earned``), the fee held f
 2. Nothing printed: the fee is not earned; whatever the resident paid and did not get back is owed.
 3. Every page printed: the fee is earned; any excess not paid as change is owed.
 4. Some pages printed: the fee is held for the reprint; any excess is owed.
+
+A note journalled in escrow with neither a credit nor a return (the power died between STACK and the credit's
+commit, or with the note in escrow) is flagged for a count with its value: it is in the cash box, or the
+validator's reset gave it back; the journal cannot tell which, so it owes nothing on a guess.
 """
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ class TransactionFacts:
     pages_printed: int = 0
     unresolved_payouts: tuple[tuple[str, int], ...] = ()  # (payout id, amount of unknown outcome)
     unresolved_notes: int = 0  # notes journalled in escrow with neither a credit nor a return
+    unresolved_note_yen: int = 0  # their value: in the cash box or given back at the reset, as a count finds
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def plan_settlement(facts: TransactionFacts) -> tuple[Settlement, list[PlannedEv
                                    {"reason": "payout_outcome_unknown", "payout": payout_id}))
         unconfirmed += amount
     if facts.unresolved_notes:
-        events.append(PlannedEvent("reconciliation_needed", 0, f"{txn}.escrow",
+        events.append(PlannedEvent("reconciliation_needed", facts.unresolved_note_yen, f"{txn}.escrow",
                                    {"reason": "note_escrow_unresolved", "count": facts.unresolved_notes}))
 
     gone = facts.change_paid + facts.refund_paid + facts.refund_owed + unconfirmed
