@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tests.support.powercut import Case, Outcome, Server, random_offsets, run_case, visit_writes
+from tests.support.powercut import SETTLED_STATES, Case, Outcome, Server, random_offsets, run_case, visit_writes
 from tests.support.powercut_cases import CASES
 
-WHENS = ("after", "before")
+WHENS = ("before", "after")
 
 
 @dataclass
@@ -62,9 +62,20 @@ def run_matrix_case(case: Case, server: Server, dev_world: Path, work: Path, *, 
     return result
 
 
+def cell(o: Outcome | None) -> str:
+    """Yen unaccounted after one cut: ``0``; ``200*`` every yen of it flagged for a count with its amount; ``200!``
+    not all of it flagged; then ``p`` per page printed unpaid, ``D`` a double payout, ``S`` a printed certificate
+    missing on the server, ``?`` the kiosk did not settle; ``–`` no such run."""
+    if o is None:
+        return "–"
+    mark = "" if o.unaccounted == 0 else "*" if o.unflagged == 0 else "!"
+    return (f"{o.unaccounted}{mark}" + "p" * o.unpaid_pages + ("D" if o.double_paid else "")
+            + ("S" if o.missing_on_server else "") + ("" if o.settled_state in SETTLED_STATES else "?"))
+
+
 def describe(o: Outcome) -> str:
     figures = (f"in {o.money_in}, fees {o.fees}, owed {o.refunds_owed} (unconfirmed {o.unconfirmed}, found paid "
-               f"{o.found_paid}), unaccounted {o.unaccounted}, double paid {o.double_paid}, unpaid pages "
+               f"{o.found_paid}), unaccounted {o.unaccounted} (unflagged {o.unflagged}), double paid {o.double_paid}, unpaid pages "
                f"{o.unpaid_pages}, missing on server {o.missing_on_server}, settled {o.settled_state}")
     cut = o.killed_at or "no cut came"
     return f"{o.case} cut {o.when} {o.kill_at or ''} [{cut}]: {figures}; flagged {o.flagged} {o.notes}".strip()
@@ -72,18 +83,18 @@ def describe(o: Outcome) -> str:
 
 def table(results: list[CaseResult]) -> str:
     """Markdown: one row per case; per kill point the yen unaccounted after a cut before / after the commit."""
-    lines = ["| case | commits cut | yen unaccounted at each cut, before / after the commit (kill point: what "
-             "wrote) | random cuts | double payouts | unpaid pages | missing on server | time |",
+    lines = ["| case | commits | yen unaccounted after a cut at each journal commit of the visit, in order (what "
+             "wrote: cut before / after the commit) | random cuts | double payouts | unpaid pages | missing on server | time |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         cells = []
         for n in r.kill_points:
-            by_when = {o.when: o.unaccounted for o in r.cuts if o.kill_at == n}
+            by_when = {o.when: o for o in r.cuts if o.kill_at == n}
             label = r.label(n).split(" ", 1)[1] if " " in r.label(n) else r.label(n)
-            cells.append(f"{n} {label}: " + " / ".join(str(by_when.get(w, "–")) for w in WHENS))
-        random = [o.unaccounted for o in r.cuts if o.kill_at is None]
+            cells.append(f"{label} {' / '.join(cell(by_when.get(w)) for w in WHENS)}")
+        random = [cell(o) for o in r.cuts if o.kill_at is None]
         lines.append(f"| {r.case.name} | {len(r.kill_points)} | {'; '.join(cells)} | "
-                     f"{', '.join(map(str, random)) or '–'} | {sum(o.double_paid for o in r.all)} | "
+                     f"{', '.join(random) or '–'} | {sum(o.double_paid for o in r.all)} | "
                      f"{sum(o.unpaid_pages for o in r.all)} | {sum(o.missing_on_server for o in r.all)} | "
                      f"{r.seconds:.0f} s |")
     return "\n".join(lines)
