@@ -366,8 +366,10 @@ class Journal(CashDeviceRecords):
         pages = cur.execute("SELECT max(json_extract(detail, '$.pages')) FROM events WHERE transaction_id = ? "
                             "AND kind = 'documents_received'", (txn,)).fetchone()[0]
         escrowed = self._count(cur, txn, "note_escrowed") - self._count(cur, txn, "note_returned")
-        notes_credited = cur.execute("SELECT count(*) FROM events WHERE transaction_id = ? AND kind = 'credit' "
-                                     "AND json_extract(detail, '$.medium') = 'note'", (txn,)).fetchone()[0]
+        notes_credited, notes_credited_yen = cur.execute(
+            "SELECT count(*), coalesce(sum(amount), 0) FROM events WHERE transaction_id = ? AND kind = 'credit' "
+            "AND json_extract(detail, '$.medium') = 'note'", (txn,)).fetchone()
+        in_play_yen = self._sum(cur, txn, "note_escrowed") - self._sum(cur, txn, "note_returned") - notes_credited_yen
         return TransactionFacts(
             transaction_id=txn, fee=self._require_open(cur, txn)[0], credited=b.credited,
             fee_earned=b.fee_collected, fee_held=b.fee_held, change_paid=b.change_paid,
@@ -377,6 +379,7 @@ class Journal(CashDeviceRecords):
                               - self._count(cur, txn, "print_failed"), 0),
             unresolved_payouts=tuple((p, a) for p, a in self._unresolved_payouts(cur, txn)),
             unresolved_notes=max(escrowed - notes_credited, 0),
+            unresolved_note_yen=max(in_play_yen, 0) if escrowed > notes_credited else 0,
         )
 
     def _unresolved_payouts(self, cur, txn: str) -> list[tuple[str, int]]:

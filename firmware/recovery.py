@@ -17,6 +17,10 @@ The buckets are: the fee of a fully printed set (``fee_earned``), the fee held f
 5. A page sent to the printer whose outcome was never journalled (the power died while it printed) is neither
    printed nor not printed: it is recorded as ``reconciliation_needed`` and, unless every page is confirmed, the
    fee is held as in 4 — not earned, not refunded — until the counter has looked (the resident may hold it).
+
+A note journalled in escrow with neither a credit nor a return (the power died between STACK and the credit's
+commit, or with the note in escrow) is flagged for a count with its value: it is in the cash box, or the
+validator's reset gave it back; the journal cannot tell which, so it owes nothing on a guess.
 """
 from __future__ import annotations
 
@@ -69,6 +73,7 @@ class TransactionFacts:
     pages_unknown: int = 0  # pages sent (intent journalled) with neither a printed nor a failed record after
     unresolved_payouts: tuple[tuple[str, int], ...] = ()  # (payout id, amount of unknown outcome)
     unresolved_notes: int = 0  # notes journalled in escrow with neither a credit nor a return
+    unresolved_note_yen: int = 0  # their value: in the cash box or given back at the reset, as a count finds
 
 
 def fee_is_due(pages_printed: int, pages_unknown: int = 0) -> bool:
@@ -100,7 +105,7 @@ def plan_settlement(facts: TransactionFacts) -> tuple[Settlement, list[PlannedEv
         events.append(PlannedEvent("reconciliation_needed", 0, f"{txn}.pages",
                                    {"reason": "page_outcome_unknown", "count": facts.pages_unknown}))
     if facts.unresolved_notes:
-        events.append(PlannedEvent("reconciliation_needed", 0, f"{txn}.escrow",
+        events.append(PlannedEvent("reconciliation_needed", facts.unresolved_note_yen, f"{txn}.escrow",
                                    {"reason": "note_escrow_unresolved", "count": facts.unresolved_notes}))
 
     gone = facts.change_paid + facts.refund_paid + facts.refund_owed + unconfirmed

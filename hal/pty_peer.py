@@ -5,6 +5,12 @@ open here in raw mode, so the master never sees EIO between the driver's opens a
 0x0D 0x0A.  A pty forces 8N and has no baud rate: parity and line speed cannot be checked through one
 (platform-notes.md §4).  Subclasses implement :meth:`on_bytes` (bytes arrived; ``None`` for "the line was quiet
 for a moment", used for inter-byte timeouts) and answer with :meth:`write`.
+
+A pty slave that a driver once opened with 8E1 cannot be opened with 8E1 again while this end keeps it open (on
+this kernel the second open fails with EINVAL).  A driver that restarts — the kiosk process killed and started
+again — is handed a new pair instead: :meth:`fresh_port` moves the emulator, with everything it holds (its cash
+box, its counters), onto a new pty pair and returns the new slave's path.  The driver's line settings for real
+ports stay as they are.
 """
 from __future__ import annotations
 
@@ -16,20 +22,45 @@ import tty
 
 class PtyPeer:
     def __init__(self, name: str):
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
+        self._master, self._slave = self._open_pair()
         self.port = os.ttyname(self._slave)
         self._stop = threading.Event()
+        self._swap: tuple[int, int] | None = None
+        self._swapped = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    @staticmethod
+    def _open_pair() -> tuple[int, int]:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        return master, slave
 
     def start(self):
         self._thread.start()
         return self
 
+    def fresh_port(self, timeout: float = 2.0) -> str:
+        """Serve from a new pty pair from now on (the old pair is closed) and return its slave's path; the
+        emulator's state is kept.  For a driver that must open the port again after its process died."""
+        pair = self._open_pair()
+        if not self._thread.is_alive():  # not serving yet (or any more): swap here
+            self._close_pair()
+            self._master, self._slave = pair
+        else:
+            self._swapped.clear()
+            self._swap = pair
+            if not self._swapped.wait(timeout):
+                raise RuntimeError("the emulator's thread did not move to the new pty pair")
+        self.port = os.ttyname(self._slave)
+        return self.port
+
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2)
+        self._close_pair()
+
+    def _close_pair(self) -> None:
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)
@@ -47,6 +78,11 @@ class PtyPeer:
 
     def _serve(self) -> None:
         while not self._stop.is_set():
+            if self._swap is not None:  # swapped in this thread, so no select or read ever sees a closed fd
+                pair, self._swap = self._swap, None
+                self._close_pair()
+                self._master, self._slave = pair
+                self._swapped.set()
             ready, _, _ = select.select([self._master], [], [], 0.02)
             if not ready:
                 self.on_bytes(None)

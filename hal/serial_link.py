@@ -68,7 +68,7 @@ class SerialLink:
             self._serial = await asyncio.to_thread(
                 serial.Serial, self.port, self.baudrate, bytesize=serial.EIGHTBITS, parity=PARITIES[self.parity],
                 stopbits=serial.STOPBITS_ONE, timeout=self.read_slice, write_timeout=1.0, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as e:
+        except (serial.SerialException, OSError, ValueError, termios.error) as e:  # termios: tcsetattr refused
             raise DeviceUnavailable(self.device, f"cannot open serial port {self.port} ({_reason(e)}); "
                                                  "is the device plugged in and the port right?") from None
 

@@ -57,6 +57,8 @@ class Id003Emulator(PtyPeer):
         self.capacity = capacity
         self.transient_polls = transient_polls
         self.stacked = 0  # notes in the cash box
+        self.stacked_yen = 0  # their value
+        self._in_stacker: int | None = None  # the value of the note on its way from escrow into the box
         self.host_acks = 0  # VEND VALID ACKs that arrived (and were not lost)
         self.received: list[int] = []  # every command code that arrived with a good CRC
         self.bad_frames = 0
@@ -134,7 +136,7 @@ class Id003Emulator(PtyPeer):
     def clear_faults(self) -> None:
         """Staff cleared the jam, put the cash box back (emptied) and so on."""
         with self._lock:
-            self._fault, self.stacked = None, 0
+            self._fault, self.stacked, self.stacked_yen = None, 0, 0
             self._go([(_RESTING, b"")])
 
     def power_cycle(self, bill_in_stacker: bool | None = None) -> None:
@@ -143,7 +145,10 @@ class Id003Emulator(PtyPeer):
         with self._lock:
             in_stacker = self._status in (STACKING, VEND_VALID, STACKED) if bill_in_stacker is None else bill_in_stacker
             in_acceptor = self._status in (ACCEPTING, ESCROW, RETURNING, REJECTING)
-            self.stacked += 1 if in_stacker else 0
+            if in_stacker and self._in_stacker is None and bill_in_stacker:
+                self.stacked += 1  # a scripted note of no known value
+            elif in_stacker:
+                self._into_box()
             self._queue, self._inhibited, self._escrow_code = [], True, None
             if self._fault and self._fault[0] in (ACCEPTOR_JAM, CHEATED, FAILURE):
                 self._fault = None
@@ -176,6 +181,13 @@ class Id003Emulator(PtyPeer):
             self._fault = (code, data)
             self._escrow_code = None
             self._go([(code, data)])
+
+    def _into_box(self) -> None:
+        """The note on its way into the box arrived there (once: ACK, reset and power cut all end here)."""
+        if self._in_stacker is not None:
+            self.stacked += 1
+            self.stacked_yen += self._in_stacker
+            self._in_stacker = None
 
     def _resting(self) -> tuple[int, bytes]:
         if self._fault is not None:
@@ -234,12 +246,14 @@ class Id003Emulator(PtyPeer):
                     self._lose_acks -= 1
                 else:
                     self.host_acks += 1
-                    self.stacked += 1
+                    self._into_box()
                     self._go([(STACKED, b""), (_RESTING, b"")])
             return None
         if code == 0x40:  # RESET
             if status in (POWER_UP_ACCEPTOR, ESCROW, ACCEPTING):
                 self._escrow_code = None  # the bill goes back out
+            elif status in (STACKING, VEND_VALID):
+                self._into_box()  # past the point of return: a reset does not bring the note back out
             self._inhibited, self._mask = True, 0xFFFF
             self._go([(INITIALIZE, b""), (_RESTING, b"")])
             return frame(ACK)
@@ -250,6 +264,7 @@ class Id003Emulator(PtyPeer):
                 self._go([(STACKING, b""), (STACKER_JAM, b"")])
             else:
                 self._go([(STACKING, b""), (VEND_VALID, b"")])
+                self._in_stacker = self.table.get(self._escrow_code, 0)
             self._escrow_code = None
             return frame(ACK)
         if code == 0x43 and status == ESCROW and not self._queue:

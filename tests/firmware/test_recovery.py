@@ -154,3 +154,15 @@ def test_a_page_the_printer_reported_failed_is_not_unknown(journal):
     settlement = journal.settle(TXN)
     assert settlement.kind.value == "refunded" and settlement.refund_owed == 300
     assert not settlement.reconciliation_needed
+
+
+def test_a_note_left_between_escrow_and_credit_is_flagged_with_its_value_for_the_count(journal, tmp_path):
+    visit(journal, 100)
+    journal.record_note_escrowed(TXN, value=1000, device="notes")  # stacked, or returned at the reset: a count says
+    journal.record_note_escrowed(TXN, value=5000, device="notes")
+    journal.record_note_returned(TXN, value=5000, device="notes")
+    journal, _ = reopen_and_recover(journal, tmp_path)
+    flags = [(kind, amount) for kind, amount in journal.events(TXN) if kind == "reconciliation_needed"]
+    assert flags == [("reconciliation_needed", 1000)]
+    assert journal.balance(TXN).refund_owed == 100  # flagged for the count, not owed on a guess
+    assert_every_yen_in_one_bucket(journal)
