@@ -43,6 +43,8 @@ from firmware.visit_signin import SigninSteps
 
 log = logging.getLogger("kiosk.controller")
 S = VisitState
+RECONCILIATION_HOLD = "reconciliation_needed"
+"""Out-of-service reason after a start-up recovery that flagged something for a count."""
 MONEY_EVENTS = (NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost, CoinCounterMoved)
 """Events the cashier journals inside the device sink, before the device acknowledges them.  An escrowed note is
 not money yet: the controller decides on it from its own loop, so a driver is never asked to stack from inside
@@ -115,6 +117,11 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         self.audit.emit("kiosk.started", kiosk=self.settings.kiosk_id, recovered=len(settlements))
         if any(s.refund_owed for s in settlements):
             self.refund_alarm = True  # money is owed to someone who has gone: staff must see it
+            self.devices.signals.set_beacon(True)
+        if any(s.reconciliation_needed for s in settlements):
+            # a note, a payout or a page whose outcome the power cut took: nothing is sold until staff have
+            # counted (maintenance puts it back in service)
+            self.held_by_staff = self.held_by_staff or RECONCILIATION_HOLD
             self.devices.signals.set_beacon(True)
         self.cashier.restore_from_journal()  # the acceptor's counter and the hoppers' coins, before they start
         await self.devices.start_all(self.device_sink)

@@ -303,3 +303,32 @@ def test_a_hopper_that_cannot_say_what_it_paid_keeps_the_kiosk_out_of_service_un
     assert paid_out == 2  # the coins did leave
     assert "change_unpaid" not in kinds and "reconciliation_needed" in kinds  # never booked as unpaid
     assert balance.change_paid == 500 and balance.unaccounted == 0
+
+
+def test_a_recovery_that_flags_a_count_keeps_the_kiosk_out_of_service_until_staff_release_it(kiosk_config, tmp_path):
+    from firmware.config import parse_config
+    from firmware.journal import Journal
+    from tests.support.kiosk_session import KioskSession
+
+    config = staff_config(kiosk_config)
+    txn = "ab" * 16
+    path = parse_config(config, source=tmp_path / "kiosk.toml").journal_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(path)
+    journal.open(txn, kiosk_id="kiosk-dev-01")
+    journal.quote(txn, certificate="residence_record_copy", copies=1, fee=300)
+    journal.record_note_escrowed(txn, value=1000, device="notes")  # the power died while the note was stacking
+    journal.close()
+
+    async def run():
+        async with KioskSession(config, tmp_path) as k:
+            await wait_oos(k, "reconciliation_needed")
+            held = k.devices.signals.beacon(), k.journal.is_open(txn)
+            m = k.parts.maintenance
+            assert m.enter_with_pin("8642") == "ok"
+            m.put_back_in_service()  # staff counted the cash box
+            m.leave()
+            await k.wait("idle", 5)
+            return held
+
+    assert asyncio.run(run()) == (True, False)

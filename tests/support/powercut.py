@@ -14,7 +14,8 @@ cash box, their coins and their tray.  The invariants (see :class:`Outcome`):
 - yen unaccounted = (notes stacked + coins accepted − coins paid out, by the emulators) − (fees earned + fees
   held + refunds owed, by the journal) + (payouts of unknown outcome that a hopper count finds paid);
 - double paid = coins paid out beyond the payouts the journal paid or left unconfirmed;
-- unpaid pages = sheets the printer cut beyond the pages whose fee the journal holds;
+- unpaid pages = sheets the printer cut beyond the pages whose fee the journal holds (printed, or sent with their
+  outcome taken by the cut: the fee is then held for the counter);
 - missing on server = printed transactions without a result, a ledger row and an issuance-log entry.
 """
 from __future__ import annotations
@@ -433,8 +434,13 @@ def _check(case, world: World, server, journal: Path, kill_at, when, cut, writes
         flagged = [f"{r}:{a}" for r, a in flags]
         flagged_yen = sum(a for r, a in flags if r in MONEY_FLAGS)
         txns = db.execute("SELECT id, fee FROM transactions").fetchall()
-        pages = {t: db.execute("SELECT count(*) FROM events WHERE transaction_id = ? AND kind = 'page_printed'",
-                               (t,)).fetchone()[0] for t, _ in txns}
+        def count(t: str, kind: str) -> int:
+            return db.execute("SELECT count(*) FROM events WHERE transaction_id = ? AND kind = ?",
+                              (t, kind)).fetchone()[0]
+
+        pages = {t: count(t, "page_printed") for t, _ in txns}
+        # a page sent whose outcome the cut took (intent, no printed/failed record): its fee is held, not refunded
+        unknown = {t: max(count(t, "page_intent") - pages[t] - count(t, "print_failed"), 0) for t, _ in txns}
         fee_of = {t: db.execute("SELECT coalesce(sum(amount), 0) FROM events WHERE transaction_id = ? AND kind IN "
                                 "('fee_earned', 'reprint_owed')", (t,)).fetchone()[0] for t, _ in txns}
         asked = {t for t, _ in txns if db.execute("SELECT 1 FROM events WHERE transaction_id = ? AND "
@@ -446,7 +452,7 @@ def _check(case, world: World, server, journal: Path, kill_at, when, cut, writes
     found_paid = max(0, min(unconfirmed, paid_out - journal_paid))  # what a count of the hoppers finds paid
     unaccounted = money_in - (fees + owed - found_paid)
     double_paid = max(0, paid_out - journal_paid - unconfirmed)
-    paid_pages = sum(pages[t] for t, fee in txns if fee_of[t] >= fee and fee > 0)
+    paid_pages = sum(pages[t] + unknown[t] for t, fee in txns if fee_of[t] >= fee and fee > 0)
     unpaid_pages = max(0, world.printer.cuts - paid_pages)
     missing = 0
     for t in asked:
