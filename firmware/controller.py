@@ -100,6 +100,7 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         self.view = VisitView(S.IDLE)
         self.heartbeat = time.monotonic()  # when the controller's loop last finished a turn (the watchdog's pulse)
         self.results = ResultOutbox(journal, server, clock, self.audit)
+        self._unstarted: list = []  # devices that failed to start: out of service, tried again at each readiness
         # what the step mixins share beyond the visit itself (self.visit holds the visit's own data)
         self._fault_after_visit: str | None = None  # the reason to go out of service once this visit has ended
         self._reminder_level = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer, 2 beacon
@@ -124,7 +125,9 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
             self.held_by_staff = self.held_by_staff or RECONCILIATION_HOLD
             self.devices.signals.set_beacon(True)
         self.cashier.restore_from_journal()  # the acceptor's counter and the hoppers' coins, before they start
-        await self.devices.start_all(self.device_sink)
+        self._unstarted = await self.devices.start_each(self.device_sink)
+        for device in self._unstarted:
+            self.audit.emit("device.fault", device=device.name, state="not_started")
         self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
         self._spawn_forever(self._ticker(), "kiosk-ticker")
@@ -382,6 +385,7 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         now = self.clock.now()
         if self.state in (S.IDLE, S.OUT_OF_SERVICE) and now >= self._next_readiness:
             self._next_readiness = now + self.settings.readiness_every_s
+            await self._start_unstarted()
             reason = await self._readiness()
             if reason and (self.state is S.IDLE or reason != self.out_of_service_reason):
                 await self._go_out_of_service(reason)  # (out of service already: the reason may have changed)
@@ -391,6 +395,16 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         if self._deadline is not None and now >= self._deadline:
             self._deadline = None
             await self._dispatch("deadline", None)
+
+    async def _start_unstarted(self) -> None:
+        for device in list(self._unstarted):
+            try:
+                await asyncio.wait_for(device.start(self.device_sink), 30.0)
+            except Exception as e:
+                log.info("%s still does not start: %s", device.name, e)
+            else:
+                self._unstarted.remove(device)
+                log.info("%s started", device.name)
 
     async def _on_resident_timeout(self, item: None) -> None:
         """No input before the state's deadline: the whole visit aborts (refunded if money was taken)."""

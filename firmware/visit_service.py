@@ -25,6 +25,10 @@ class ServiceSteps:
         d = self.devices
         if self.held_by_staff:
             return self.held_by_staff
+        if self._unstarted:  # a device that failed to start (at boot): nothing is sold until it runs
+            first = self._unstarted[0]
+            return ("printer_offline" if first is d.printer else "card_reader" if first is d.card_reader
+                    else "cash_device" if first in (d.notes, d.coins, *d.hoppers) else "device_unavailable")
         if not d.signals.door_closed():
             return "door_open"
         if d.card_reader.state() in (ReaderState.NO_READER, ReaderState.FAULT):

@@ -170,6 +170,18 @@ class Devices:
             await _stop(reversed(started))
             raise
 
+    async def start_each(self, sink: EventSink) -> list:
+        """Start every device that will start; return those that did not (each failure logged).  An appliance
+        keeps running with a device that failed at boot (out of service, trying it again) rather than exit."""
+        failed = []
+        for device in self.all():
+            try:
+                await device.start(sink)
+            except Exception as e:
+                log.error("%s did not start: %s", getattr(device, "name", device), e)
+                failed.append(device)
+        return failed
+
     async def stop_all(self) -> None:
         """Stop every device (in reverse order); a device that fails to stop does not keep the others running."""
         await _stop(reversed(self.all()))

@@ -80,3 +80,33 @@ def test_a_validator_that_goes_silent_at_a_cancel_leaves_the_controller_alive_an
     assert totals["kinds"]["reconciliation_needed"]["count"] == 1
     assert ("reconciliation_needed", 0) in events
     assert view.state.value == "out_of_service" and view.out_of_service_reason == "cash_device"
+
+
+def test_a_coin_acceptor_that_does_not_start_at_boot_leaves_the_kiosk_up_out_of_service_until_it_answers(
+        kiosk_config, tmp_path):
+    import asyncio
+
+    from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator
+    from tests.support.kiosk_session import KioskSession
+
+    # the bus's port exists but nobody answers yet (the acceptor is still powering up when the kiosk boots).  (A
+    # ccTalk line is 8N1, which a pty can be reopened with; an 8E1 ID-003 line cannot be on this kernel.)
+    bus = CcTalkBusEmulator(CoinAcceptorEmulator(2))
+    config = kiosk_config(**{"devices.coins": {"driver": "cctalk", "port": bus.port, "poll_interval": 0.05}})
+
+    async def run():
+        async with KioskSession(config, tmp_path) as k:
+            for _ in range(200):
+                if k.kiosk.view.state.value == "out_of_service":
+                    break
+                await asyncio.sleep(0.05)
+            down = k.kiosk.view.state.value, k.kiosk.view.out_of_service_reason, k.kiosk.alive()
+            bus.start()  # it answers now: the next readiness check starts it
+            await k.wait("idle", 30)
+            return down, k.audit.ids()
+
+    try:
+        down, audit = asyncio.run(run())
+    finally:
+        bus.close()
+    assert down == ("out_of_service", "cash_device", True) and "device.fault" in audit

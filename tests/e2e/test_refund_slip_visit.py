@@ -33,10 +33,12 @@ async def until(predicate, timeout: float = 10.0) -> bool:
 def test_change_the_hoppers_cannot_pay_becomes_a_signed_slip_the_counter_verifies(run_kiosk, kiosk_config,
                                                                                   dev_world):
     config = kiosk_config()
+    config["devices"]["printer"]["latency_per_page"] = 2.0  # a page takes 2 s: time to empty the hoppers meanwhile
 
     async def visit(k):
         await k.to_payment()
         await k.do("insert_note", value=1000)  # 300 fee, 700 change
+        await k.wait("printing", timeout=30)
         for value in (500, 100, 50, 10):  # while it prints: the hoppers believed they held coins, but hold none
             await k.do("hopper_short", value=value, stock=0)
         await k.wait("return_card", timeout=30)
