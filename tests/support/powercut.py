@@ -261,12 +261,18 @@ class Visit:
         if state == "return_card":
             k.do("lift_card")
             state = k.wait("take_items", *SETTLED_STATES, timeout=30)
-        if state == "take_items":
+        deadline = time.monotonic() + 30
+        while state == "take_items" and time.monotonic() < deadline:
+            # the certificate, then a refund slip that may land after it: take what lies there until it ends
             if document and self.world.printer.document_waiting:
                 self.world.printer.take_document()
             if change:
                 k.do("take_change")
-            k.wait(*SETTLED_STATES, timeout=30)
+            try:
+                state = k.wait(*SETTLED_STATES, timeout=1)
+            except AssertionError:
+                state = (k.state() or {}).get("state", "take_items")
+        k.wait(*SETTLED_STATES, timeout=30)
 
 
 @dataclass(frozen=True)
