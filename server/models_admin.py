@@ -116,3 +116,13 @@ class RefundPayment(Base):
     paid_at: Mapped[datetime] = mapped_column(DateTime)
     paid_by: Mapped[str] = mapped_column(String(64))
     basis: Mapped[str] = mapped_column(String(8))
+
+
+class KioskTunnel(Base):
+    """A kiosk's WireGuard peer: its public key and the tunnel address the server gave it (kept across a
+    re-enrolment, so the kiosk's address does not change)."""
+    __tablename__ = "kiosk_tunnels"
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(44), unique=True)
+    address: Mapped[str] = mapped_column(String(45), unique=True)
+    registered_at: Mapped[datetime] = mapped_column(DateTime)

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from certs.enrolment import PATH_ENROLMENT, Enrolled, enrol, make_key_and_csr
+from certs.enrolment import PATH_ENROLMENT, Enrolled, make_key_and_csr
+from provisioning.enrolment import enrol
 from certs.wire import ProtocolError, ServerRefused
 from server.cli import main as cli
 from server.devinit import issue_kiosk_certificate

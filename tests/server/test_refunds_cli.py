@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from certs.enrolment import enrol
+from provisioning.enrolment import enrol
 from firmware.refund_slip import build_slip, load_device_key, render_slip
 from server.cli import main as cli
 from server.devinit import issue_kiosk_certificate
