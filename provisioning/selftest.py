@@ -1,0 +1,67 @@
+"""The *self-test* step: the devices named in kiosk.toml answer through the HAL (built by the same factory the
+kiosk uses), and the server's health answers over mTLS at the configured URL (through the tunnel when there is
+one).  Each check is a line of the readiness report."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from firmware.config import load_config
+from firmware.server_client import tls_context
+from hal.factory import build_devices
+from provisioning.layout import Layout
+from provisioning.preflight import Check
+
+
+async def _devices(devices_config) -> list[Check]:
+    checks: list[Check] = []
+    devices = build_devices(devices_config)
+    events: list = []
+
+    async def sink(event) -> None:
+        events.append(event)
+
+    try:
+        await devices.start_all(sink)
+    except Exception as exc:  # a device that does not start is the answer
+        return [Check("devices start", False, f"{type(exc).__name__}: {exc}"[:200],
+                      "check the cables and the ports in the answers file")]
+    try:
+        reader = devices.card_reader.state()
+        checks.append(Check("card reader", reader.name not in ("NO_READER", "FAULT"), reader.name.lower()))
+        status = await devices.printer.status()
+        checks.append(Check("printer", bool(status.can_print), status.state.value,
+                            "" if status.can_print else "load paper, close the cover"))
+        for name, device in (("note validator", devices.notes), ("coin acceptor", devices.coins)):
+            state = device.state()
+            checks.append(Check(name, not state.out_of_service, "in service" if not state.out_of_service
+                                else "out of service", "" if not state.out_of_service else "clear the device"))
+        for hopper in devices.hoppers:
+            state = hopper.state()
+            checks.append(Check(f"hopper {hopper.coin_value} yen", True, getattr(state, "name", str(state)).lower()))
+        door = devices.signals.door_closed()
+        checks.append(Check("door", door, "closed" if door else "open", "" if door else "close the service door"))
+    finally:
+        await devices.stop_all()
+    return checks
+
+
+def _server(config) -> Check:
+    url = config.server.url + "/v1/health"
+    try:
+        with httpx.Client(verify=tls_context(config.server), trust_env=False, timeout=config.server.timeout_s) as c:
+            reply = c.get(url)
+    except (httpx.HTTPError, OSError) as exc:
+        return Check("server health (mTLS)", False, f"{url}: {type(exc).__name__}",
+                     "is the tunnel up (kiosk-vpn)? is the server running?")
+    ok = reply.status_code == 200
+    return Check("server health (mTLS)", ok, f"{url}: HTTP {reply.status_code}",
+                 "" if ok else "the server refused this kiosk's certificate: was it revoked?")
+
+
+def run(layout: Layout) -> list[Check]:
+    config = load_config(layout.kiosk_toml)
+    checks = asyncio.run(_devices(config.devices))
+    checks.append(_server(config))
+    return checks
