@@ -64,6 +64,11 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
     kiosk = Kiosk(settings, devices, server, journal, cashier, load_document_keys(config.document_keys),
                   clock or SystemClock(), audit)
     kiosk.slip_key = _slip_key(config)
+    vpn_state = config.network.get("vpn_state")
+    if vpn_state is not None:  # [network] vpn_state: the tunnel monitor's state file (firmware/network.py)
+        from firmware.network import VpnState
+
+        kiosk.link_check = VpnState(vpn_state).is_up
     return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings))
 
 

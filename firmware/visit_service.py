@@ -25,6 +25,8 @@ class ServiceSteps:
         d = self.devices
         if self.held_by_staff:
             return self.held_by_staff
+        if self.link_check is not None and not self.link_check():
+            return "vpn"  # the tunnel to the server is down (firmware/network.py): no money without a server
         if not d.signals.door_closed():
             return "door_open"
         if d.card_reader.state() in (ReaderState.NO_READER, ReaderState.FAULT):

@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--redo", choices=[s for s in STEPS if s != "report"], default=None,
                         help="do this step (and the ones after it) again")
     parser.add_argument("--no-vpn", action="store_true", help="no tunnel: the kiosk reaches the server directly")
+    parser.add_argument("--no-tunnel-self-test", action="store_true",
+                        help="do not bring the tunnel up for the self-test (the server is reached as configured)")
     parser.add_argument("--force", action="store_true", help="renew: even if not due; unpair: wipe even if the "
                                                              "server cannot be told")
     return parser
@@ -61,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         payload = console.input("enrolment payload (type it, or scan the QR code): ")
     if args.redo:
         state.forget(args.redo)
-    prov = Provisioner(layout, state, payload, args.answers, args.kiosk_id, with_vpn=not args.no_vpn)
+    prov = Provisioner(layout, state, payload, args.answers, args.kiosk_id, with_vpn=not args.no_vpn,
+                       tunnel_for_self_test=not args.no_tunnel_self_test)
     return run(prov, console)
 
 

@@ -49,12 +49,17 @@ def load_answers(path: Path | None) -> dict:
     return answers
 
 
-def build(layout: Layout, kiosk_id: str, server_url: str, answers: Mapping) -> dict:
+VPN_STATE = "../../var/lib/kiosk/vpn-state.json"  # written by firmware.network (kiosk-vpn), read by the kiosk
+
+
+def build(layout: Layout, kiosk_id: str, server_url: str, answers: Mapping, with_vpn: bool = False) -> dict:
     data = _merge(template(), answers)
     data["kiosk"] = {**data.get("kiosk", {}), "id": kiosk_id}
     data["server"] = {**data.get("server", {}), "url": server_url, "ca": "tls/ca.pem",
                       "client_cert": "tls/device.pem", "client_key": "tls/device-key.pem",
                       "document_keys": ["signing/document-pub.pem"]}
+    if with_vpn:
+        data["network"] = {"vpn_state": VPN_STATE}
     return data
 
 

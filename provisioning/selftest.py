@@ -60,8 +60,34 @@ def _server(config) -> Check:
                  "" if ok else "the server refused this kiosk's certificate: was it revoked?")
 
 
-def run(layout: Layout) -> list[Check]:
+def run(layout: Layout, bring_up_tunnel: bool = True) -> list[Check]:
+    """The checks; with ``bring_up_tunnel`` (and a tunnel provisioned, and root) the tunnel is brought up for the
+    server check when it is not up yet (kiosk-vpn keeps it up afterwards) and taken down again after."""
     config = load_config(layout.kiosk_toml)
     checks = asyncio.run(_devices(config.devices))
-    checks.append(_server(config))
+    link = None
+    if bring_up_tunnel and layout.network_file.exists():
+        from firmware.network import Link, TunnelSpec, interface_exists
+
+        spec = TunnelSpec.load(layout.network_file)
+        if interface_exists(spec.interface):
+            checks.append(Check("vpn link", True, f"{spec.interface} already up"))
+        else:
+            link = Link(spec, layout.wireguard_conf)
+            try:
+                checks.append(Check("vpn link", True, f"{spec.interface} up with {link.up()} for the self-test"))
+            except (RuntimeError, OSError) as exc:
+                checks.append(Check("vpn link", False, str(exc)[:200], "apt-get install wireguard-go wireguard-tools"))
+                link.down()
+                link = None
+    try:
+        checks.append(_server(config))
+        if link is not None:
+            age = link.handshake_age()
+            checks.append(Check("vpn handshake", age is not None and age <= 180,
+                                "none" if age is None else f"{age:.0f} s ago", "" if age is not None else
+                                "the server does not know this kiosk's WireGuard key: run kiosk-server vpn-config"))
+    finally:
+        if link is not None:
+            link.down()
     return checks

@@ -46,6 +46,7 @@ class Provisioner:
     answers: Path | None = None
     expected_kiosk_id: str | None = None
     with_vpn: bool = True
+    tunnel_for_self_test: bool = True  # bring the tunnel up for the self-test when it is not up (needs root)
     lines: dict = field(default_factory=dict)  # step -> [preflight.Check], shown by the report
 
     def keep_payload(self) -> None:
@@ -143,10 +144,12 @@ class Provisioner:
         from firmware.config import ConfigError
 
         enrolled = self.enrolment()
-        url = enrolled["vpn"]["api_url"] if self.with_vpn and enrolled.get("vpn") else enrolled["server_url"]
+        tunnel = self.with_vpn and enrolled.get("vpn") is not None
+        url = enrolled["vpn"]["api_url"] if tunnel else enrolled["server_url"]
         try:
             answers = kiosk_toml.load_answers(self.answers)
-            path = kiosk_toml.write(self.layout, kiosk_toml.build(self.layout, enrolled["kiosk_id"], url, answers))
+            path = kiosk_toml.write(self.layout, kiosk_toml.build(self.layout, enrolled["kiosk_id"], url, answers,
+                                                                  with_vpn=tunnel))
         except ConfigError as exc:
             raise StepFailed(f"{exc} — fix the answers file and run kiosk-provision --redo config") from None
         return {"kiosk_toml": str(path), "server_url": url}
@@ -157,7 +160,7 @@ class Provisioner:
 
     # ---- self-test ----------------------------------------------------------------------------------------
     def self_test(self) -> dict:
-        checks = selftest.run(self.layout)
+        checks = selftest.run(self.layout, self.with_vpn and self.tunnel_for_self_test)
         self.lines["self-test"] = checks
         failed = [c for c in checks if c.ok is False]
         if failed:

@@ -205,9 +205,12 @@ def _routes(app: FastAPI) -> None:
         return enrolment.renew(svc, kiosk, body.csr)
 
     @app.post(PATH_UNPAIR, responses=_COMMON)
-    def unpair(kiosk: Kiosk, db: Db, body: Annotated[Empty | None, Body()] = None) -> dict:
+    def unpair(kiosk: Kiosk, svc: Svc, db: Db, body: Annotated[Empty | None, Body()] = None) -> dict:
         """The kiosk revokes itself: its certificates are refused and its tunnel peer removed from now on."""
+        from server.vpn import sync_interface
+
         count = enrolment.revoke_kiosk(db, kiosk, "kiosk-provision", "unpaired by the kiosk")
+        sync_interface(svc.config, db)
         return {"kiosk_id": kiosk, "revoked_certificates": count}
 
 

@@ -144,6 +144,10 @@ def _dispatch(args: argparse.Namespace, db) -> int:
         return 0
     if args.command == "revoke-kiosk":
         count = enrolment.revoke_kiosk(db, args.kiosk_id, args.staff, args.reason)
+        from server.vpn import sync_interface
+
+        if sync_interface(_config(args), db):
+            print(f"{args.kiosk_id}'s tunnel peer removed from the live interface")
         print(f"{args.kiosk_id} revoked: its certificates are refused from now on ({count} enrolled)")
         return 0
     if args.command == "unlock-card":

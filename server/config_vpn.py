@@ -8,6 +8,7 @@
     private_key = "vpn/server.key"    # made by `kiosk-server vpn-config` when missing (mode 0600)
     routes = ["10.77.0.1/32"]         # what kiosks route into the tunnel (default: the server address); never 0/0
     api_url = "https://10.77.0.1:8443"  # the kiosk API through the tunnel (default: server_address and [server].port)
+    interface = "wg-kiosks"           # optional: the live interface the server adds/removes peers on (`wg syncconf`)
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class VpnSettings:
     private_key: Path
     routes: tuple[str, ...]
     api_url: str | None
+    interface: str | None = None
 
 
 def parse_vpn(base: Path, table: object) -> VpnSettings:
@@ -61,4 +63,8 @@ def parse_vpn(base: Path, table: object) -> VpnSettings:
     api_url = table.get("api_url")
     if api_url is not None and (not isinstance(api_url, str) or not api_url.startswith("https://")):
         raise ConfigError("[vpn].api_url must be an https:// URL")
-    return VpnSettings(network, server_address, port, endpoint, base / key, tuple(str(n) for n in networks), api_url)
+    interface = table.get("interface")
+    if interface is not None and (not isinstance(interface, str) or not 1 <= len(interface) <= 15):
+        raise ConfigError("[vpn].interface must be an interface name (1-15 characters)")
+    return VpnSettings(network, server_address, port, endpoint, base / key, tuple(str(n) for n in networks), api_url,
+                       interface)

@@ -195,6 +195,10 @@ def enrol(svc: Services, token: str, csr_pem: str, wireguard_public_key: str | N
         vpn = _tunnel(svc, db, kiosk_id, wireguard_public_key)
         cert = _issue(svc, db, kiosk_id, csr, now, ca, ca_key)
         db.commit()
+        if vpn is not None:
+            from server.vpn import sync_interface
+
+            sync_interface(svc.config, db)
     log.info("kiosk enrolled kiosk=%s serial=%x", kiosk_id, cert.serial_number)
     return _reply(svc, kiosk_id, cert, ca, vpn)
 

@@ -3,7 +3,11 @@ the ``wg setconf`` file with every enrolled, unrevoked kiosk (``kiosk-server vpn
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,6 +19,8 @@ from server.config_vpn import VpnSettings
 from server.db import utcnow
 from server.errors import ApiError
 from server.models_admin import KioskRecord, KioskTunnel
+
+log = logging.getLogger("server.vpn")
 
 
 def server_private_key(settings: VpnSettings) -> str:
@@ -100,3 +106,21 @@ def write_setconf(config: ServerConfig, db: Session, path: Path) -> int:
         os.fsync(out.fileno())
     os.replace(temporary, path)
     return text.count("[Peer]")
+
+
+def sync_interface(config: ServerConfig, db: Session) -> bool:
+    """Apply the active peers to the live interface named in ``[vpn].interface`` (``wg syncconf``: peers added and
+    removed, established sessions kept).  False (logged) when there is none or wg fails; enrolment stands."""
+    vpn = config.vpn
+    if vpn is None or vpn.interface is None or shutil.which("wg") is None:
+        return False
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "peers.conf"
+        write_setconf(config, db, path)
+        done = subprocess.run(["wg", "syncconf", vpn.interface, str(path)], capture_output=True, text=True,
+                              timeout=30)
+    if done.returncode != 0:
+        log.warning("wg syncconf %s failed: %s", vpn.interface, done.stderr.strip()[:200])
+        return False
+    log.info("vpn peers applied interface=%s", vpn.interface)
+    return True
