@@ -60,3 +60,22 @@ def test_certificate_life_in_words():
     assert "valid until" in life.words(NOW + timedelta(days=100)) and not life.due(NOW + timedelta(days=199))
     assert life.due(NOW + timedelta(days=201)) and "renew it now" in life.words(NOW + timedelta(days=201))
     assert "EXPIRED" in life.words(NOW + timedelta(days=301)) and "enrol-token" in life.words(NOW + timedelta(days=301))
+
+
+def test_the_kiosk_says_at_start_in_words_that_its_certificate_expired(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from firmware.assembly import certificate_expiry_words
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name.from_rfc4514_string("CN=kiosk-hall-01")
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(NOW - timedelta(days=10)).not_valid_after(NOW - timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    path = tmp_path / "device.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    words = certificate_expiry_words(path, now=NOW)
+    assert words is not None and "expired on 2026-12-03" in words and "kiosk-provision --redo enrol" in words
+    assert certificate_expiry_words(path, now=NOW - timedelta(days=5)) is None
