@@ -257,3 +257,19 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
                  BACK_IN_SERVICE_BOUND_S, every=0.25)
     assert back, f"never back in service: {state(sock)}"
     print(f"link mended -> in service: {time.monotonic() - mended_at:.1f} s")
+    # a revoked kiosk is refused at the tunnel (its peer leaves the server's live interface) and at mTLS
+    kiosk_key = json.loads((root / "var/lib/kiosk/provision/enrolment.json").read_text())["kiosk_id"]
+    assert kiosk_key == "kiosk-net-01"
+    peers_before = net.run("server", "wg", "show", "wg-kiosks", "peers").stdout.split()
+    revoked = net.run("server", *server_cli, "revoke-kiosk", "--config", str(config), "--kiosk-id", "kiosk-net-01",
+                      "--staff", "staff-0042", "--reason", "stolen", cwd=REPO, env=env())
+    assert "tunnel peer removed" in revoked.stdout, revoked.stdout + revoked.stderr
+    peers_after = net.run("server", "wg", "show", "wg-kiosks", "peers").stdout.split()
+    assert len(peers_before) == 1 and peers_after == []
+    assert until(lambda: state(sock).get("out_of_service") == "vpn", OUT_OF_SERVICE_BOUND_S, every=0.25)
+    mtls = net.run("server", sys.executable, "-c", "import httpx,ssl\n"
+                   f"c=ssl.create_default_context(cafile={str(layout.ca)!r})\n"
+                   f"c.load_cert_chain({str(layout.device_cert)!r},{str(layout.device_key)!r})\n"
+                   f"print(httpx.get('https://127.0.0.1:{API_PORT}/v1/health',verify=c).status_code)",
+                   cwd=REPO, env=env())
+    assert mtls.stdout.strip() == "403"
