@@ -35,6 +35,7 @@ PATH_ENROLMENT = f"{API}/enrolment"
 PATH_ENROLMENT_CA = f"{API}/enrolment/ca"  # anonymous: the CA the payload's fingerprint pins (checked, then trusted)
 PATH_RENEWAL = f"{API}/enrolment/renew"  # mTLS: a new certificate for the same kiosk, before the old one expires
 PATH_UNPAIR = f"{API}/enrolment/unpair"  # mTLS: the kiosk revokes itself (its keys are wiped after)
+PATH_READINESS = f"{API}/readiness"  # mTLS: kiosk-provision's readiness report {"ready", "report"}
 KIOSK_ID = re.compile(r"^kiosk-[A-Za-z0-9-]{1,58}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 

@@ -99,9 +99,24 @@ def run(prov: Provisioner, console: Console) -> int:
     atomic_write(prov.layout.report_file, text)
     sys.stdout.write(text)
     console.print(f"report saved to {prov.layout.report_file}")
+    console.print(_send_report(prov.layout, ready, text))
     if ready:
         prov.state.mark("report", ready=True)
     return 0 if ready else 1
+
+
+def _send_report(layout: Layout, ready: bool, text: str) -> str:
+    """Send the report to the server when the kiosk has a certificate and a config; never fatal."""
+    from certs.wire import ProtocolError, ServerRefused
+    from provisioning import enrolment
+
+    if not (layout.device_cert.exists() and layout.kiosk_toml.exists()):
+        return "report not sent: the kiosk is not enrolled and configured yet"
+    try:
+        enrolment.send_readiness(_server_url(layout), layout.ca, layout.device_cert, layout.device_key, ready, text)
+    except (ServerRefused, ProtocolError, OSError, ValueError) as exc:
+        return f"report not sent to the server ({type(exc).__name__}): the file above is the record"
+    return "report sent to the server (kiosk-server list-kiosks shows it)"
 
 
 def status(layout: Layout, state: State, console: Console) -> int:

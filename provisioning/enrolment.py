@@ -22,7 +22,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from certs.enrolment import (PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_RENEWAL, PATH_UNPAIR, Enrolled,
+from certs.enrolment import (PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, PATH_RENEWAL, PATH_UNPAIR, Enrolled,
                              enrolment_request, make_key_and_csr)
 from certs.wire import ProtocolError, parse_error
 
@@ -106,3 +106,11 @@ def unpair(server_url: str, ca_file: str | Path, cert_file: str | Path, key_file
     context = _verified(ca_file, cert_file, key_file)
     with httpx.Client(base_url=server_url, verify=context, trust_env=False, timeout=timeout) as client:
         _reply(client.post(PATH_UNPAIR, json={}), 200, "unpair")
+
+
+def send_readiness(server_url: str, ca_file: str | Path, cert_file: str | Path, key_file: str | Path, ready: bool,
+                   report: str, *, timeout: float = 10.0) -> None:
+    """Send the readiness report (mTLS); the server keeps the last one per kiosk."""
+    context = _verified(ca_file, cert_file, key_file)
+    with httpx.Client(base_url=server_url, verify=context, trust_env=False, timeout=timeout) as client:
+        _reply(client.post(PATH_READINESS, json={"ready": ready, "report": report[:20000]}), 200, "readiness")

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from certs import wire
-from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_RENEWAL, PATH_UNPAIR
+from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, PATH_RENEWAL, PATH_UNPAIR
 from server import enrolment, issuing, refunds, settlement, signin
 from server.config import ServerConfig
 from server.db import iso, utcnow
@@ -28,7 +28,7 @@ from server.models import SessionRecord
 from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
                             IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
                             SessionReply, Settled, SignedOut, SigninRequest)
-from server.schemas_enrolment import CaReply, EnrolmentReply, EnrolmentRequest, RenewalRequest
+from server.schemas_enrolment import CaReply, EnrolmentReply, EnrolmentRequest, ReadinessReport, RenewalRequest
 from server.services import Services
 
 KIOSK_ID = re.compile(r"^kiosk-[A-Za-z0-9-]{1,58}$")
@@ -203,6 +203,13 @@ def _routes(app: FastAPI) -> None:
     def renew(kiosk: Kiosk, svc: Svc, body: RenewalRequest) -> dict:
         """A new device certificate for a new key, for an enrolled, unrevoked kiosk (mTLS)."""
         return enrolment.renew(svc, kiosk, body.csr)
+
+    @app.post(PATH_READINESS, responses=_COMMON)
+    def readiness(kiosk: KioskDb, db: Db, body: ReadinessReport) -> dict:
+        """kiosk-provision's readiness report (the last one is kept; `kiosk-server list-kiosks` shows it)."""
+        from server.kiosk_list import record_readiness
+
+        return record_readiness(db, kiosk, body.ready, body.report)
 
     @app.post(PATH_UNPAIR, responses=_COMMON)
     def unpair(kiosk: Kiosk, svc: Svc, db: Db, body: Annotated[Empty | None, Body()] = None) -> dict:

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.models_admin import KioskCertificate, KioskRecord, KioskTunnel, LedgerEntry
+from server.db import utcnow
+from server.models_admin import KioskCertificate, KioskReadiness, KioskRecord, KioskTunnel, LedgerEntry
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class KioskRow:
     tunnel_address: str | None
     last_seen: datetime | None
     revoked: bool
+    readiness: str = "-"
 
 
 def rows(db: Session) -> list[KioskRow]:
@@ -28,16 +30,33 @@ def rows(db: Session) -> list[KioskRow]:
     seen = dict(db.execute(select(LedgerEntry.kiosk_id, func.max(LedgerEntry.recorded_at))
                            .group_by(LedgerEntry.kiosk_id)).all())
     revoked = set(db.scalars(select(KioskRecord.kiosk_id).where(KioskRecord.revoked_at.is_not(None))))
+    reports = {r.kiosk_id: r for r in db.scalars(select(KioskReadiness))}
     ids = sorted(enrolled | set(tunnels) | revoked)
-    return [KioskRow(k, expiry.get(k), tunnels.get(k), seen.get(k), k in revoked) for k in ids]
+
+    def readiness(kiosk_id: str) -> str:
+        row = reports.get(kiosk_id)
+        return "-" if row is None else f"{'READY' if row.ready else 'NOT READY'} {row.received_at:%Y-%m-%d %H:%M}"
+
+    return [KioskRow(k, expiry.get(k), tunnels.get(k), seen.get(k), k in revoked, readiness(k)) for k in ids]
+
+
+def record_readiness(db: Session, kiosk_id: str, ready: bool, report: str) -> dict:
+    row = db.get(KioskReadiness, kiosk_id)
+    if row is None:
+        db.add(KioskReadiness(kiosk_id=kiosk_id, ready=ready, report=report, received_at=utcnow()))
+    else:
+        row.ready, row.report, row.received_at = ready, report, utcnow()
+    db.commit()
+    return {"kiosk_id": kiosk_id, "recorded": True}
 
 
 def render(listing: list[KioskRow]) -> str:
     def when(moment: datetime | None) -> str:
         return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
-    lines = ["| kiosk | certificate expires | tunnel address | last seen | state |", "|---|---|---|---|---|"]
+    lines = ["| kiosk | certificate expires | tunnel address | last seen | state | readiness report |",
+             "|---|---|---|---|---|---|"]
     for row in listing:
         lines.append(f"| {row.kiosk_id} | {when(row.certificate_expires)} | {row.tunnel_address or '-'} | "
-                     f"{when(row.last_seen)} | {'revoked' if row.revoked else 'active'} |")
+                     f"{when(row.last_seen)} | {'revoked' if row.revoked else 'active'} | {row.readiness} |")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """Request and reply bodies of ``POST /v1/enrolment`` (docs/kiosk-server-protocol.md, "Enrolment")."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 
 class EnrolmentRequest(BaseModel):
@@ -39,3 +39,9 @@ class EnrolmentReply(BaseModel):
     not_after: str
     document_keys: list[str] = Field(default_factory=list, description="PEM public keys that sign documents")
     vpn: TunnelReply | None = None
+
+
+class ReadinessReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ready: StrictBool
+    report: StrictStr = Field(max_length=20000, description="the readiness table as text (no personal data)")
