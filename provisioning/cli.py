@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 
 from provisioning import report
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         state.forget(args.redo)
     prov = Provisioner(layout, state, payload, args.answers, args.kiosk_id, with_vpn=not args.no_vpn,
                        tunnel_for_self_test=not args.no_tunnel_self_test)
-    return run(prov, console)
+    try:
+        return run(prov, console)
+    finally:
+        prov.close()
 
 
 def run(prov: Provisioner, console: Console) -> int:
@@ -114,7 +118,7 @@ def _send_report(layout: Layout, ready: bool, text: str) -> str:
         return "report not sent: the kiosk is not enrolled and configured yet"
     try:
         enrolment.send_readiness(_server_url(layout), layout.ca, layout.device_cert, layout.device_key, ready, text)
-    except (ServerRefused, ProtocolError, OSError, ValueError) as exc:
+    except (ServerRefused, ProtocolError, OSError, ValueError, httpx.HTTPError) as exc:
         return f"report not sent to the server ({type(exc).__name__}): the file above is the record"
     return "report sent to the server (kiosk-server list-kiosks shows it)"
 
@@ -152,7 +156,7 @@ def renew(layout: Layout, console: Console, force: bool) -> int:
     try:
         _, renewed = enrolment.renew(_server_url(layout), layout.ca, layout.device_cert, layout.device_key,
                                      record["kiosk_id"], new_key_pem=layout.device_key.read_bytes())
-    except (ServerRefused, ProtocolError, OSError) as exc:
+    except (ServerRefused, ProtocolError, OSError, httpx.HTTPError) as exc:
         console.print(f"renewal failed: {exc} — the current certificate still works until {life.not_after:%Y-%m-%d}; "
                       "try again later")
         return 1
@@ -171,7 +175,7 @@ def unpair(layout: Layout, console: Console, force: bool) -> int:
         try:
             enrolment.unpair(_server_url(layout), layout.ca, layout.device_cert, layout.device_key)
             console.print("revoked on the server: its certificates and its tunnel peer are refused from now on")
-        except (ServerRefused, ProtocolError, OSError) as exc:
+        except (ServerRefused, ProtocolError, OSError, httpx.HTTPError) as exc:
             if not force:
                 console.print(f"the server could not be told ({exc}); nothing was wiped. Run again when it is "
                               "reachable, or --force to wipe anyway (then staff run kiosk-server revoke-kiosk)")

@@ -35,16 +35,48 @@ async def _devices(devices_config) -> list[Check]:
                             "" if status.can_print else "load paper, close the cover"))
         for name, device in (("note validator", devices.notes), ("coin acceptor", devices.coins)):
             state = device.state()
-            checks.append(Check(name, not state.out_of_service, "in service" if not state.out_of_service
-                                else "out of service", "" if not state.out_of_service else "clear the device"))
+            table = ", ".join(str(v) for v in sorted(device.denominations())) or "none"
+            checks.append(Check(name, not state.out_of_service and table != "none",
+                                f"{'in service' if not state.out_of_service else 'out of service'}; accepts {table} yen",
+                                "" if not state.out_of_service else "clear the device"))
         for hopper in devices.hoppers:
             state = hopper.state()
             checks.append(Check(f"hopper {hopper.coin_value} yen", True, getattr(state, "name", str(state)).lower()))
+        checks += await _outputs(devices)
         door = devices.signals.door_closed()
         checks.append(Check("door", door, "closed" if door else "open", "" if door else "close the service door"))
     finally:
         await devices.stop_all()
     return checks
+
+
+async def _outputs(devices) -> list[Check]:
+    """A test page, a voice prompt, a light and buzzer pattern: the technician sees and hears them."""
+    from hal.printer import PageRaster
+    from hal.signals import BuzzerPattern, GuideLight, LightPattern
+
+    width, height = 576, 64
+    rows = b"".join((bytes([0xF0]) if (y // 8) % 2 == 0 else bytes(1)) * (width // 8) for y in range(height))
+    try:
+        await devices.printer.print_page(PageRaster(width, height, 203, rows, label="self-test"))
+        await devices.printer.cut()
+        page = Check("printer test page", True, "printed and cut (take it from the outlet)")
+    except Exception as exc:
+        page = Check("printer test page", False, f"{type(exc).__name__}", "check the paper path and the cutter")
+    spoken = await devices.voice.say("prompt.return_card", "ja")
+    voice = Check("voice prompt", bool(spoken), "played prompt.return_card" if spoken else "not played",
+                  "" if spoken else "check the speaker and the rendered prompts (scripts/render_voice.py)")
+    lit = []
+    for light in GuideLight:
+        devices.signals.set_light(light, LightPattern.PULSE)
+        lit.append(devices.signals.light(light) is LightPattern.PULSE)
+        devices.signals.set_light(light, LightPattern.OFF)
+    devices.signals.buzz(BuzzerPattern.CONFIRM)
+    buzzed = devices.signals.buzzer() is BuzzerPattern.CONFIRM
+    devices.signals.buzz(BuzzerPattern.SILENT)
+    signals = Check("lights and buzzer", all(lit) and buzzed, f"{sum(lit)}/{len(lit)} lights pulsed, buzzer "
+                    f"{'beeped' if buzzed else 'silent'}", "" if all(lit) and buzzed else "check the GPIO wiring")
+    return [page, voice, signals]
 
 
 def _server(config) -> Check:
@@ -60,9 +92,10 @@ def _server(config) -> Check:
                  "" if ok else "the server refused this kiosk's certificate: was it revoked?")
 
 
-def run(layout: Layout, bring_up_tunnel: bool = True) -> list[Check]:
-    """The checks; with ``bring_up_tunnel`` (and a tunnel provisioned, and root) the tunnel is brought up for the
-    server check when it is not up yet (kiosk-vpn keeps it up afterwards) and taken down again after."""
+def run(layout: Layout, bring_up_tunnel: bool = True):
+    """(checks, link); with ``bring_up_tunnel`` (and a tunnel provisioned) the tunnel is brought up for the server
+    check when it is not up yet: ``link`` is then that link, left up for the report to be sent, and the caller
+    takes it down (kiosk-vpn keeps the tunnel afterwards).  Taken down here if the checks themselves fail."""
     config = load_config(layout.kiosk_toml)
     checks = asyncio.run(_devices(config.devices))
     link = None
@@ -87,7 +120,8 @@ def run(layout: Layout, bring_up_tunnel: bool = True) -> list[Check]:
             checks.append(Check("vpn handshake", age is not None and age <= 180,
                                 "none" if age is None else f"{age:.0f} s ago", "" if age is not None else
                                 "the server does not know this kiosk's WireGuard key: run kiosk-server vpn-config"))
-    finally:
+    except BaseException:
         if link is not None:
             link.down()
-    return checks
+        raise
+    return checks, link

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import httpx
+
 from certs.enrolment import Tunnel, make_key_and_csr
 from certs.enrolment_payload import PayloadError, parse_payload
 from certs.wire import ProtocolError, ServerRefused
@@ -48,6 +50,12 @@ class Provisioner:
     with_vpn: bool = True
     tunnel_for_self_test: bool = True  # bring the tunnel up for the self-test when it is not up (needs root)
     lines: dict = field(default_factory=dict)  # step -> [preflight.Check], shown by the report
+    link: object = None  # the tunnel the self-test brought up (taken down by close())
+
+    def close(self) -> None:
+        if self.link is not None:
+            self.link.down()
+            self.link = None
 
     def keep_payload(self) -> None:
         """Keep a valid payload given on the command line (0600) before any step runs: a run killed in any step
@@ -91,7 +99,7 @@ class Provisioner:
             ca_pem = enrolment.fetch_pinned_ca(payload.url, payload.ca_sha256)
         except enrolment.PinMismatch as exc:
             raise StepFailed(str(exc)) from None
-        except OSError as exc:
+        except (OSError, httpx.HTTPError) as exc:
             raise StepFailed(f"cannot reach the server at {payload.url} ({type(exc).__name__}): check the "
                              "network cable and the URL in the payload") from None
         atomic_write(layout.ca, ca_pem)
@@ -109,8 +117,8 @@ class Provisioner:
             if exc.code in ("enrolment_token_used", "enrolment_token_expired", "enrolment_token_invalid"):
                 wipe(layout.pending_payload)
             raise StepFailed(f"the server refused the enrolment: {exc.code} — {_what_to_do(exc.code)}") from None
-        except (ProtocolError, OSError) as exc:
-            raise StepFailed(f"enrolment failed: {exc} — run kiosk-provision again (it resumes)") from None
+        except (ProtocolError, OSError, httpx.HTTPError) as exc:
+            raise StepFailed(f"enrolment failed: {type(exc).__name__} {exc} — run kiosk-provision again (it resumes)") from None
         checkpoint("enrolled")
         atomic_write(layout.device_cert, enrolled.certificate_pem)
         if enrolled.document_keys:
@@ -160,7 +168,7 @@ class Provisioner:
 
     # ---- self-test ----------------------------------------------------------------------------------------
     def self_test(self) -> dict:
-        checks = selftest.run(self.layout, self.with_vpn and self.tunnel_for_self_test)
+        checks, self.link = selftest.run(self.layout, self.with_vpn and self.tunnel_for_self_test)
         self.lines["self-test"] = checks
         failed = [c for c in checks if c.ok is False]
         if failed:

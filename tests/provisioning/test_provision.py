@@ -144,3 +144,10 @@ def test_unpair_revokes_on_the_server_and_leaves_no_key_on_disk(world, tmp_path)
     peers = tmp_path / "wg.conf"
     assert world.server_cli("vpn-config", "--config", str(world.config), "--output", str(peers)).returncode == 0
     assert "kiosk-prov-09" not in peers.read_text()
+
+
+def test_a_server_that_cannot_be_reached_is_said_in_words(world, tmp_path):
+    payload = parse_payload(world.payload("kiosk-prov-10"))
+    unreachable = dataclasses.replace(payload, url="https://127.0.0.1:9").text()
+    done = provision(tmp_path / "k", "--payload", unreachable)
+    assert done.returncode == 1 and "cannot reach the server" in done.stdout and "Traceback" not in done.stderr

@@ -171,6 +171,8 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
     report = Layout(root).report_file.read_text()
     assert "READY" in report and "wireguard-go" in report and f"https://{TUNNEL_SERVER}:{API_PORT}" in report
     print(f"kiosk-provision to a ready report through the tunnel: {provision_s:.1f} s")
+    assert "report sent to the server" in provisioned.stdout
+    assert list((root / "var/lib/kiosk/printed").glob("*-self-test.png"))  # the self-test's test page
 
     # nothing of the kiosk API answers outside the tunnel
     outside = net.run("kiosk", sys.executable, "-c", probe_script(f"https://{SERVER_IP}:{API_PORT}/v1/health"),
@@ -194,7 +196,7 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
     reach(sock, "idle")
 
     tunnel_times = [whole_visit(sock) for _ in range(3)]
-    printed = list((root / "var/lib/kiosk/printed").rglob("*.png"))
+    printed = list((root / "var/lib/kiosk/printed").rglob("*-doc-*.png"))
     assert len(printed) == 3
 
     # the same visit over loopback, side by side: the same kiosk's files, a kiosk and a listener in the server's
@@ -218,7 +220,7 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
         tunnel_times.append(whole_visit(sock))
     tunnel, loop = sorted(tunnel_times)[len(tunnel_times) // 2], sorted(loop_times)[len(loop_times) // 2]
     print(f"one whole visit, median: tunnel {tunnel:.3f} s, loopback {loop:.3f} s, tunnel adds {100 * (tunnel / loop - 1):+.1f} %")
-    printed = list((root / "var/lib/kiosk/printed").rglob("*.png"))
+    printed = list((root / "var/lib/kiosk/printed").rglob("*-doc-*.png"))
 
     # the link is cut during a payment
     do(sock, "place_card", card="resident-a")
@@ -250,7 +252,7 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
     refused = send(sock, {"cmd": "insert_coin", "args": {"value": 100}})
     assert refused.get("state") == "disabled"  # the coin acceptor is shut while out of service
     assert state(sock)["state"] == "out_of_service" and not state(sock)["paid"]
-    assert printed == list((root / "var/lib/kiosk/printed").rglob("*.png"))  # nothing more printed
+    assert printed == list((root / "var/lib/kiosk/printed").rglob("*-doc-*.png"))  # nothing more printed
     mended_at = time.monotonic()
     net.mend()
     back = until(lambda: state(sock).get("state") == "idle" and state(sock).get("out_of_service") is None,
