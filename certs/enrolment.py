@@ -1,7 +1,8 @@
-"""Device enrolment, the kiosk's side: make a key and a CSR, send them with the one-time token, check the reply.
+"""Device enrolment's wire format, shared by the kiosk and the server: the CSR, the request body, the reply.
 
 A kiosk enrols once.  Staff make a one-time token bound to the kiosk id (``kiosk-server enrol-token``); the
-technician's provisioning tool calls :func:`enrol`, which
+technician's provisioning tool (:func:`provisioning.enrolment.enrol`; the client lives in ``provisioning/``, this
+module holds only what both sides agree on)
 
 1. makes a new EC P-256 key on the kiosk (it never leaves the kiosk) and a CSR whose subject is ``CN=<kiosk id>``,
 2. POSTs ``{"token", "csr"}`` to ``/v1/enrolment`` over TLS, trusting only the city's CA file and presenting no
@@ -15,22 +16,26 @@ credential: it is never put in an exception, a repr or a log line.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import re
-import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certs.wire import API, ProtocolError, parse_error
+from certs.wire import API, ProtocolError
 
 PATH_ENROLMENT = f"{API}/enrolment"
+PATH_ENROLMENT_CA = f"{API}/enrolment/ca"  # anonymous: the CA the payload's fingerprint pins (checked, then trusted)
+PATH_RENEWAL = f"{API}/enrolment/renew"  # mTLS: a new certificate for the same kiosk, before the old one expires
+PATH_UNPAIR = f"{API}/enrolment/unpair"  # mTLS: the kiosk revokes itself (its keys are wiped after)
+PATH_READINESS = f"{API}/readiness"  # mTLS: kiosk-provision's readiness report {"ready", "report"}
 KIOSK_ID = re.compile(r"^kiosk-[A-Za-z0-9-]{1,58}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
@@ -51,11 +56,61 @@ def make_key_and_csr(kiosk_id: str, key_pem: bytes | None = None) -> tuple[bytes
     return key_pem, csr.public_bytes(serialization.Encoding.PEM)
 
 
-def enrolment_request(token: str, csr_pem: bytes) -> dict:
-    """The request body of ``POST /v1/enrolment``."""
+def wireguard_key_ok(text: str) -> bool:
+    """A WireGuard public key as wg(8) prints it: 32 bytes, standard base64 (44 characters)."""
+    try:
+        return len(text) == 44 and len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def enrolment_request(token: str, csr_pem: bytes, wireguard_public_key: str | None = None) -> dict:
+    """The request body of ``POST /v1/enrolment``; with the kiosk's WireGuard public key when it has one."""
     if not TOKEN.fullmatch(token):
         raise ValueError("the enrolment token is 32-128 URL-safe characters, as `kiosk-server enrol-token` printed it")
-    return {"token": token, "csr": csr_pem.decode("ascii")}
+    body = {"token": token, "csr": csr_pem.decode("ascii")}
+    if wireguard_public_key is not None:
+        if not wireguard_key_ok(wireguard_public_key):
+            raise ValueError("a WireGuard public key is 32 bytes in base64 (44 characters)")
+        body["wireguard_public_key"] = wireguard_public_key
+    return body
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """The server's half of the kiosk's WireGuard tunnel, as the enrolment reply gives it."""
+    address: str                # the kiosk's own tunnel address, CIDR (e.g. 10.77.0.2/32)
+    server_public_key: str
+    endpoint: str               # host:port of the server's WireGuard socket
+    routes: tuple[str, ...]     # the networks that go into the tunnel (never 0.0.0.0/0)
+    api_url: str                # the kiosk API's URL through the tunnel
+
+    @classmethod
+    def parse(cls, data: Any) -> "Tunnel":
+        if not isinstance(data, dict):
+            raise ProtocolError("enrolment: vpn is not an object")
+        for name in ("address", "server_public_key", "endpoint", "api_url"):
+            if not isinstance(data.get(name), str):
+                raise ProtocolError(f"enrolment: vpn is missing {name!r}")
+        routes = data.get("routes")
+        if not isinstance(routes, list) or not routes or not all(isinstance(r, str) for r in routes):
+            raise ProtocolError("enrolment: vpn.routes must be a non-empty list of networks")
+        try:
+            ipaddress.ip_interface(data["address"])
+            networks = [ipaddress.ip_network(r) for r in routes]
+        except ValueError:
+            raise ProtocolError("enrolment: vpn.address or vpn.routes is not an address/network") from None
+        if any(n.prefixlen == 0 for n in networks):
+            raise ProtocolError("enrolment: vpn.routes holds a default route; only the server's network may be routed")
+        if not wireguard_key_ok(data["server_public_key"]):
+            raise ProtocolError("enrolment: vpn.server_public_key is not a WireGuard key")
+        if not data["api_url"].startswith("https://"):
+            raise ProtocolError("enrolment: vpn.api_url must be https://")
+        return cls(data["address"], data["server_public_key"], data["endpoint"], tuple(routes), data["api_url"])
+
+    def as_dict(self) -> dict:
+        return {"address": self.address, "server_public_key": self.server_public_key, "endpoint": self.endpoint,
+                "routes": list(self.routes), "api_url": self.api_url}
 
 
 @dataclass(frozen=True)
@@ -66,6 +121,8 @@ class Enrolled:
     ca_certificate_pem: bytes
     serial: str
     not_after: str
+    vpn: Tunnel | None = None
+    document_keys: tuple[str, ...] = ()  # PEM public keys the kiosk checks document signatures with
 
     @classmethod
     def parse(cls, data: Any, kiosk_id: str, key_pem: bytes) -> "Enrolled":
@@ -97,25 +154,9 @@ class Enrolled:
             raise ProtocolError("enrolment: the certificate was not issued by the CA in the reply") from None
         if format(cert.serial_number, "x") != fields["serial"]:
             raise ProtocolError("enrolment: serial does not match the certificate")
+        vpn = Tunnel.parse(data["vpn"]) if data.get("vpn") is not None else None
+        keys = data.get("document_keys", [])
+        if not isinstance(keys, list) or not all(isinstance(k, str) and "PUBLIC KEY" in k for k in keys):
+            raise ProtocolError("enrolment: document_keys must be a list of PEM public keys")
         return cls(kiosk_id, fields["certificate"].encode("ascii"), fields["ca_certificate"].encode("ascii"),
-                   fields["serial"], fields["not_after"])
-
-
-def enrol(server_url: str, ca_file: str | Path, token: str, kiosk_id: str, *, key_pem: bytes | None = None,
-          timeout: float = 20.0) -> tuple[bytes, Enrolled]:
-    """Enrol this kiosk; returns (private key PEM, :class:`Enrolled`).  Raises ServerRefused or ProtocolError."""
-    key_pem, csr_pem = make_key_and_csr(kiosk_id, key_pem)
-    body = enrolment_request(token, csr_pem)
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    with httpx.Client(base_url=server_url, verify=context, trust_env=False, timeout=timeout) as client:
-        reply = client.post(PATH_ENROLMENT, json=body)
-    try:
-        data = reply.json()
-    except ValueError:
-        data = None
-    if reply.status_code >= 400:
-        raise parse_error(reply.status_code, data)
-    if reply.status_code != 201:
-        raise ProtocolError(f"enrolment: unexpected HTTP status {reply.status_code}")
-    return key_pem, Enrolled.parse(data, kiosk_id, key_pem)
+                   fields["serial"], fields["not_after"], vpn, tuple(keys))

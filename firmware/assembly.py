@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +66,35 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
     kiosk = Kiosk(settings, devices, server, journal, cashier, load_document_keys(config.document_keys),
                   clock or SystemClock(), audit)
     kiosk.slip_key = _slip_key(config)
+    _say_if_certificate_expired(config)
+    vpn_state = config.network.get("vpn_state")
+    if vpn_state is not None:  # [network] vpn_state: the tunnel monitor's state file (firmware/network.py)
+        from firmware.network import VpnState
+
+        kiosk.link_check = VpnState(vpn_state).is_up
     return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings))
+
+
+def certificate_expiry_words(path, now: datetime | None = None) -> str | None:
+    """Plain words when the device certificate has expired (None while it is valid or unreadable)."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if (now or datetime.now(timezone.utc)) < cert.not_valid_after_utc:
+        return None
+    return (f"the kiosk's device certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}: the server will refuse "
+            "it. Ask staff for a new enrolment payload (kiosk-server enrol-token) and run "
+            "`kiosk-provision --redo enrol --payload …`")
+
+
+def _say_if_certificate_expired(config: KioskConfig) -> None:
+    words = certificate_expiry_words(config.server.client_cert)
+    if words is not None:
+        log.error("%s", words)
+        print(f"kiosk: {words}", file=sys.stderr, flush=True)
 
 
 def _slip_key(config: KioskConfig):

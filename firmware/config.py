@@ -41,6 +41,7 @@ class KioskConfig:
     source: Path | None = None
     screen: Mapping[str, Any] = field(default_factory=dict)  # [screen]: read and checked by screens/settings.py
     maintenance: Mapping[str, Any] = field(default_factory=dict)  # [maintenance]: checked by firmware.maintenance
+    network: Mapping[str, Any] = field(default_factory=dict)  # [network] vpn_state: the tunnel monitor's state file
 
     @property
     def journal_path(self) -> Path:
@@ -134,7 +135,15 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         control_socket=(r.base / control) if isinstance(control, str) else None, source=source,
         screen=dict(r.table(data, "screen", required=False)),
         maintenance=dict(r.table(data, "maintenance", required=False)),
+        network=_network(r, r.table(data, "network", required=False)),
     )
+
+
+def _network(r: _Reader, table: Mapping) -> Mapping[str, Any]:
+    unknown = set(table) - {"vpn_state"}
+    if unknown:
+        raise r.fail("[network]", f"has unknown keys: {', '.join(sorted(unknown))} (known: vpn_state)")
+    return {"vpn_state": r.base / r.string(table, "network", "vpn_state")} if "vpn_state" in table else {}
 
 
 _PATH_KEYS = ("cards_dir", "out_dir", "prompts_dir")

@@ -97,6 +97,7 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
         self.out_of_service_reason: str | None = None
         self.held_by_staff: str | None = None  # maintenance / staff_hold: out of service until staff release it
         self.staff_card_check: Callable[[str | None], bool] | None = None  # set by firmware.maintenance
+        self.link_check: Callable[[], bool] | None = None  # the tunnel is up (firmware.network.VpnState; assembly)
         self.view = VisitView(S.IDLE)
         self.heartbeat = time.monotonic()  # when the controller's loop last finished a turn (the watchdog's pulse)
         self.results = ResultOutbox(journal, server, clock, self.audit)

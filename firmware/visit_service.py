@@ -29,6 +29,8 @@ class ServiceSteps:
             first = self._unstarted[0]
             return ("printer_offline" if first is d.printer else "card_reader" if first is d.card_reader
                     else "cash_device" if first in (d.notes, d.coins, *d.hoppers) else "device_unavailable")
+        if self.link_check is not None and not self.link_check():
+            return "vpn"  # the tunnel to the server is down (firmware/network.py): no money without a server
         if not d.signals.door_closed():
             return "door_open"
         if d.card_reader.state() in (ReaderState.NO_READER, ReaderState.FAULT):

@@ -17,9 +17,11 @@ VENV=${VENV:-.venv}
 # espeak-ng: scripts/render_voice.py renders the voice prompts from the string catalogue (and its test).
 # fonts-noto-cjk, fonts-dejavu-core: the touchscreen's fonts for Chinese/Korean (IPAex has no Hangul and few
 #   simplified hanzi) and for Vietnamese diacritics (screens/fonts.py).
+# wireguard-go, wireguard-tools, iproute2: the kiosk's VPN (firmware/network.py: wireguard-go where the kernel has
+#   no WireGuard module) and the tests that run it between network namespaces (tests/provisioning).
 PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
-          fonts-noto-cjk fonts-dejavu-core)
+          fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from certs import wire
-from certs.enrolment import PATH_ENROLMENT
+from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, PATH_RENEWAL, PATH_UNPAIR
 from server import enrolment, issuing, refunds, settlement, signin
 from server.config import ServerConfig
 from server.db import iso, utcnow
@@ -28,7 +28,7 @@ from server.models import SessionRecord
 from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
                             IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
                             SessionReply, Settled, SignedOut, SigninRequest)
-from server.schemas_enrolment import EnrolmentReply, EnrolmentRequest
+from server.schemas_enrolment import CaReply, EnrolmentReply, EnrolmentRequest, ReadinessReport, RenewalRequest
 from server.services import Services
 
 KIOSK_ID = re.compile(r"^kiosk-[A-Za-z0-9-]{1,58}$")
@@ -192,7 +192,33 @@ def _routes(app: FastAPI) -> None:
               responses={**_COMMON, 409: _ERR, 410: _ERR, 503: _ERR})
     def enrol(svc: Svc, body: EnrolmentRequest) -> dict:
         """The one endpoint served without a client certificate: a kiosk's first and only enrolment."""
-        return enrolment.enrol(svc, body.token, body.csr)
+        return enrolment.enrol(svc, body.token, body.csr, body.wireguard_public_key)
+
+    @app.get(PATH_ENROLMENT_CA, response_model=CaReply, responses=_COMMON)
+    def enrolment_ca(svc: Svc) -> dict:
+        """Anonymous: the CA the enrolment payload's fingerprint pins (the kiosk checks it before sending a CSR)."""
+        return {"ca_certificate": svc.config.client_ca.read_text(encoding="ascii")}
+
+    @app.post(PATH_RENEWAL, status_code=201, response_model=EnrolmentReply, responses={**_COMMON, 503: _ERR})
+    def renew(kiosk: Kiosk, svc: Svc, body: RenewalRequest) -> dict:
+        """A new device certificate for a new key, for an enrolled, unrevoked kiosk (mTLS)."""
+        return enrolment.renew(svc, kiosk, body.csr)
+
+    @app.post(PATH_READINESS, responses=_COMMON)
+    def readiness(kiosk: KioskDb, db: Db, body: ReadinessReport) -> dict:
+        """kiosk-provision's readiness report (the last one is kept; `kiosk-server list-kiosks` shows it)."""
+        from server.kiosk_list import record_readiness
+
+        return record_readiness(db, kiosk, body.ready, body.report)
+
+    @app.post(PATH_UNPAIR, responses=_COMMON)
+    def unpair(kiosk: Kiosk, svc: Svc, db: Db, body: Annotated[Empty | None, Body()] = None) -> dict:
+        """The kiosk revokes itself: its certificates are refused and its tunnel peer removed from now on."""
+        from server.vpn import sync_interface
+
+        count = enrolment.revoke_kiosk(db, kiosk, "kiosk-provision", "unpaired by the kiosk")
+        sync_interface(svc.config, db)
+        return {"kiosk_id": kiosk, "revoked_certificates": count}
 
 
 def openapi_json(app: FastAPI | None = None) -> str:

@@ -17,10 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     init = commands.add_parser("devinit", help="make CA, keys, simulated cards and server.toml in a directory")
     init.add_argument("--dir", required=True, type=Path)
     init.add_argument("--force", action="store_true", help="replace existing keys (and the database)")
+    init.add_argument("--server-ip", action="append", default=[], help="another IP address in the server's TLS "
+                      "certificate (e.g. its tunnel address); repeatable")
     run = commands.add_parser("serve", help="run the server over HTTPS with client certificates")
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--port", type=int, default=None, help="override the configured port (0: pick a free one)")
     run.add_argument("--workers", type=int, default=1, help="server processes sharing the socket and the database")
+    run.add_argument("--host", default=None, help="override the configured address (e.g. the tunnel address alone)")
+    run.add_argument("--only-enrolment", action="store_true", help="serve enrolment alone (for the network kiosks "
+                     "enrol from, while the kiosk API listens on the tunnel address)")
     api = commands.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
     cli_admin.add_commands(commands)
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         from server.devinit import AlreadyInitialised, devinit
 
         try:
-            config = devinit(args.dir, force=args.force)
+            config = devinit(args.dir, force=args.force, server_ips=tuple(args.server_ip))
         except AlreadyInitialised as exc:
             print(f"kiosk-server devinit: {exc}", file=sys.stderr)
             return 2
@@ -55,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if args.port is not None:
             config = dataclasses.replace(config, port=args.port)
-        serve(config, workers=max(1, args.workers))
+        if args.host is not None:
+            config = dataclasses.replace(config, host=args.host)
+        serve(config, workers=max(1, args.workers), only_enrolment=args.only_enrolment)
         return 0
     from server.app import openapi_json
 

@@ -1,6 +1,9 @@
 """Staff and audit commands of ``kiosk-server``: they work on the database named in the configuration.
 
-    kiosk-server enrol-token  --config C --kiosk-id K --staff S [--valid-minutes N]   prints the token once
+    kiosk-server enrol-token  --config C --kiosk-id K --staff S [--valid-minutes N] [--url U] [--png FILE]
+                              prints the enrolment payload once: text on stdout, a QR code on stderr
+    kiosk-server vpn-config   --config C --output FILE        the server's `wg setconf` file, one peer per kiosk
+    kiosk-server list-kiosks  --config C                      id, certificate expiry, tunnel address, last seen
     kiosk-server revoke-kiosk --config C --kiosk-id K --staff S --reason R
     kiosk-server unlock-card  --config C --card CARD --staff S
     kiosk-server verify-log   --config C                      exit 1 if the issuance log was tampered with
@@ -18,7 +21,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-COMMANDS = ("enrol-token", "revoke-kiosk", "unlock-card", "verify-log", "ledger", "report", "refunds", "refund-paid")
+COMMANDS = ("enrol-token", "vpn-config", "list-kiosks", "revoke-kiosk", "unlock-card", "verify-log", "ledger", "report", "refunds", "refund-paid")
 
 
 def add_commands(commands) -> None:
@@ -31,6 +34,12 @@ def add_commands(commands) -> None:
     token.add_argument("--kiosk-id", required=True)
     token.add_argument("--staff", required=True, help="the staff id of whoever makes the token (audited)")
     token.add_argument("--valid-minutes", type=int, default=24 * 60)
+    token.add_argument("--url", default=None, help="the server URL kiosks enrol at (default: https://HOST:PORT)")
+    token.add_argument("--png", type=Path, default=None, help="also write the QR code as a PNG image")
+    token.add_argument("--no-qr", action="store_true", help="print the text only")
+    wg = command("vpn-config", "write the server's WireGuard config (wg setconf) with every active kiosk as a peer")
+    wg.add_argument("--output", "-o", type=Path, required=True)
+    command("list-kiosks", "enrolled kiosks: id, certificate expiry, tunnel address, last seen")
     revoke = command("revoke-kiosk", "refuse a kiosk's certificates from now on and withdraw its tokens")
     revoke.add_argument("--kiosk-id", required=True)
     revoke.add_argument("--staff", required=True)
@@ -61,6 +70,12 @@ def add_commands(commands) -> None:
     one.add_argument("--reference", help="the slip's reference, e.g. K7QM-4TXA-9PRC")
     one.add_argument("--slip", help="the slip's QR text (KRS1.…), verified first; pays a refund not in the books yet")
     paid.add_argument("--staff", required=True, help="the staff id of whoever paid it (audited)")
+
+
+def _config(args: argparse.Namespace):
+    from server.config import load_config
+
+    return load_config(args.config)
 
 
 def _open(config_path: Path):
@@ -102,13 +117,37 @@ def _dispatch(args: argparse.Namespace, db) -> int:
     from server import card_unlock, enrolment, issuance_log, ledger, refunds, statistics
 
     if args.command == "enrol-token":
-        token, expires = enrolment.create_token(db, args.kiosk_id, args.staff, args.valid_minutes)
-        print(f"one-time enrolment token for {args.kiosk_id}, valid until {expires}; it is shown only now:",
-              file=sys.stderr)
-        print(token)
+        from server import enrol_payload
+
+        text = enrol_payload.make(db, _config(args), args.kiosk_id, args.staff, args.valid_minutes, args.url)
+        print(f"enrolment payload for {args.kiosk_id} (one use, valid {args.valid_minutes} min); shown only now. "
+              "Type it or scan it into `kiosk-provision`:", file=sys.stderr)
+        if not args.no_qr:
+            enrol_payload.print_qr(text, sys.stderr)
+        if args.png is not None:
+            enrol_payload.write_png(text, args.png)
+        print(text)
+        return 0
+    if args.command == "vpn-config":
+        from server import vpn
+
+        config = _config(args)
+        if config.vpn is None:
+            raise AdminError("server.toml has no [vpn] table: there is no kiosk network to configure")
+        peers = vpn.write_setconf(config, db, args.output)
+        print(f"{args.output}: {peers} kiosk peer(s); apply with `wg setconf <interface> {args.output}`")
+        return 0
+    if args.command == "list-kiosks":
+        from server import kiosk_list
+
+        sys.stdout.write(kiosk_list.render(kiosk_list.rows(db)))
         return 0
     if args.command == "revoke-kiosk":
         count = enrolment.revoke_kiosk(db, args.kiosk_id, args.staff, args.reason)
+        from server.vpn import sync_interface
+
+        if sync_interface(_config(args), db):
+            print(f"{args.kiosk_id}'s tunnel peer removed from the live interface")
         print(f"{args.kiosk_id} revoked: its certificates are refused from now on ({count} enrolled)")
         return 0
     if args.command == "unlock-card":

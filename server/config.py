@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from certs.catalog import CATALOG, CertificateType
+from server.config_vpn import VpnSettings, parse_vpn
 from server.config_city import (ConfigError, Hours, RegistrySettings, parse_copies, parse_fees, parse_hours,
                                 parse_registry)
 
@@ -63,6 +64,7 @@ class ServerConfig:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     dev_now: datetime | None = None  # [dev].now: a fixed clock for tests and demos (development servers only)
     device_ca_key: Path | None = None  # [tls].device_ca_key: signs enrolled kiosks' certificates (else no enrolment)
+    vpn: "VpnSettings | None" = None  # [vpn]: the WireGuard network kiosks enrol into (server/vpn.py)
 
 
 def _resolve(base: Path, value: object, name: str) -> Path:
@@ -155,6 +157,7 @@ def load_config(path: str | Path) -> ServerConfig:
         registry=parse_registry(_table(data, "registry")),
         dev_now=dev_now,
         device_ca_key=_resolve(base, tls["device_ca_key"], "tls.device_ca_key") if "device_ca_key" in tls else None,
+        vpn=parse_vpn(base, data["vpn"]) if "vpn" in data else None,
     )
 
 

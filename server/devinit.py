@@ -79,7 +79,7 @@ def _leaf_usage(*, key_encipherment: bool) -> x509.KeyUsage:
                          encipher_only=False, decipher_only=False)
 
 
-def make_city_pki(tls_dir: Path, kiosk_ids: tuple[str, ...] = (KIOSK_ID,)) -> None:
+def make_city_pki(tls_dir: Path, kiosk_ids: tuple[str, ...] = (KIOSK_ID,), server_ips: tuple[str, ...] = ()) -> None:
     now = _now()
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name.from_rfc4514_string(CITY_CA_NAME)
@@ -92,8 +92,8 @@ def make_city_pki(tls_dir: Path, kiosk_ids: tuple[str, ...] = (KIOSK_ID,)) -> No
     server = _cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), server_key.public_key(),
                    ca_name, ca_key, serial=x509.random_serial_number(), not_before=now - dt.timedelta(days=1),
                    not_after=now + dt.timedelta(days=825), extensions=(
-                       x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       x509.SubjectAlternativeName([x509.DNSName("localhost")] + [
+                           x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", *server_ips)]),
                        x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
                        _leaf_usage(key_encipherment=False)))
     _write(tls_dir / "server.pem", _pem_cert(server))
@@ -171,7 +171,7 @@ def make_signing(signing_dir: Path) -> None:
     _write(signing_dir / "subject-ref.key", (secrets.token_hex(32) + "\n").encode(), secret=True)
 
 
-def devinit(directory: str | Path, *, force: bool = False) -> Path:
+def devinit(directory: str | Path, *, force: bool = False, server_ips: tuple[str, ...] = ()) -> Path:
     """Make the development world in ``directory``; returns the path of its server.toml."""
     root = Path(directory).resolve()
     existing = [name for name in _OUTPUTS if (root / name).exists()]
@@ -183,7 +183,7 @@ def devinit(directory: str | Path, *, force: bool = False) -> Path:
     for db_file in root.glob("server.db*"):  # its sessions and pseudonyms belong to the old keys
         db_file.unlink()
     root.mkdir(parents=True, exist_ok=True)
-    make_city_pki(root / "tls")
+    make_city_pki(root / "tls", server_ips=server_ips)  # server_ips: e.g. its tunnel address
     make_jpki(root / "jpki", root / "cards")
     make_signing(root / "signing")
     config = root / "server.toml"

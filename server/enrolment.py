@@ -28,7 +28,8 @@ from certs.enrolment import KIOSK_ID
 from server.db import iso, utcnow
 from server.devinit import kiosk_certificate
 from server.errors import ApiError
-from server.models_admin import EnrolmentToken, KioskCertificate, KioskCertificateCopy, KioskRecord
+from server.models_admin import (EnrolmentToken, KioskCertificate, KioskCertificateCopy, KioskRecord,
+                                 KioskTunnel)
 from server.services import Services
 
 log = logging.getLogger("server.enrolment")
@@ -111,14 +112,73 @@ def certificate_copy(certificate: x509.Certificate, source: str) -> KioskCertifi
                                 source=source)
 
 
-def enrol(svc: Services, token: str, csr_pem: str) -> dict:
-    """Check token and CSR, spend the token, sign the certificate; returns the reply body."""
+def _public_der(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _issued_before(db: Session, kiosk_id: str, csr: x509.CertificateSigningRequest) -> x509.Certificate | None:
+    """The unrevoked certificate already issued to this kiosk for the CSR's key (a retried enrolment), if any."""
+    wanted = _public_der(csr.public_key())
+    revoked = set(db.scalars(select(KioskCertificate.serial_hex).where(KioskCertificate.kiosk_id == kiosk_id,
+                                                                       KioskCertificate.revoked_at.is_not(None))))
+    for copy in db.scalars(select(KioskCertificateCopy).where(KioskCertificateCopy.kiosk_id == kiosk_id,
+                                                              KioskCertificateCopy.source == "enrolment")):
+        cert = x509.load_der_x509_certificate(copy.der)
+        if copy.serial_hex not in revoked and _public_der(cert.public_key()) == wanted:
+            return cert
+    return None
+
+
+def _reply(svc: Services, kiosk_id: str, cert: x509.Certificate, ca: x509.Certificate, vpn: dict | None) -> dict:
+    body = {"kiosk_id": kiosk_id, "certificate": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            "ca_certificate": ca.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            "serial": format(cert.serial_number, "x"),
+            "not_after": iso(cert.not_valid_after_utc.replace(tzinfo=None)),
+            "document_keys": [svc.signing_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")]}
+    if vpn is not None:
+        body["vpn"] = vpn
+    return body
+
+
+def _issue(svc: Services, db: Session, kiosk_id: str, csr: x509.CertificateSigningRequest, now, ca, ca_key):
+    cert = kiosk_certificate(kiosk_id, csr.public_key(), ca, ca_key, not_before=now - CLOCK_SKEW,
+                             days=CERTIFICATE_DAYS)
+    db.add(KioskCertificate(serial_hex=format(cert.serial_number, "x"), kiosk_id=kiosk_id, sha256=hashlib.sha256(
+        cert.public_bytes(serialization.Encoding.DER)).hexdigest(), issued_at=now,
+        not_after=cert.not_valid_after_utc.replace(tzinfo=None)))
+    db.add(certificate_copy(cert, "enrolment"))  # what its refund slips are checked with
+    return cert
+
+
+def _tunnel(svc: Services, db: Session, kiosk_id: str, wireguard_public_key: str | None) -> dict | None:
+    from server import vpn
+
+    if wireguard_public_key is None:
+        return None
+    return vpn.register_peer(db, svc.config, kiosk_id, wireguard_public_key)
+
+
+def enrol(svc: Services, token: str, csr_pem: str, wireguard_public_key: str | None = None) -> dict:
+    """Check token and CSR, spend the token, sign the certificate, register the WireGuard peer; the reply body.
+
+    The same token with a CSR for the key it already enrolled (a provisioning run killed before it stored the
+    answer) gets the same certificate again: one enrolment per token, whatever the retries."""
     hashed = token_hash(token)
     now = utcnow()
     with svc.sessions() as db:
         row = db.get(EnrolmentToken, hashed)
         if row is None:
             raise ApiError(401, "enrolment_token_invalid", "this enrolment token is not known")
+        if row.used_at is not None and row.voided_at is None:
+            csr = _checked_csr(csr_pem, row.kiosk_id)
+            again = _issued_before(db, row.kiosk_id, csr)
+            if again is not None:
+                ca, _ = _device_ca(svc)
+                vpn = _tunnel(svc, db, row.kiosk_id, wireguard_public_key)
+                db.commit()
+                log.info("kiosk enrolment repeated kiosk=%s serial=%x", row.kiosk_id, again.serial_number)
+                return _reply(svc, row.kiosk_id, again, ca, vpn)
         if row.used_at is not None or row.voided_at is not None:
             raise ApiError(409, "enrolment_token_used", "this enrolment token was already used or withdrawn")
         if row.expires_at < now:
@@ -132,19 +192,31 @@ def enrol(svc: Services, token: str, csr_pem: str) -> dict:
         if spent.rowcount != 1:
             db.rollback()
             raise ApiError(409, "enrolment_token_used", "this enrolment token was already used or withdrawn")
-        cert = kiosk_certificate(kiosk_id, csr.public_key(), ca, ca_key,
-                                 not_before=now - CLOCK_SKEW, days=CERTIFICATE_DAYS)
-        serial = format(cert.serial_number, "x")
-        pem = cert.public_bytes(serialization.Encoding.PEM)
-        not_after = cert.not_valid_after_utc.replace(tzinfo=None)
-        db.add(KioskCertificate(serial_hex=serial, kiosk_id=kiosk_id, sha256=hashlib.sha256(
-            cert.public_bytes(serialization.Encoding.DER)).hexdigest(), issued_at=now, not_after=not_after))
-        db.add(certificate_copy(cert, "enrolment"))  # what its refund slips are checked with
+        vpn = _tunnel(svc, db, kiosk_id, wireguard_public_key)
+        cert = _issue(svc, db, kiosk_id, csr, now, ca, ca_key)
         db.commit()
-    log.info("kiosk enrolled kiosk=%s serial=%s", kiosk_id, serial)
-    return {"kiosk_id": kiosk_id, "certificate": pem.decode("ascii"),
-            "ca_certificate": ca.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-            "serial": serial, "not_after": iso(not_after)}
+        if vpn is not None:
+            from server.vpn import sync_interface
+
+            sync_interface(svc.config, db)
+    log.info("kiosk enrolled kiosk=%s serial=%x", kiosk_id, cert.serial_number)
+    return _reply(svc, kiosk_id, cert, ca, vpn)
+
+
+def renew(svc: Services, kiosk_id: str, csr_pem: str) -> dict:
+    """A new certificate for the kiosk of a valid, unrevoked connection certificate (the caller checked it)."""
+    from server import vpn
+
+    now = utcnow()
+    with svc.sessions() as db:
+        csr = _checked_csr(csr_pem, kiosk_id)
+        ca, ca_key = _device_ca(svc)
+        cert = _issue(svc, db, kiosk_id, csr, now, ca, ca_key)
+        tunnel = db.get(KioskTunnel, kiosk_id)
+        reply_vpn = vpn.tunnel_reply(svc.config, tunnel) if tunnel is not None and svc.config.vpn else None
+        db.commit()
+    log.info("kiosk certificate renewed kiosk=%s serial=%x", kiosk_id, cert.serial_number)
+    return _reply(svc, kiosk_id, cert, ca, reply_vpn)
 
 
 def revoke_kiosk(db: Session, kiosk_id: str, staff_id: str, reason: str) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models import Base
@@ -116,3 +116,22 @@ class RefundPayment(Base):
     paid_at: Mapped[datetime] = mapped_column(DateTime)
     paid_by: Mapped[str] = mapped_column(String(64))
     basis: Mapped[str] = mapped_column(String(8))
+
+
+class KioskTunnel(Base):
+    """A kiosk's WireGuard peer: its public key and the tunnel address the server gave it (kept across a
+    re-enrolment, so the kiosk's address does not change)."""
+    __tablename__ = "kiosk_tunnels"
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(44), unique=True)
+    address: Mapped[str] = mapped_column(String(45), unique=True)
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class KioskReadiness(Base):
+    """The last readiness report kiosk-provision sent (the table as text: ids, checks, no personal data)."""
+    __tablename__ = "kiosk_readiness"
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ready: Mapped[bool] = mapped_column(Boolean)
+    report: Mapped[str] = mapped_column(String(20000))
+    received_at: Mapped[datetime] = mapped_column(DateTime)

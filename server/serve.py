@@ -64,11 +64,32 @@ def _uvicorn_config(app, config: ServerConfig) -> uvicorn.Config:
     )
 
 
-def serve(config: ServerConfig, workers: int = 1) -> None:
+class EnrolmentOnly:
+    """An ASGI wrapper that answers only the enrolment paths (404 to everything else): the listener on the network
+    kiosks enrol from, while the kiosk API itself is bound to the tunnel address."""
+
+    PATHS = ("/v1/enrolment", "/v1/enrolment/ca")
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("path") not in self.PATHS:
+            body = b'{"error":{"code":"not_found","message":"only enrolment is served here"}}'
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def serve(config: ServerConfig, workers: int = 1, only_enrolment: bool = False) -> None:
     """Serve until SIGTERM/SIGINT; ``workers`` > 1 forks more processes on the same socket (server/workers.py)."""
     if config.fault != "none":
         log.warning("DEVELOPMENT FAULT ENABLED: %s — never use this configuration with real kiosks", config.fault)
     app = create_app(config)
+    if only_enrolment:
+        app = EnrolmentOnly(app)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     # IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY on accepted connections only for a socket that says it is
     # TCP; without it every reply (headers, then body) waits ~40 ms for the client's delayed ACK.
@@ -80,9 +101,10 @@ def serve(config: ServerConfig, workers: int = 1) -> None:
     children: list[int] = []
     if workers > 1:
         sock.listen(2048)
-        app.state.services.sessions.kw["bind"].dispose()  # no connection may be shared with a child
-        children = fork_workers(workers - 1, lambda: uvicorn.Server(_uvicorn_config(create_app(config), config))
-                                .run(sockets=[sock]))
+        (app.app if only_enrolment else app).state.services.sessions.kw["bind"].dispose()  # no connection may be shared with a child
+        wrap = EnrolmentOnly if only_enrolment else (lambda a: a)
+        children = fork_workers(workers - 1, lambda: uvicorn.Server(_uvicorn_config(wrap(create_app(config)),
+                                                                                    config)).run(sockets=[sock]))
     server = _AnnouncingServer(_uvicorn_config(app, config), f"https://{host}:{port}")
     try:
         server.run(sockets=[sock])

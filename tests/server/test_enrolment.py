@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from certs.enrolment import PATH_ENROLMENT, Enrolled, enrol, make_key_and_csr
+from certs.enrolment import PATH_ENROLMENT, Enrolled, make_key_and_csr
+from provisioning.enrolment import enrol
+from certs.enrolment_payload import parse_payload
 from certs.wire import ProtocolError, ServerRefused
 from server.cli import main as cli
 from server.devinit import issue_kiosk_certificate
@@ -32,9 +34,9 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
 def new_token(dev_dir, kiosk_id: str, minutes: int = 60) -> str:
     code, out, _ = run_cli("enrol-token", "--config", str(dev_dir / "server.toml"), "--kiosk-id", kiosk_id,
-                           "--staff", "staff-0042", "--valid-minutes", str(minutes))
+                           "--staff", "staff-0042", "--valid-minutes", str(minutes), "--no-qr")
     assert code == 0
-    return out.strip()
+    return parse_payload(out.strip()).token
 
 
 def kiosk_client(server, tmp_path, key_pem: bytes, cert_pem: bytes) -> httpx.Client:

@@ -87,7 +87,8 @@ def _check_answer(response) -> None:
         assert isinstance(error["code"], str) and error["code"], response.text[:300]
 
 
-@schema.parametrize()
+# unpair revokes the fuzzing kiosk itself (every later call would be 403): tests/provisioning covers it.
+@schema.exclude(path=["/v1/enrolment/unpair"]).parametrize()
 @FUZZ
 def test_fuzz_as_generated(case, fuzz_server, kiosk):
     response = _call(case, kiosk, EXCLUDED)

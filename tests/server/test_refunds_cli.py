@@ -16,7 +16,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from certs.enrolment import enrol
+from certs.enrolment_payload import parse_payload
+from provisioning.enrolment import enrol
 from firmware.refund_slip import build_slip, load_device_key, render_slip
 from server.cli import main as cli
 from server.devinit import issue_kiosk_certificate
@@ -201,9 +202,9 @@ def test_refusals_say_why_and_change_nothing(books):
 
 def test_an_enrolled_kiosks_slip_verifies_before_it_reports_any_refund(books, tmp_path):
     server, config = books
-    code, token, _ = run("enrol-token", "--config", str(config), "--kiosk-id", "kiosk-refund-04", "--staff", STAFF)
+    code, payload, _ = run("enrol-token", "--config", str(config), "--kiosk-id", "kiosk-refund-04", "--staff", STAFF)
     assert code == 0
-    key_pem, _ = enrol(server.url, server.ca, token.strip(), "kiosk-refund-04")
+    key_pem, _ = enrol(server.url, server.ca, parse_payload(payload).token, "kiosk-refund-04")
     key = serialization.load_pem_private_key(key_pem, password=None)
     slip = build_slip(secrets.token_hex(16), 700, "kiosk-refund-04", dt.datetime.now(dt.timezone.utc), key)
     code, out, _ = run("verify", "--config", str(config), slip.code)
