@@ -15,6 +15,7 @@ from firmware.cashier import Cashier
 from firmware.clock import Clock, SystemClock
 from firmware.config import ConfigError, KioskConfig
 from firmware.controller import Kiosk, KioskSettings
+from firmware.health import HealthConfigError, box_health
 from firmware.journal import Journal
 from firmware.maintenance import Maintenance, parse_maintenance
 from firmware.refund_slip import load_device_key
@@ -52,7 +53,8 @@ class Assembled:
 
 
 def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | None = None) -> Assembled:
-    maintenance_settings = parse_maintenance(config.maintenance, config.source.name if config.source else "kiosk.toml")
+    source = config.source.name if config.source else "kiosk.toml"
+    maintenance_settings = parse_maintenance(config.maintenance, source)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     devices = build_devices(config.devices)
     journal = Journal(config.journal_path)
@@ -64,6 +66,10 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
     kiosk = Kiosk(settings, devices, server, journal, cashier, load_document_keys(config.document_keys),
                   clock or SystemClock(), audit)
     kiosk.slip_key = _slip_key(config)
+    try:  # the box's own power, disk, clock and temperature, read by the readiness check
+        kiosk.box_health = box_health(config.health, config.data_dir, kiosk.audit, source)
+    except HealthConfigError as exc:
+        raise ConfigError(str(exc)) from None
     return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings))
 
 

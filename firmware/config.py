@@ -41,6 +41,7 @@ class KioskConfig:
     source: Path | None = None
     screen: Mapping[str, Any] = field(default_factory=dict)  # [screen]: read and checked by screens/settings.py
     maintenance: Mapping[str, Any] = field(default_factory=dict)  # [maintenance]: checked by firmware.maintenance
+    health: Mapping[str, Any] = field(default_factory=dict)  # [health]: checked by firmware.health
 
     @property
     def journal_path(self) -> Path:
@@ -134,6 +135,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         control_socket=(r.base / control) if isinstance(control, str) else None, source=source,
         screen=dict(r.table(data, "screen", required=False)),
         maintenance=dict(r.table(data, "maintenance", required=False)),
+        health=dict(r.table(data, "health", required=False)),
     )
 
 

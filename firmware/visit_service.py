@@ -25,6 +25,9 @@ class ServiceSteps:
         d = self.devices
         if self.held_by_staff:
             return self.held_by_staff
+        box = getattr(self, "box_health", None)  # firmware.health: power, disk, clock, temperature (if enabled)
+        if box is not None and (reason := await box.reason()):
+            return reason
         if not d.signals.door_closed():
             return "door_open"
         if d.card_reader.state() in (ReaderState.NO_READER, ReaderState.FAULT):
