@@ -17,7 +17,8 @@ VENV=${VENV:-.venv}
 # espeak-ng: scripts/render_voice.py renders the voice prompts from the string catalogue (and its test).
 # fonts-noto-cjk, fonts-dejavu-core: the touchscreen's fonts for Chinese/Korean (IPAex has no Hangul and few
 #   simplified hanzi) and for Vietnamese diacritics (screens/fonts.py).
-PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
+# systemd: systemd-analyze and systemd-tmpfiles, which check the units in systemd/ offline (tests/systemd).
+PACKAGES=(systemd fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
           fonts-noto-cjk fonts-dejavu-core)
 
