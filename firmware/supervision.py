@@ -43,21 +43,24 @@ class Supervision:
         self._turn_before_start = kiosk.heartbeat
         self._status: str | None = None
         self._task: asyncio.Task | None = None
+        self._ui: Pulse | None = None
         self.is_ready = False
 
     def ui_pulse(self) -> Pulse:
         """A pulse for the UI's frame clock to beat (the touchscreen app calls it from Kivy's Clock)."""
         pulse = Pulse("ui")
+        self._ui = pulse
         if self.watchdog is not None:
             self.watchdog.add(pulse)
         return pulse
 
     async def ready(self, timeout_s: float = 60.0) -> None:
         """Wait for the controller's first turn (it handles the Tick that :meth:`Kiosk.start` queued, which runs
-        the readiness check), then tell systemd the kiosk is up, in service or not."""
+        the readiness check) and, with a screen, the UI's first frame-clock beat; then tell systemd the kiosk is
+        up, in service or not."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while self.kiosk.heartbeat == self._turn_before_start:
+        while self.kiosk.heartbeat == self._turn_before_start or (self._ui is not None and not self._ui.beats):
             if loop.time() > deadline:
                 raise TimeoutError("the controller did not turn after start-up")
             await asyncio.sleep(0.01)

@@ -29,9 +29,11 @@ class Pulse:
     def __init__(self, name: str, now: Callable[[], float] = time.monotonic):
         self.name, self._now = name, now
         self.last = now()
+        self.beats = 0
 
     def beat(self) -> None:
         self.last = self._now()
+        self.beats += 1
 
     def fresh(self, max_age_s: float) -> bool:
         return self._now() - self.last <= max_age_s
