@@ -18,7 +18,9 @@ VENV=${VENV:-.venv}
 # fonts-noto-cjk, fonts-dejavu-core: the touchscreen's fonts for Chinese/Korean (IPAex has no Hangul and few
 #   simplified hanzi) and for Vietnamese diacritics (screens/fonts.py).
 # systemd: systemd-analyze and systemd-tmpfiles, which check the units in systemd/ offline (tests/systemd).
-PACKAGES=(systemd fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
+# cage, xwayland, grim: the kiosk's display session (cage runs the app full screen; the test runs it on
+#   wlroots' headless backend and looks at it with grim: tests/screens/test_cage_session.py).
+PACKAGES=(systemd cage xwayland grim fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
           fonts-noto-cjk fonts-dejavu-core)
 
