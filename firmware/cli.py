@@ -61,7 +61,7 @@ async def _run_headless(config, scenario: str | None) -> int:
         config.control_socket.parent.mkdir(parents=True, exist_ok=True)
         commands = all_commands(kiosk)
         if testhooks.enabled():
-            commands.update(testhooks.test_commands(kiosk))  # TEST ONLY (firmware/testhooks.py)
+            commands.update(testhooks.hook_commands(kiosk))  # TEST ONLY (firmware/testhooks.py)
         control = ControlServer(config.control_socket, commands)
         await control.start()
     await supervision.ready()

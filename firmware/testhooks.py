@@ -20,7 +20,7 @@ def enabled(environ=None) -> bool:
     return (os.environ if environ is None else environ).get(ENV) == "1"
 
 
-def test_commands(kiosk) -> dict[str, Callable[[dict], Awaitable[dict]]]:
+def hook_commands(kiosk) -> dict[str, Callable[[dict], Awaitable[dict]]]:
     """``test_hang_controller``: the controller's next turn waits forever (the event loop runs on)."""
     original = kiosk._handle
     hung = asyncio.Event()
