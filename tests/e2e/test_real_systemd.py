@@ -48,9 +48,12 @@ def _lines(unit: Path, keys: tuple[str, ...]) -> list[str]:
 
 def _test_unit(config: Path, log: Path) -> str:
     real = REPO / "systemd/kiosk.service"
+    sandbox = _lines(real, SANDBOX)
+    if any(Path(d) in (REPO, *REPO.parents) for d in ("/tmp", "/var/tmp")):
+        sandbox.remove("PrivateTmp=yes")  # (a checkout under /tmp would vanish from the kiosk's own view)
     return "\n".join([
         "[Unit]", "Description=kiosk (headless) under a real systemd, for the test", *_lines(real, LIMITS),
-        "[Service]", *_lines(real, SUPERVISION), *_lines(real, SANDBOX),
+        "[Service]", *_lines(real, SUPERVISION), *sandbox,
         f"ReadWritePaths={config.parent}",
         f"WatchdogSec={WATCHDOG_S}s",
         f"ExecStart={sys.executable} -m firmware.cli --config {config} --headless",
