@@ -17,6 +17,7 @@ from firmware.cashier import Cashier
 from firmware.clock import Clock, SystemClock
 from firmware.config import ConfigError, KioskConfig
 from firmware.controller import Kiosk, KioskSettings
+from firmware.health import HealthConfigError, box_health
 from firmware.journal import Journal
 from firmware.maintenance import Maintenance, parse_maintenance
 from firmware.refund_slip import load_device_key
@@ -54,7 +55,8 @@ class Assembled:
 
 
 def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | None = None) -> Assembled:
-    maintenance_settings = parse_maintenance(config.maintenance, config.source.name if config.source else "kiosk.toml")
+    source = config.source.name if config.source else "kiosk.toml"
+    maintenance_settings = parse_maintenance(config.maintenance, source)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     devices = build_devices(config.devices)
     journal = Journal(config.journal_path)
@@ -72,6 +74,10 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
         from firmware.network import VpnState
 
         kiosk.link_check = VpnState(vpn_state).is_up
+    try:  # the box's own power, disk, clock and temperature, read by the readiness check
+        kiosk.box_health = box_health(config.health, config.data_dir, kiosk.audit, source)
+    except HealthConfigError as exc:
+        raise ConfigError(str(exc)) from None
     return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings))
 
 

@@ -23,6 +23,8 @@ from hal.simcontrol import ControlServer
 from firmware.assembly import assemble
 from firmware.config import ConfigError, load_config
 from firmware.headless import ScenarioError, all_commands, load_scenario, run_scenario
+from firmware.supervision import Supervision
+from firmware import testhooks
 
 
 def main(argv: list[str] | None = None, run_screens=None) -> int:
@@ -52,12 +54,17 @@ async def _run_headless(config, scenario: str | None) -> int:
     parts = assemble(config)
     kiosk = parts.kiosk
     steps = load_scenario(scenario, set(all_commands(kiosk))) if scenario else None
+    supervision = Supervision(kiosk)  # systemd: READY=1, STATUS=, the watchdog (nothing outside systemd)
     await kiosk.start()
     control = None
     if config.control_socket is not None:
         config.control_socket.parent.mkdir(parents=True, exist_ok=True)
-        control = ControlServer(config.control_socket, all_commands(kiosk))
+        commands = all_commands(kiosk)
+        if testhooks.enabled():
+            commands.update(testhooks.hook_commands(kiosk))  # TEST ONLY (firmware/testhooks.py)
+        control = ControlServer(config.control_socket, commands)
         await control.start()
+    await supervision.ready()
     try:
         if steps is not None:
             try:
@@ -77,6 +84,7 @@ async def _run_headless(config, scenario: str | None) -> int:
         await stop.wait()
         return 0
     finally:
+        await supervision.stop()
         if control is not None:
             await control.stop()
         await parts.close()

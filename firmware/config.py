@@ -42,6 +42,7 @@ class KioskConfig:
     screen: Mapping[str, Any] = field(default_factory=dict)  # [screen]: read and checked by screens/settings.py
     maintenance: Mapping[str, Any] = field(default_factory=dict)  # [maintenance]: checked by firmware.maintenance
     network: Mapping[str, Any] = field(default_factory=dict)  # [network] vpn_state: the tunnel monitor's state file
+    health: Mapping[str, Any] = field(default_factory=dict)  # [health]: checked by firmware.health
 
     @property
     def journal_path(self) -> Path:
@@ -136,6 +137,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         screen=dict(r.table(data, "screen", required=False)),
         maintenance=dict(r.table(data, "maintenance", required=False)),
         network=_network(r, r.table(data, "network", required=False)),
+        health=dict(r.table(data, "health", required=False)),
     )
 
 

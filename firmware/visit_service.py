@@ -47,6 +47,9 @@ class ServiceSteps:
             return "document_left_in_outlet"
         if d.notes.state().out_of_service or d.coins.state().out_of_service or self.cashier.unknown_state:
             return "cash_device"  # (unknown_state: a cash device could not tell what it took or paid; count first)
+        box = getattr(self, "box_health", None)  # firmware.health: power, disk, clock, temperature (if enabled)
+        if box is not None and (reason := await box.reason()):
+            return reason
         return None
 
     async def _go_out_of_service(self, reason: str) -> None:

@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 
 from firmware.assembly import assemble
 from firmware.config import ConfigError, KioskConfig
+from firmware.supervision import Supervision
 from screens import kivy_setup
 from screens.fonts import FontMissing, check_fonts
 from screens.settings import DEV_PANEL_WIDTH, all_simulated, parse_screen
@@ -39,6 +40,7 @@ async def run_kiosk_app(config: KioskConfig, automation: Callable[[object], Awai
     from screens.kiosk_app import KioskApp
 
     parts = assemble(config, clock=clock)
+    supervision = Supervision(parts.kiosk)  # systemd: READY=1, STATUS=, the watchdog (nothing outside systemd)
     await parts.kiosk.start()
     control = None
     if dev and config.control_socket is not None and automation is None:
@@ -46,7 +48,9 @@ async def run_kiosk_app(config: KioskConfig, automation: Callable[[object], Awai
         control = control_server(parts.kiosk, config.control_socket)
         await control.start()
     app = KioskApp(Bridge(parts.kiosk, parts.maintenance, dev_enabled=dev), settings)
-    app.parts = parts
+    app.parts, app.supervision = parts, supervision
+    frame_clock = _beat_with_the_frame_clock(supervision.ui_pulse())
+    ready = asyncio.ensure_future(supervision.ready())  # after recovery, the first readiness turn, a first frame
     result = None
     try:
         if automation is None:
@@ -64,7 +68,18 @@ async def run_kiosk_app(config: KioskConfig, automation: Callable[[object], Awai
             await app.async_run(async_lib="asyncio")
             await runner
     finally:
+        frame_clock.cancel()
+        ready.cancel()
+        await supervision.stop()
         if control is not None:
             await control.stop()
         await parts.close()
     return result
+
+
+def _beat_with_the_frame_clock(pulse):
+    """The watchdog's UI pulse beats from Kivy's Clock, which runs only while frames are made: a frozen screen
+    stops it, and with it the watchdog's pings (firmware/watchdog.py)."""
+    from kivy.clock import Clock
+
+    return Clock.schedule_interval(lambda dt: pulse.beat(), 0.5)

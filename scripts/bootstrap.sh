@@ -19,7 +19,11 @@ VENV=${VENV:-.venv}
 #   simplified hanzi) and for Vietnamese diacritics (screens/fonts.py).
 # wireguard-go, wireguard-tools, iproute2: the kiosk's VPN (firmware/network.py: wireguard-go where the kernel has
 #   no WireGuard module) and the tests that run it between network namespaces (tests/provisioning).
-PACKAGES=(fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev gcc python3-dev
+# systemd: systemd-analyze and systemd-tmpfiles, which check the units in systemd/ offline (tests/systemd).
+# cage, xwayland, grim: the kiosk's display session (cage runs the app full screen; the test runs it on
+#   wlroots' headless backend and looks at it with grim: tests/screens/test_cage_session.py).
+PACKAGES=(systemd cage xwayland grim fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev
+          gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
           fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2)
 

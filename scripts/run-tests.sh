@@ -5,7 +5,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 # The server tests start a throw-away PostgreSQL cluster: install Debian's package if it went missing since bootstrap.
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || VENV=$VENV scripts/bootstrap.sh
+{ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && command -v systemd-analyze >/dev/null \
+  && command -v cage >/dev/null; } \
+  || VENV=$VENV scripts/bootstrap.sh
 "$VENV/bin/python" -m pytest -q "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
