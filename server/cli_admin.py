@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace, db) -> int:
     from server import card_unlock, enrolment, issuance_log, ledger, refunds, statistics
+    from server.enrolment import AdminError
 
     if args.command == "enrol-token":
         from server import enrol_payload

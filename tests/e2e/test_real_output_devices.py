@@ -3,7 +3,6 @@ GPIO signals on gpiozero's mock PWM pins, the aplay voice on ALSA's null device.
 configuration."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from gpiozero import Device
 

@@ -3,7 +3,6 @@ scenario step."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import httpx

@@ -17,7 +17,7 @@ import pytest
 from hal.simcontrol import send
 from provisioning.layout import Layout
 from tests.provisioning.conftest import env
-from tests.support.netns import KIOSK_IP, SERVER_IP, NetPair, available
+from tests.support.netns import SERVER_IP, NetPair, available
 from tests.support.server_process import REPO, make_dev_world
 
 WHY_NOT = available()

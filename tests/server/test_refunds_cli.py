@@ -212,3 +212,4 @@ def test_an_enrolled_kiosks_slip_verifies_before_it_reports_any_refund(books, tm
     forged = build_slip(slip.transaction_id, 700, "kiosk-refund-04", dt.datetime.now(dt.timezone.utc),
                         load_device_key(server.dev_dir / "tls" / f"{KIOSK}-key.pem"))  # another kiosk's key
     assert run("verify", "--config", str(config), forged.code)[0] == 1
+
