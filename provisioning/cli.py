@@ -171,6 +171,11 @@ def unpair(layout: Layout, console: Console, force: bool) -> int:
     from certs.wire import ProtocolError, ServerRefused
     from provisioning import enrolment
 
+    owed = _money_still_held(layout.data_dir / "journal.sqlite")
+    if owed and not force:
+        console.print(f"not unpaired: the kiosk's journal still holds {owed}. Let the kiosk settle and deliver them "
+                      "(start it with the server reachable), or take them to the counter first; --force wipes anyway")
+        return 1
     if layout.device_cert.exists():
         try:
             enrolment.unpair(_server_url(layout), layout.ca, layout.device_cert, layout.device_key)
@@ -189,6 +194,27 @@ def unpair(layout: Layout, console: Console, force: bool) -> int:
     console.print(f"unpaired: wiped {', '.join(wiped) or 'no keys (none were left)'}; VPN config, queue and "
                   "state removed")
     return 0
+
+
+def _money_still_held(journal: Path) -> str:
+    """What the journal holds that the city's books do not have yet ('' if nothing): open transactions and results
+    not yet acknowledged by the server.  Read-only; a journal that does not exist holds nothing."""
+    import sqlite3
+
+    if not journal.exists():
+        return ""
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        still_open = db.execute("SELECT count(*) FROM transactions WHERE state != 'closed'").fetchone()[0]
+        try:
+            unsent = db.execute("SELECT count(*) FROM results WHERE delivered_at IS NULL").fetchone()[0]
+        except sqlite3.OperationalError:  # a journal from before the result outbox
+            unsent = 0
+    finally:
+        db.close()
+    parts = [f"{still_open} open transaction(s)" if still_open else "",
+             f"{unsent} result(s) the server has not acknowledged" if unsent else ""]
+    return " and ".join(p for p in parts if p)
 
 
 if __name__ == "__main__":

@@ -151,3 +151,18 @@ def test_a_server_that_cannot_be_reached_is_said_in_words(world, tmp_path):
     unreachable = dataclasses.replace(payload, url="https://127.0.0.1:9").text()
     done = provision(tmp_path / "k", "--payload", unreachable)
     assert done.returncode == 1 and "cannot reach the server" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_unpair_refuses_while_the_journal_holds_money_the_books_do_not_have(world, tmp_path):
+    from firmware.journal import Journal
+
+    root, done = run_whole(world, tmp_path, "kiosk-prov-11")
+    assert done.returncode == 0
+    layout = Layout(root)
+    layout.data_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(layout.data_dir / "journal.sqlite")
+    journal.open("cd" * 16, kiosk_id="kiosk-prov-11")  # a visit the power cut left open
+    journal.close()
+    refused = provision(root, "unpair")
+    assert refused.returncode == 1 and "1 open transaction" in refused.stdout
+    assert layout.device_key.exists() and (layout.data_dir / "journal.sqlite").exists()  # nothing wiped or revoked
