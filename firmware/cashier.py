@@ -35,6 +35,17 @@ SETTLE_BOUND_S = 6.0
 two seconds; a validator that has not settled by then cannot say what it took)."""
 
 
+@dataclass
+class FoundAtStart:
+    """What the acceptors said, as they started, that is in their boxes without a credit in the journal: notes the
+    validator holds in its stacker (or past VEND VALID) and coins the acceptor counted while the kiosk was down,
+    every value known.  Start-up recovery credits them to the one transaction a crash left open, which then owes
+    them back (:meth:`firmware.journal.Journal.recover`); anything else stays flagged for a count."""
+
+    notes: int = 0
+    coin_yen: int = 0
+
+
 @dataclass(frozen=True)
 class PayoutOutcome:
     """What a change or refund payout came to, in yen: ``paid`` by the hoppers, ``owed`` as a refund slip, and
@@ -61,6 +72,7 @@ class Cashier:
         self._refresh: asyncio.Task | None = None
         self.settle_bound_s = SETTLE_BOUND_S
         self.unknown_state = False  # a cash device could not tell what it took or paid: staff count before money
+        self.found_at_start = FoundAtStart()  # money the devices reported in their boxes as they started
 
     # ---- start-up ----------------------------------------------------------------------------------------------
 
@@ -219,10 +231,14 @@ class Cashier:
         elif isinstance(event, NoteNeedsReconciliation):
             self.journal.record_reconciliation("note_in_stacker_at_power_up", txn=self._open_txn(),
                                                device=event.device)
+            if event.in_stacker and self._txn is None:
+                self.found_at_start.notes += 1
         elif isinstance(event, CoinEventsLost):
             reason = "coin_events_unjournalled" if event.unjournalled else "coin_events_lost"
             self.journal.record_reconciliation(reason, txn=self._open_txn(), device=event.device,
                                                amount=event.amount)
+            if event.unjournalled and event.count and self._txn is None:  # every coin's value known
+                self.found_at_start.coin_yen += event.amount
         elif isinstance(event, CoinCounterMoved):
             self.journal.record_acceptor_counter(event.device, event.counter)
 

@@ -112,7 +112,13 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
     # ---- life cycle ----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        settlements = self.journal.recover()
+        # the devices first: what they say as they start (a note in the stacker, coins counted while the kiosk
+        # was down) is what recovery needs to settle a crashed visit without a guess
+        self.cashier.restore_from_journal()  # the acceptor's counter and the hoppers' coins, before they start
+        self._unstarted = await self.devices.start_each(self.device_sink)
+        for device in self._unstarted:
+            self.audit.emit("device.fault", device=device.name, state="not_started")
+        settlements = self.journal.recover(found=self.cashier.found_at_start)
         for s in settlements:
             self.audit.emit("recovery.settled", txn=s.transaction_id, settlement=s.kind.value,
                             refund_owed=s.refund_owed, reprint_owed=s.kind is SettlementKind.REPRINT_OWED)
@@ -125,10 +131,6 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
             # counted (maintenance puts it back in service)
             self.held_by_staff = self.held_by_staff or RECONCILIATION_HOLD
             self.devices.signals.set_beacon(True)
-        self.cashier.restore_from_journal()  # the acceptor's counter and the hoppers' coins, before they start
-        self._unstarted = await self.devices.start_each(self.device_sink)
-        for device in self._unstarted:
-            self.audit.emit("device.fault", device=device.name, state="not_started")
         self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
         self._spawn_forever(self._ticker(), "kiosk-ticker")

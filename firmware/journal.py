@@ -357,9 +357,35 @@ class Journal(CashDeviceRecords):
     def result_counts(self) -> dict[str, int]:
         return results.counts(self._db)
 
-    def recover(self, now: datetime | None = None) -> list[Settlement]:
-        """Settle every transaction a crash left open.  Run at start-up, before money is taken."""
-        return [self.settle(txn, now) for txn in self.open_transactions()]
+    def recover(self, now: datetime | None = None, found=None) -> list[Settlement]:
+        """Settle every transaction a crash left open.  Run at start-up, before money is taken.
+
+        ``found`` (a :class:`firmware.cashier.FoundAtStart`): what the acceptors said as they started lies in their
+        boxes without a credit.  When exactly one transaction is open it is that visit's money: the notes (as many
+        as the journal holds in escrow for it, largest first) and the coins are credited to it first, so the
+        settlement owes them back.  With no or several open transactions nothing is attributed (the flags the
+        cashier journalled stay for the count)."""
+        open_txns = self.open_transactions()
+        if found is not None and len(open_txns) == 1 and (found.notes or found.coin_yen):
+            self._credit_found(open_txns[0], found.notes, found.coin_yen, now)
+        return [self.settle(txn, now) for txn in open_txns]
+
+    def _credit_found(self, txn: str, notes: int, coin_yen: int, now: datetime | None) -> None:
+        with self._write() as cur:
+            self._require_open(cur, txn)
+            values = [a for (a,) in cur.execute("SELECT amount FROM events WHERE transaction_id = ? AND kind = "
+                                                "'note_escrowed' ORDER BY seq", (txn,))]
+            for (amount,) in cur.execute("SELECT amount FROM events WHERE transaction_id = ? AND (kind = "
+                                         "'note_returned' OR (kind = 'credit' AND json_extract(detail, '$.medium') "
+                                         "= 'note'))", (txn,)).fetchall():
+                if amount in values:
+                    values.remove(amount)
+            for n, value in enumerate(sorted(values, reverse=True)[:notes]):
+                self._insert(cur, txn, s.CREDIT, value, device="notes", ref=f"{txn}.found-note{n}",
+                             detail={"medium": "note", "reason": "found_at_start"}, at=now)
+            if coin_yen:
+                self._insert(cur, txn, s.CREDIT, coin_yen, device="coins", ref=f"{txn}.found-coins",
+                             detail={"medium": "coin", "reason": "found_at_start"}, at=now)
 
     def _facts(self, cur, txn: str) -> TransactionFacts:
         b = self._balance(cur, txn)

@@ -78,9 +78,11 @@ class NoteValidatorStateChanged(DeviceEvent):
 @dataclass(frozen=True)
 class NoteNeedsReconciliation(DeviceEvent):
     """The validator powered up with a note in the stacker: it may have been stored without a credit.
-    Recorded for the cash-box count; never credited by itself."""
+    Recorded for the cash-box count; never credited by itself.  (At start-up the kiosk's recovery may attribute a
+    note ``in_stacker`` to the one transaction whose journal holds that note in escrow: firmware.cashier.)"""
 
     detail: str
+    in_stacker: bool = False  # the validator says the note is in (or past the point of no return into) the box
 
 
 @runtime_checkable

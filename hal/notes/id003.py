@@ -96,6 +96,9 @@ class Id003NoteValidator:
             first = await self._request(f.STATUS_REQUEST)
             if first.code == f.VEND_VALID or first.code in _POWER_UPS:
                 await self._on_status(first)  # reconciliation for a note caught by the last power cut / restart
+            elif first.code == f.STACKING:  # a note on its way into the box when the kiosk stopped: the reset
+                await self._emit(NoteNeedsReconciliation(  # does not bring it back out
+                    self.name, "a note was stacking when the kiosk restarted", in_stacker=True))
             await self._reset()
             reply = await self._request(f.GET_CURRENCY_ASSIGN)
             self.table = self._check_table(reply)
@@ -298,7 +301,7 @@ class Id003NoteValidator:
             self._vend = "unexplained"
         if self._vend == "unexplained" and not self._vend_delivered:
             self._vend_delivered = await self._emit(NoteNeedsReconciliation(
-                self.name, "VEND VALID for a note this kiosk did not stack (restarted mid-note?)"))
+                self.name, "VEND VALID for a note this kiosk did not stack (restarted mid-note?)", in_stacker=True))
         if self._vend is None:
             self._credits += 1
             self._vend = NoteCredited(self.name, self._pending_stack, f"{self.name}-{self._boot}-{self._credits:06d}")
@@ -324,7 +327,7 @@ class Id003NoteValidator:
         if isinstance(vend, NoteCredited) and not self._vend_delivered and code not in _POWER_UPS:
             await self._emit(NoteNeedsReconciliation(
                 self.name, f"a {vend.value} yen note left VEND VALID ({f.STATUS_NAMES.get(code, hex(code))}) "
-                           "before its credit was recorded"))
+                           "before its credit was recorded", in_stacker=True))
         self._vend_delivered = False
 
     async def _on_power_up(self, code: int) -> None:
@@ -335,7 +338,9 @@ class Id003NoteValidator:
         detail = details.get(code, "powered up")
         if caught is not None:
             detail += f" (a {caught.value} yen note was not acknowledged)"
-        if (code in details or caught is not None) and not await self._emit(NoteNeedsReconciliation(self.name, detail)):
+        in_stacker = code == f.POWER_UP_BILL_IN_STACKER or caught is not None  # (past VEND VALID: it is stacked)
+        if (code in details or caught is not None) and not await self._emit(
+                NoteNeedsReconciliation(self.name, detail, in_stacker=in_stacker)):
             return  # not recorded: the validator keeps saying POWER UP, the next poll tries again
         if self.poller.running:  # at start, start() resets and configures
             await self._reset()

@@ -86,7 +86,8 @@ class SimNoteValidator:
         await self._report_state()
         if self._note_in_stacker_at_power_up:
             self._note_in_stacker_at_power_up = False
-            await self._emit(NoteNeedsReconciliation(self.name, "powered up with a note in the stacker"))
+            await self._emit(NoteNeedsReconciliation(self.name, "powered up with a note in the stacker",
+                                                     in_stacker=True))
 
     async def stop(self) -> None:
         self._started = False
@@ -252,7 +253,7 @@ class SimNoteValidator:
             detail = "powered up with a note in the stacker"
             if caught is not None:
                 detail += f" (a {caught.value} yen note was not acknowledged)"
-            await self._emit(NoteNeedsReconciliation(self.name, detail))
+            await self._emit(NoteNeedsReconciliation(self.name, detail, in_stacker=True))
 
     # -- inside --------------------------------------------------------------------------------------------------
 

@@ -166,3 +166,25 @@ def test_a_note_left_between_escrow_and_credit_is_flagged_with_its_value_for_the
     assert flags == [("reconciliation_needed", 1000)]
     assert journal.balance(TXN).refund_owed == 100  # flagged for the count, not owed on a guess
     assert_every_yen_in_one_bucket(journal)
+
+
+def test_a_note_the_validator_reports_in_its_stacker_at_start_is_owed_back_by_the_one_open_visit(journal):
+    from firmware.cashier import FoundAtStart
+
+    visit(journal)
+    journal.record_note_escrowed(TXN, value=1000, device="notes")  # stacked; the power died before its credit
+    (settlement,) = journal.recover(found=FoundAtStart(notes=1, coin_yen=200))
+    assert settlement.credited == 1200 and settlement.refund_owed == 1200  # the note and the coins, owed back
+    assert_every_yen_in_one_bucket(journal)
+
+
+def test_money_found_at_start_is_attributed_to_no_one_when_two_visits_were_open(journal):
+    from firmware.cashier import FoundAtStart
+
+    other = "ffeeddccbbaa99887766554433221100"
+    for txn in (TXN, other):
+        journal.open(txn, kiosk_id="kiosk-01")
+        journal.quote(txn, certificate="residence_record", copies=1, fee=300)
+        journal.record_note_escrowed(txn, value=1000, device="notes")
+    settlements = journal.recover(found=FoundAtStart(notes=1))
+    assert [s.credited for s in settlements] == [0, 0] and all(s.reconciliation_needed for s in settlements)
