@@ -14,8 +14,8 @@ cash box, their coins and their tray.  The invariants (see :class:`Outcome`):
 - yen unaccounted = (notes stacked + coins accepted − coins paid out, by the emulators) − (fees earned + fees
   held + refunds owed, by the journal) + (payouts of unknown outcome that a hopper count finds paid);
 - double paid = coins paid out beyond the payouts the journal paid or left unconfirmed;
-- unpaid pages = sheets the printer cut beyond the pages whose fee the journal holds (printed, or sent with their
-  outcome taken by the cut: the fee is then held for the counter);
+- unpaid pages = A4 sheets the printer cut beyond the pages whose fee the journal holds (printed, or sent with
+  their outcome taken by the cut: the fee is then held for the counter); a refund slip is no page;
 - missing on server = printed transactions without a result, a ledger row and an issuance-log entry.
 """
 from __future__ import annotations
@@ -355,6 +355,15 @@ def _settle(kiosk: Kiosk, journal: Path, timeout: float) -> str:
     raise AssertionError(f"the kiosk did not settle in {timeout:g} s (state {kiosk.state()})")
 
 
+A4_SHEET_ROWS = 1900
+"""A cut sheet with at least this many rows is an A4 certificate page (297 mm at 203 dpi is 2374 rows); a refund
+slip, receipt-sized, has far fewer and is no page of a certificate."""
+
+
+def certificate_sheets(printer) -> int:
+    return sum(1 for rows in printer.sheet_rows if rows >= A4_SHEET_ROWS)
+
+
 def run_case(case: Case, server: Server, dev_world: Path, work: Path, *, kill_at: int | None = None,
              when: str = "after", kill_after_s: float | None = None) -> Outcome:
     """Run ``case`` once: cut at commit ``kill_at`` (``when`` "after" or "before" it reaches the disk), or
@@ -459,11 +468,11 @@ def _check(case, world: World, server, journal: Path, kill_at, when, cut, writes
     unaccounted = money_in - (fees + owed - found_paid)
     double_paid = max(0, paid_out - journal_paid - unconfirmed)
     paid_pages = sum(pages[t] + unknown[t] for t, fee in txns if fee_of[t] >= fee and fee > 0)
-    unpaid_pages = max(0, world.printer.cuts - paid_pages)
+    unpaid_pages = max(0, certificate_sheets(world.printer) - paid_pages)
     missing = 0
     for t in asked:
         on_server = books(server.database, t)
-        if pages[t] or (world.printer.cuts and len(txns) == 1):
+        if pages[t] or (certificate_sheets(world.printer) and len(txns) == 1):
             if on_server.result is None or on_server.ledger is None or on_server.log_entries < 1 \
                     or on_server.result[1] != pages[t]:
                 missing += 1

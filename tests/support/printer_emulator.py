@@ -65,6 +65,8 @@ class PrinterEmulator:
         self.blocks_printed = 0
         self.blocks_lost = 0  # raster blocks received while the printer could not print, or thrown away at a stop
         self._cuts = 0
+        self._sheet_rows: list[int] = []  # rows on paper of each sheet cut, in order
+        self._rows_at_cut = 0
         self.queries: list[int] = []
         self.answered_inside_images = 0
         self.paper_out = False
@@ -259,6 +261,8 @@ class PrinterEmulator:
             self.cutter_error = True
         else:
             self._cuts += 1
+            self._sheet_rows.append(self._rows_printed - self._rows_at_cut)
+            self._rows_at_cut = self._rows_printed
             self._document_waiting = self.script.sheet_reaches_outlet
 
     def _busy(self) -> bool:
@@ -306,6 +310,14 @@ class PrinterEmulator:
         with self._lock:
             self._advance()
             return self._cuts
+
+    @property
+    def sheet_rows(self) -> list[int]:
+        """How many rows each sheet cut so far carries (an A4 page at 203 dpi has about 2374; a receipt-sized refund
+        slip well under half of that)."""
+        with self._lock:
+            self._advance()
+            return list(self._sheet_rows)
 
     @property
     def document_waiting(self) -> bool:
