@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bootstrapped
 
-.PHONY: run test bootstrap demo bench clean visit-table
+.PHONY: run test bootstrap demo bench clean visit-table matrix
 
 run: $(STAMP)
 	scripts/run-dev.sh
@@ -22,6 +22,11 @@ bench: $(STAMP)
 	$(PY) tests/bench/bench_server.py --workers 2
 
 bootstrap: $(STAMP)
+
+# the whole power-cut matrix: every visit of tests/support/powercut_cases.py cut at every journal commit and at
+# random times (about 14 min on 2 cores); prints the README's table
+matrix: $(STAMP)
+	$(PY) scripts/powercut_matrix.py
 
 # docs/visit-table.md is firmware/visit_table.py for people (tests/firmware/test_visit_table.py checks it is current)
 visit-table: $(STAMP)

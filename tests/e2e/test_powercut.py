@@ -6,8 +6,8 @@ tests/support/powercut.py):
 
 - hard, every cut: no yen vanished without a journal flag that names its amount for a count, no double payout,
   every printed certificate in the server's result, ledger and issuance log, the restarted kiosk settles;
-- issue #9's strict rule — 0 yen unaccounted, 0 pages printed unpaid — is checked too; the cuts that break it are
-  the known gaps below (xfail, with every failing cut's figures), so a fix shows as XPASS.
+- issue #9's strict rule: 0 yen unaccounted (money in the boxes = fees earned or held + refunds owed), 0 pages
+  printed unpaid.
 
 The default run cuts every commit of the cases in DEFAULT; ``KIOSK_FULL_MATRIX=1`` runs every case of
 tests/support/powercut_cases.py, with random cuts too (scripts/powercut_matrix.py prints the README's table).
@@ -24,11 +24,6 @@ from tests.support.powercut_matrix import CASES, WHENS, describe
 FULL = os.environ.get("KIOSK_FULL_MATRIX") == "1"
 DEFAULT = ("paid_with_change", "cancel_while_stacking", "card_lifted_while_paying")
 RANDOM_CUTS = 3
-KNOWN_GAPS = (
-    "money that reached a cash box between the device's report and the credit's commit (a note past STACK, coins "
-    "the acceptor took while the kiosk was down) is flagged for a count with its amount but owed to nobody; "
-    "a sheet cut and presented before its page_printed commit is refunded as unprinted (README: power-cut matrix)")
-
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
@@ -54,9 +49,8 @@ def counted(powercut_server, dev_world, tmp_path_factory):
 def _judge(outcomes) -> None:
     lost = [o for o in outcomes if not o.nothing_lost]
     assert not lost, "\n".join(describe(o) for o in lost)
-    strict = [o for o in outcomes if not o.ok]
-    if strict:
-        pytest.xfail(KNOWN_GAPS + ":\n" + "\n".join(describe(o) for o in strict))
+    strict = [o for o in outcomes if not o.ok]  # issue #9's rule: 0 yen unaccounted, 0 pages printed unpaid
+    assert not strict, "\n".join(describe(o) for o in strict)
 
 
 @pytest.mark.parametrize("name", list(CASES) if FULL else list(DEFAULT))
