@@ -132,3 +132,25 @@ def add_pi_default_input() -> None:
     from kivy.config import Config
 
     Config.set("input", "%(name)s", "probesysfs,provider=hidinput")
+
+
+class frozen_frames:
+    """``with frozen_frames():`` — Kivy's frame loop stops (its idle step waits) while the asyncio loop, the
+    controller and the devices go on: no frame, no Clock callback, no input.  Frames come again on leaving."""
+
+    def __enter__(self):
+        from kivy.base import EventLoop
+
+        self._loop, self._idle, self._thaw = EventLoop, EventLoop.async_idle, asyncio.Event()
+        idle, thaw = self._idle, self._thaw
+
+        async def frozen_idle():
+            await thaw.wait()
+            return await idle()
+
+        EventLoop.async_idle = frozen_idle
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.async_idle = self._idle
+        self._thaw.set()

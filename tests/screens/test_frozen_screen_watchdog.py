@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from screens.testing import wait_screen
+from screens.testing import frozen_frames, wait_screen
 from tests.support.notify_listener import NotifyListener
 
 INTERVAL = 2.0
 
 
 def test_a_frozen_frame_clock_stops_the_pings(gui_config, tmp_path, monkeypatch):
-    from kivy.base import EventLoop
     from screens.app import run_kiosk_app
 
     listener = NotifyListener(tmp_path / "notify.sock")
@@ -29,26 +28,15 @@ def test_a_frozen_frame_clock_stops_the_pings(gui_config, tmp_path, monkeypatch)
         while not listener.times("READY", "1"):
             await asyncio.sleep(0.05)
             assert time.monotonic() < started + 30, f"no READY=1 ({app.supervision.__dict__})"
-        thaw = asyncio.Event()
-        idle = EventLoop.async_idle
-
-        async def frozen_idle():
-            await thaw.wait()  # no frame, no Clock callback, no input; everything else still runs
-            return await idle()
-
         pinging = listener.times("WATCHDOG", "1")
         frozen_at = time.monotonic()
-        EventLoop.async_idle = frozen_idle
-        try:
+        with frozen_frames():
             while time.monotonic() - max(listener.times("WATCHDOG", "1") or [0.0]) <= INTERVAL:
                 await asyncio.sleep(0.05)
                 assert time.monotonic() < frozen_at + 3 * INTERVAL, "the pings went on with the screen frozen"
             last_ping = max(listener.times("WATCHDOG", "1"))
             stale = list(app.supervision.watchdog.stale)
             controller_alive = app.parts.kiosk.alive(INTERVAL / 2)
-        finally:
-            EventLoop.async_idle = idle
-            thaw.set()
         thawed_at = time.monotonic()
         while not [t for t in listener.times("WATCHDOG", "1") if t > thawed_at]:
             await asyncio.sleep(0.05)
