@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from firmware.journal import Journal
-from tests.e2e.test_restart import _command, _toml, _wait_state
+from tests.e2e.test_restart import _command, _pay_150_in_coins, _toml, _wait_state
 from tests.support.kiosk_session import kiosk_config_data
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,18 +138,7 @@ def test_real_systemd_starts_the_kiosk_restarts_it_on_a_hang_and_recovery_settle
         first_pid = manager.show("kiosk-test.service", "MainPID")
 
         assert _wait_state(sock, "idle")
-        _command(sock, "place_card", card="resident-a")
-        assert _wait_state(sock, "pin")
-        _command(sock, "enter_pin", pin="1234")
-        assert _wait_state(sock, "menu")
-        _command(sock, "choose", certificate="residence_record_copy")
-        assert _wait_state(sock, "options")
-        _command(sock, "options", copies=1)
-        assert _wait_state(sock, "confirm")
-        _command(sock, "confirm")
-        assert _wait_state(sock, "paying")
-        _command(sock, "insert_coin", value=100)
-        _command(sock, "insert_coin", value=50)
+        _pay_150_in_coins(sock)
         assert manager.show("kiosk-test.service", "StatusText").endswith(" in paying")
         journal = Journal(tmp_path / "kiosk" / "journal.sqlite")
         [txn] = journal.open_transactions()

@@ -60,6 +60,22 @@ def _wait_state(sock: Path, state: str, timeout: float = 20.0) -> bool:
     return False
 
 
+def _pay_150_in_coins(sock: Path) -> None:
+    """Drive the headless kiosk from idle to paying for 住民票の写し and put in 100 + 50 yen."""
+    _command(sock, "place_card", card="resident-a")
+    assert _wait_state(sock, "pin")
+    _command(sock, "enter_pin", pin="1234")
+    assert _wait_state(sock, "menu")
+    _command(sock, "choose", certificate="residence_record_copy")
+    assert _wait_state(sock, "options")
+    _command(sock, "options", copies=1)
+    assert _wait_state(sock, "confirm")
+    _command(sock, "confirm")
+    assert _wait_state(sock, "paying")
+    _command(sock, "insert_coin", value=100)
+    _command(sock, "insert_coin", value=50)
+
+
 def test_kill_after_credit_before_printing_settles_as_refund_owed(dev_world, server, tmp_path):
     sock = tmp_path / "sim.sock"
     data = kiosk_config_data(dev_world, tmp_path, server.url)
@@ -70,18 +86,7 @@ def test_kill_after_credit_before_printing_settles_as_refund_owed(dev_world, ser
     first = _start_kiosk(config)
     try:
         assert _wait_state(sock, "idle")
-        _command(sock, "place_card", card="resident-a")
-        assert _wait_state(sock, "pin")
-        _command(sock, "enter_pin", pin="1234")
-        assert _wait_state(sock, "menu")
-        _command(sock, "choose", certificate="residence_record_copy")
-        assert _wait_state(sock, "options")
-        _command(sock, "options", copies=1)
-        assert _wait_state(sock, "confirm")
-        _command(sock, "confirm")
-        assert _wait_state(sock, "paying")
-        _command(sock, "insert_coin", value=100)
-        _command(sock, "insert_coin", value=50)
+        _pay_150_in_coins(sock)
         assert send(sock, {"cmd": "state", "args": {}})["paid"] == 150
     finally:
         os.kill(first.pid, signal.SIGKILL)  # the power cut

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from firmware.journal import Journal
 from hal.simcontrol import send
-from tests.e2e.test_restart import _command, _toml, _wait_state
+from tests.e2e.test_restart import _command, _pay_150_in_coins, _toml, _wait_state
 from tests.support.kiosk_session import kiosk_config_data
 from tests.support.notify_listener import NotifyListener
 
@@ -59,18 +59,7 @@ def test_watchdog_sees_a_hung_controller_and_recovery_settles_the_money(dev_worl
             assert _pings_in_one_interval(listener) >= 2
 
             assert _wait_state(sock, "idle")
-            _command(sock, "place_card", card="resident-a")
-            assert _wait_state(sock, "pin")
-            _command(sock, "enter_pin", pin="1234")
-            assert _wait_state(sock, "menu")
-            _command(sock, "choose", certificate="residence_record_copy")
-            assert _wait_state(sock, "options")
-            _command(sock, "options", copies=1)
-            assert _wait_state(sock, "confirm")
-            _command(sock, "confirm")
-            assert _wait_state(sock, "paying")
-            _command(sock, "insert_coin", value=100)
-            _command(sock, "insert_coin", value=50)
+            _pay_150_in_coins(sock)
             assert send(sock, {"cmd": "state", "args": {}})["paid"] == 150
             assert any(s.startswith("in service, visit ") and s.endswith(" in paying") for s in listener.values("STATUS"))
 
