@@ -8,6 +8,20 @@ import pytest
 from firmware.clock import FakeClock
 
 
+async def pay_300_refused_and_refunded(k) -> str:
+    """Pay 300 yen in coins for a visit whose documents are refused; take the card and the refund; out of service."""
+    await k.to_payment()
+    for _ in range(3):
+        await k.do("insert_coin", value=100)
+    await k.wait("return_card")
+    txn = k.kiosk.visit.txn
+    await k.do("lift_card")
+    await k.wait("take_items")
+    await k.do("take_change")
+    await k.wait("out_of_service")
+    return txn
+
+
 def test_cancel_after_inserting_money_refunds_everything(run_kiosk):
     async def visit(k):
         hundreds = k.devices.hopper(100).coins_estimate()
@@ -92,15 +106,7 @@ def test_document_bound_to_another_resident_is_never_printed(run_kiosk, kiosk_co
     config = kiosk_config(faulty_server.url)
 
     async def visit(k):
-        await k.to_payment()
-        for _ in range(3):
-            await k.do("insert_coin", value=100)
-        await k.wait("return_card")
-        txn = k.kiosk.visit.txn
-        await k.do("lift_card")
-        await k.wait("take_items")
-        await k.do("take_change")
-        await k.wait("out_of_service")
+        txn = await pay_300_refused_and_refunded(k)
         return (k.kiosk.view.out_of_service_reason, k.journal.balance(txn), k.devices.printer.pages,
                 k.audit.recent, k.devices.signals.beacon())
 
@@ -231,15 +237,7 @@ def test_documents_that_are_not_what_was_paid_for_are_never_printed(run_kiosk, k
     config = kiosk_config(own.url)
 
     async def visit(k):
-        await k.to_payment()
-        for _ in range(3):
-            await k.do("insert_coin", value=100)
-        await k.wait("return_card")
-        txn = k.kiosk.visit.txn
-        await k.do("lift_card")
-        await k.wait("take_items")
-        await k.do("take_change")
-        await k.wait("out_of_service")
+        txn = await pay_300_refused_and_refunded(k)
         return k.journal.balance(txn), k.devices.printer.pages, k.audit.recent, k.kiosk.view.out_of_service_reason
 
     try:
