@@ -20,21 +20,18 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from certs import wire
-from hal.card import CardPlaced, CardRemoved
+from hal.card import CardRemoved
 from hal.events import DeviceEvent
 from hal.coins import CoinCounterMoved, CoinCredited, CoinEventsLost
-from hal.notes import NoteCredited, NoteEscrowed, NoteNeedsReconciliation
-from hal.printer import DocumentTaken
-from hal.signals import DoorClosed, DoorOpened
+from hal.notes import NoteCredited, NoteNeedsReconciliation
 from firmware.audit import AuditLog
 from firmware.clock import Clock
 from firmware.recovery import SettlementKind
 from firmware.result_outbox import ResultOutbox
 from firmware.server_client import ServerUnavailable
-from firmware.visit import (Visit, RESIDENT_STATES, Back, ChooseCertificate,
-                            ChooseLanguage, EnterPin, Intent, MoreTime, OfferView, SetOptions,
-                            SilenceVoice, TakeChange, VisitState, VisitView)
+from firmware.visit import (Visit, RESIDENT_STATES, EnterPin, Intent, OfferView, VisitState, VisitView)
 from firmware import visit_table
+from firmware.visit_actions import TableActions
 from firmware.visit_attention import CARD_LEFT, AttentionSteps
 from firmware.visit_payment import PaymentSteps
 from firmware.visit_refund import RefundSteps
@@ -76,7 +73,7 @@ class KioskSettings:
     readiness_every_s: float = 5.0
 
 
-class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps):
+class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps):
     def __init__(self, settings: KioskSettings, devices, server, journal, cashier, trusted_keys, clock: Clock,
                  audit: AuditLog | None = None):
         self.settings, self.devices, self.server, self.journal = settings, devices, server, journal
@@ -255,75 +252,6 @@ class Kiosk(SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps
             if inspect.isawaitable(outcome):
                 await outcome
             return
-
-    # the table's actions that are not steps of their own
-
-    async def _on_note_escrowed(self, event: NoteEscrowed) -> None:
-        await self.cashier.on_note_escrowed(event.value)
-
-    async def _on_cash_device_state(self, event) -> None:
-        await self._cash_device_failed(event.device, event.state.value)
-
-    async def _on_outlet_emptied(self, event: DocumentTaken) -> None:
-        # the certificate, and the refund slip once it has been printed into the outlet
-        await self._item_taken("document", *(("slip",) if self.visit.slip_printed else ()))
-
-    async def _on_change_taken(self, intent: TakeChange) -> None:
-        await self._item_taken("change")
-
-    async def _on_door_opened(self, event: DoorOpened) -> None:
-        self.audit.emit("door.opened")
-        await self._fault("door_open")
-
-    def _on_door_closed(self, event: DoorClosed) -> None:
-        self.audit.emit("door.closed")
-        self._next_readiness = 0.0
-
-    def _on_staff_call(self, item) -> None:
-        self._call_staff()
-
-    def _on_language(self, intent: ChooseLanguage) -> None:
-        self.language = intent.language
-        if self.state is not S.OUT_OF_SERVICE:
-            self._say(f"prompt.{self.state.value}")
-
-    def _on_silence(self, intent: SilenceVoice) -> None:
-        self.devices.voice.silence()
-
-    async def _on_card_placed(self, event: CardPlaced) -> None:
-        await self._begin_visit(event.kind)
-
-    def _on_card_placed_out_of_service(self, event: CardPlaced) -> None:
-        self._read_staff_card(event.kind)  # staff come when it is out of service: their card opens it
-
-    def _on_card_lifted_out_of_service(self, event: CardRemoved) -> None:
-        self._next_readiness = 0.0  # (a forgotten card lifted: back in service at the next tick)
-
-    async def _on_card_lifted_before_paying(self, event: CardRemoved) -> None:
-        self.audit.emit("visit.card_lifted", visit=self.visit.number, state=self.state.value)
-        self._abandon_operations()
-        await self._end_visit("card_lifted")
-
-    async def _on_card_returned(self, event: CardRemoved) -> None:
-        await self._after_card_returned()
-
-    def _on_enter_pin(self, intent: EnterPin) -> None:
-        self._activity()
-        self._enter_pin(intent)
-
-    def _on_choose(self, intent: ChooseCertificate) -> None:
-        self._activity()
-        self._choose(intent.certificate)
-
-    def _on_set_options(self, intent: SetOptions) -> None:
-        self._activity()
-        self._set_options(intent)
-
-    def _on_back(self, intent: Back) -> None:
-        self._enter(S.MENU if self.state is S.OPTIONS else S.OPTIONS)
-
-    def _on_more_time(self, intent: MoreTime) -> None:
-        self._arm_deadline()
 
     # ---- states --------------------------------------------------------------------------------------------
 
