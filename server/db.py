@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server import models_admin  # noqa: F401  (registers the administration tables on Base.metadata)
+from server import models_telemetry  # noqa: F401  (registers the telemetry, command and staff tables)
 from server.models import Base
 
 
