@@ -190,12 +190,19 @@ def _routes(app: FastAPI) -> None:
         return settled
 
     @app.post(wire.PATH_TELEMETRY, response_model=TelemetryReply, responses={**_COMMON, 409: _ERR})
-    def telemetry(kiosk: KioskDb, db: Db, body: TelemetryBatch) -> dict:
+    def telemetry(request: Request, svc: Svc, body: TelemetryBatch) -> dict:
         """A batch of the kiosk's events (stored once, in sequence) and gauges; the reply acknowledges the highest
-        sequence stored and carries the kiosk's remote commands (docs/kiosk-server-protocol.md, "Telemetry")."""
+        sequence stored and carries the kiosk's remote commands (docs/kiosk-server-protocol.md, "Telemetry").
+
+        The revocation check and the ingest share one session opened and closed in this one call: a connection is
+        never held while the request waits for another worker thread (with hundreds of kiosks reporting at once,
+        sessions held across FastAPI's thread hops exhausted the pool and stalled every request)."""
         from server.telemetry import ingest
 
-        return ingest(db, kiosk, body)
+        kiosk, serial = verified_certificate(request)
+        with svc.sessions() as db:
+            enrolment.refuse_if_revoked(db, kiosk, serial)
+            return ingest(db, kiosk, body)
 
     @app.post(PATH_ENROLMENT, status_code=201, response_model=EnrolmentReply,
               responses={**_COMMON, 409: _ERR, 410: _ERR, 503: _ERR})

@@ -20,7 +20,7 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,7 +86,8 @@ def _ingest(db: Session, kiosk: str, batch: TelemetryBatch, walls: list[datetime
     last = summary.last_seq or 0
     old = [e for e in batch.events if e.seq <= last]
     replayed = _check_replays(db, kiosk, old, last)
-    expected, stored = last + 1, 0
+    expected = last + 1
+    rows: list[dict] = []
     gap = False
     for event, wall in zip(batch.events, walls):
         if event.seq <= last:
@@ -94,14 +95,17 @@ def _ingest(db: Session, kiosk: str, batch: TelemetryBatch, walls: list[datetime
         if event.seq != expected:
             gap = True
             break
-        db.add(TelemetryEvent(kiosk_id=kiosk, seq=event.seq, boot_id=event.boot_id, monotonic_ms=event.monotonic_ms,
-                              wall_time=wall, corrected_time=_corrected(batch, event, now), received_at=now,
-                              kind=event.kind, fields=dict(event.fields)))
-        apply_event(summary, event.kind, event.fields, _corrected(batch, event, now) or wall)
+        corrected = _corrected(batch, event, now)
+        rows.append({"kiosk_id": kiosk, "seq": event.seq, "boot_id": event.boot_id, "monotonic_ms": event.monotonic_ms,
+                     "wall_time": wall, "corrected_time": corrected, "received_at": now, "kind": event.kind,
+                     "fields": dict(event.fields)})
+        apply_event(summary, event.kind, event.fields, corrected or wall)
         if event.kind == "command_done":
             _command_done(db, kiosk, event.fields, now)
         expected += 1
-        stored += 1
+    if rows:  # one multi-row INSERT (the unique (kiosk, seq) key still refuses a racing twin)
+        db.execute(insert(TelemetryEvent), rows)
+    stored = len(rows)
     summary.last_seq = expected - 1
     summary.last_seen = now
     summary.backlog = batch.backlog

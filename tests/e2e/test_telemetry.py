@@ -268,3 +268,35 @@ def test_no_personal_data_in_the_outbox_or_the_servers_events_after_visits(dev_w
         assert text not in sent, text
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
             assert text.encode(encoding) not in stored, (text, encoding)
+
+
+def test_vpn_down_and_up_from_the_tunnel_monitors_state_file_reach_the_city(dev_world, telemetry_server, kiosk_ids,
+                                                                           tmp_path):
+    from firmware.network import VpnState
+
+    server, sessions = telemetry_server
+    kiosk, state = kiosk_ids[3], VpnState(tmp_path / "vpn-state.json")
+    state.write(True, time.time())
+    data = config_for(dev_world, tmp_path, server.url, kiosk, **{"network.vpn_state": str(state.path)})
+
+    async def main():
+        async with KioskSession(data, tmp_path) as k:
+            await k.wait("idle", 10)
+            await asyncio.sleep(0.5)
+            state.write(False, time.time())  # the monitor saw the tunnel go down (telemetry still reaches the
+            await k.wait("out_of_service", 15)  # server here: loopback, no tunnel in this test)
+            assert k.kiosk.view.out_of_service_reason == "vpn"
+            state.write(True, time.time())
+            await k.wait("idle", 15)
+            for _ in range(100):
+                kinds = [row[3] for row in server_rows(sessions, kiosk)]
+                if "vpn_up" in kinds[kinds.index("vpn_down") if "vpn_down" in kinds else len(kinds):]:
+                    return kinds
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"vpn_down then vpn_up not stored: {kinds}")
+
+    kinds = asyncio.run(main())
+    down = kinds.index("vpn_down")
+    assert "out_of_service" in kinds[down:] and "vpn_up" in kinds[down:]
+    with sessions() as db:
+        assert db.get(KioskSummary, kiosk).vpn_up is True
