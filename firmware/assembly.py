@@ -1,6 +1,7 @@
 """Putting a kiosk together from its configuration: devices, server client, journal, cashier, trusted keys."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from datetime import datetime, timezone
@@ -57,6 +58,10 @@ class Assembled:
         await self.server.aclose()
         self.journal.close()
         if self.telemetry is not None:
+            try:
+                await asyncio.wait_for(self.telemetry.client.aclose(), 2.0)
+            except asyncio.TimeoutError:
+                log.warning("the telemetry connection did not close within 2 s")
             self.telemetry.outbox.close()
 
 
@@ -85,10 +90,10 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
     except HealthConfigError as exc:
         raise ConfigError(str(exc)) from None
     return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings),
-                     _telemetry(config, kiosk, server, source))
+                     _telemetry(config, kiosk, source))
 
 
-def _telemetry(config: KioskConfig, kiosk: Kiosk, server: ServerClient, source: str) -> Telemetry | None:
+def _telemetry(config: KioskConfig, kiosk: Kiosk, source: str) -> Telemetry | None:
     """The telemetry outbox, its watcher and its sender, inside the kiosk process (no unit of their own)."""
     try:
         settings = parse_telemetry(config.telemetry, source)
@@ -97,9 +102,11 @@ def _telemetry(config: KioskConfig, kiosk: Kiosk, server: ServerClient, source: 
     if not settings.enabled:
         return None
     outbox = TelemetryOutbox(config.telemetry_path, max_gauges=settings.max_gauges)
-    sender = TelemetrySender(outbox, server, kiosk, every_s=settings.send_every_s, batch_max=settings.batch_max)
+    client = ServerClient(config.server)  # its own connection: telemetry never queues behind, or stalls, a visit's
+    sender = TelemetrySender(outbox, client, kiosk, every_s=settings.send_every_s, batch_max=settings.batch_max)
     telemetry = Telemetry(outbox, kiosk, settings, journal_path=config.journal_path,
                           device_certificate=config.server.client_cert, sender=sender)
+    telemetry.client = client
     restore_remote_hold(outbox, kiosk)
     kiosk.audit.listeners.append(telemetry.on_audit)
     kiosk.event_taps.append(telemetry.on_device_event)

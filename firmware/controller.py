@@ -107,6 +107,7 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self.slip_key = None  # the device key that signs refund slips (set by the assembly)
         self.background: list[tuple[str, Callable[[], Awaitable]]] = []  # more tasks to run (telemetry; assembly)
         self.event_taps: list[Callable[[DeviceEvent], None]] = []  # see every device event (telemetry; assembly)
+        self._background_tasks: set[asyncio.Task] = set()
 
     # ---- life cycle ----------------------------------------------------------------------------------------
 
@@ -132,12 +133,16 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             self.devices.signals.set_beacon(True)
         self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
         for name, job in self.background:
-            self._spawn_forever(job(), name)
+            self._background_tasks.add(asyncio.create_task(job(), name=name))
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
         self._spawn_forever(self._ticker(), "kiosk-ticker")
         await self._queue.put(Tick())
 
     async def stop(self) -> None:
+        for task in self._background_tasks:  # telemetry: given 2 s to end, never waited for beyond (a network
+            task.cancel()                     # call cut mid-flight must not hold the kiosk's stop)
+        if self._background_tasks:
+            await asyncio.wait(self._background_tasks, timeout=2.0)
         for task in list(self._tasks) + ([self._runner] if self._runner else []):
             task.cancel()
         await asyncio.gather(*self._tasks, *([self._runner] if self._runner else []), return_exceptions=True)

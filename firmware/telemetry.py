@@ -103,6 +103,7 @@ class Telemetry:
         self.outbox, self.kiosk, self.settings = outbox, kiosk, settings
         self.journal_path, self.device_certificate = journal_path, device_certificate
         self.sender = sender  # woken when an event is written
+        self.client = None  # the sender's own server client (closed by the assembly)
         self._conditions: dict[str, str] = {}  # device name -> its last reported condition ("ok" or a state)
         self._paper = "unknown"
         self._vpn_up: bool | None = None
