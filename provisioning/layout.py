@@ -71,6 +71,10 @@ class Layout:
         return self.wireguard / "kiosk-vpn.conf"
 
     @property
+    def vpn_state(self) -> Path:  # the tunnel's health, written by kiosk-vpn.service (RuntimeDirectory=kiosk-vpn)
+        return self.root / "run" / "kiosk-vpn" / "state.json"
+
+    @property
     def network_file(self) -> Path:  # interface, address, routes, endpoint, health URL for firmware/network.py
         return self.wireguard / "kiosk-vpn.toml"
 

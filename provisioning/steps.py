@@ -164,7 +164,10 @@ class Provisioner:
 
     # ---- install ------------------------------------------------------------------------------------------
     def install(self) -> dict:
-        return install.install(self.layout)
+        try:
+            return install.install(self.layout)
+        except install.InstallError as exc:
+            raise StepFailed(f"{exc} — then run kiosk-provision --redo install") from None
 
     # ---- self-test ----------------------------------------------------------------------------------------
     def self_test(self) -> dict:
