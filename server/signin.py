@@ -64,7 +64,7 @@ def _b64(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "bad_request", f"{what} is not base64") from None
+        raise ApiError(422, "bad_request", f"{what} is not base64", {"fields": [what]}) from None
 
 
 def signin_jpki(svc: Services, kiosk_id: str, request: JpkiSignin) -> dict:
