@@ -42,7 +42,28 @@ class ResultOutcome:
     PARTIALLY_PRINTED = "partially_printed"  # some pages printed; reprint owed at the counter
     REFUNDED = "refunded"  # nothing printed; the money went back (or is owed back)
     FAILED = "failed"  # nothing printed and the document was rejected (audit follows)
-    ALL = frozenset({PRINTED, PARTIALLY_PRINTED, REFUNDED, FAILED})
+    ORDER = (PRINTED, PARTIALLY_PRINTED, REFUNDED, FAILED)
+    ALL = frozenset(ORDER)
+
+
+_VISIT_STATES = ("idle", "out_of_service", "reading", "pin", "menu", "options", "confirm", "paying", "issuing",
+                 "printing", "return_card", "take_items")
+RESULT_REASONS = (
+    "cancelled",  # the resident cancelled before anything printed
+    "timed_out",  # the resident walked away (inactivity) before anything printed
+    *(f"timeout_{state}" for state in _VISIT_STATES),  # a step did not finish in time in that state
+    "cash_device",  # a note or coin device failed: the money was refunded
+    "server_unavailable_refunded",  # the issuance could not be fetched: refunded
+    "server",  # the server refused the issuance (its code is in the kiosk's audit log)
+    "server_protocol_error",  # the server's reply broke the contract
+    "document_rejected",  # the documents failed the kiosk's checks (outcome failed)
+    "print_failed",  # the printer failed before the first page
+    "door_open",  # the service door opened during the visit
+    "internal_error",  # a fault of the kiosk's own software
+    "controller_fault",  # the visit's controller stopped and settled the money as a last resort
+    "other",  # a reason this list does not name (a kiosk sends it rather than a name the server would refuse)
+)
+"""The ``reason`` values of a result report (``POST /v1/issuances/{id}/result``); absent for ``printed``."""
 
 
 class ProtocolError(Exception):
