@@ -23,6 +23,11 @@ PATH_MENU = f"{API}/menu"
 PATH_QUOTES = f"{API}/quotes"
 PATH_ISSUANCES = f"{API}/issuances"
 
+PROTOCOL_VERSIONS = (1, 2)
+"""Version 2 (docs/kiosk-server-protocol.md, "Protocol version 2: fewer round trips") keeps every version-1 call
+and adds one: ``POST /v2/signin`` answers the session and the menu together."""
+PATH_SIGNIN_V2 = "/v2/signin"
+
 
 def path_result(transaction_id: str) -> str:
     return f"{PATH_ISSUANCES}/{transaction_id}/result"
@@ -159,3 +164,14 @@ class Quote:
                 or quote.pages < 1:
             raise ProtocolError("quote: copies, fees or pages are inconsistent")
         return quote
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The reply of ``POST /v2/signin``: the session and the resident's menu in one answer."""
+    session: Session
+    offers: list[Offer]
+
+    @classmethod
+    def parse(cls, data: Any) -> "SignedIn":
+        return cls(Session.parse(data), parse_menu(_field(data, "menu", dict, "sign-in")))
