@@ -86,13 +86,17 @@ def parse_error(status: int, data: Any) -> ServerRefused:
 class Challenge:
     nonce: str
     expires_at: str
+    expires_in_s: int | None = None  # the nonce's lifetime from the reply (servers before version 2: absent)
 
     @classmethod
     def parse(cls, data: Any) -> "Challenge":
         nonce = _field(data, "nonce", str, "challenge")
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", nonce):
             raise ProtocolError("challenge: nonce is not a URL-safe token")
-        return cls(nonce, _field(data, "expires_at", str, "challenge"))
+        lifetime = data.get("expires_in_s")
+        if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1):
+            raise ProtocolError("challenge: expires_in_s should be a positive int")
+        return cls(nonce, _field(data, "expires_at", str, "challenge"), lifetime)
 
 
 @dataclass(frozen=True)
