@@ -27,11 +27,13 @@ NONCE_REFUSALS = frozenset({"nonce_unknown", "nonce_expired", "nonce_reused"})
 
 class NonceKeeper:
     def __init__(self, server, clock: Clock, *, margin_s: float = 15.0, refresh_lead_s: float = 5.0,
-                 assumed_lifetime_s: float = 30.0, first_retry_s: float = 2.0, max_retry_s: float = 60.0):
+                 assumed_lifetime_s: float = 30.0, first_retry_s: float = 2.0, max_retry_s: float = 60.0,
+                 in_flight_wait_s: float = 3.0):
         self.server, self.clock = server, clock
         self.margin_s, self.refresh_lead_s = margin_s, refresh_lead_s
         self.assumed_lifetime_s = assumed_lifetime_s  # a reply without expires_in_s (a version-1 server)
         self.first_retry_s, self.max_retry_s = first_retry_s, max_retry_s
+        self.in_flight_wait_s = in_flight_wait_s  # a slow prefetch is not waited for longer: the sign-in asks itself
         self._held: wire.Challenge | None = None
         self._usable_until = 0.0
         self._fetching: asyncio.Future | None = None
@@ -46,7 +48,7 @@ class NonceKeeper:
         waited for (briefly: it is one round trip) rather than started again.  None: ask the server now."""
         if not self.usable() and self._fetching is not None and not self._fetching.done():
             try:
-                await asyncio.wait_for(asyncio.shield(self._fetching), self.margin_s)
+                await asyncio.wait_for(asyncio.shield(self._fetching), self.in_flight_wait_s)
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - a failed prefetch: the caller asks itself
                 pass
         challenge = self._held if self.usable() else None
