@@ -23,6 +23,11 @@ PATH_MENU = f"{API}/menu"
 PATH_QUOTES = f"{API}/quotes"
 PATH_ISSUANCES = f"{API}/issuances"
 
+PROTOCOL_VERSIONS = (1, 2)
+"""Version 2 (docs/kiosk-server-protocol.md, "Protocol version 2: fewer round trips") keeps every version-1 call
+and adds one: ``POST /v2/signin`` answers the session and the menu together."""
+PATH_SIGNIN_V2 = "/v2/signin"
+
 
 def path_result(transaction_id: str) -> str:
     return f"{PATH_ISSUANCES}/{transaction_id}/result"
@@ -102,13 +107,17 @@ def parse_error(status: int, data: Any) -> ServerRefused:
 class Challenge:
     nonce: str
     expires_at: str
+    expires_in_s: int | None = None  # the nonce's lifetime from the reply (servers before version 2: absent)
 
     @classmethod
     def parse(cls, data: Any) -> "Challenge":
         nonce = _field(data, "nonce", str, "challenge")
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", nonce):
             raise ProtocolError("challenge: nonce is not a URL-safe token")
-        return cls(nonce, _field(data, "expires_at", str, "challenge"))
+        lifetime = data.get("expires_in_s")
+        if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1):
+            raise ProtocolError("challenge: expires_in_s should be a positive int")
+        return cls(nonce, _field(data, "expires_at", str, "challenge"), lifetime)
 
 
 @dataclass(frozen=True)
@@ -180,3 +189,14 @@ class Quote:
                 or quote.pages < 1:
             raise ProtocolError("quote: copies, fees or pages are inconsistent")
         return quote
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The reply of ``POST /v2/signin``: the session and the resident's menu in one answer."""
+    session: Session
+    offers: list[Offer]
+
+    @classmethod
+    def parse(cls, data: Any) -> "SignedIn":
+        return cls(Session.parse(data), parse_menu(_field(data, "menu", dict, "sign-in")))

@@ -28,7 +28,7 @@ from server.errors import BodyGuard, ApiError, install_error_handlers
 from server.models import SessionRecord
 from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
                             IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
-                            SessionReply, Settled, SignedOut, SigninRequest)
+                            SessionMenuReply, SessionReply, Settled, SignedOut, SigninRequest)
 from server.schemas_enrolment import CaReply, EnrolmentReply, EnrolmentRequest, ReadinessReport, RenewalRequest
 from server.services import Services
 
@@ -156,7 +156,7 @@ def _routes(app: FastAPI) -> None:
 
     @app.get(wire.PATH_HEALTH, response_model=Health, responses=_COMMON)
     def health(kiosk: Kiosk) -> dict:
-        return {"status": "ok", "server_time": iso(utcnow())}
+        return {"status": "ok", "server_time": iso(utcnow()), "protocol_versions": list(wire.PROTOCOL_VERSIONS)}
 
     @app.post(wire.PATH_CHALLENGE, response_model=ChallengeReply, responses=_COMMON)
     def challenge(kiosk: Kiosk, svc: Svc, body: Annotated[Empty | None, Body()] = None) -> dict:
@@ -168,6 +168,15 @@ def _routes(app: FastAPI) -> None:
             return signin.signin_jpki(svc, kiosk, body)
         assert isinstance(body, CitizenCardSignin)
         return signin.signin_citizen_card(svc, kiosk, body)
+
+    @app.post(wire.PATH_SIGNIN_V2, response_model=SessionMenuReply, responses={**_COMMON, 403: _ERR, 503: _ERR})
+    def sign_in_with_menu(kiosk: Kiosk, svc: Svc, body: Annotated[SigninRequest, Body()]) -> dict:
+        """Protocol version 2: the same sign-in as ``POST /v1/signin`` (same nonce rules, same errors), answered
+        with the menu too, so the kiosk needs no ``GET /v1/menu``."""
+        reply = sign_in(kiosk, svc, body)
+        with svc.sessions() as db:
+            session = signin.current_session(db, f"Bearer {reply['session_token']}", kiosk)
+            return {**reply, "menu": issuing.menu(svc, db, session)}
 
     @app.post(wire.PATH_SIGNOUT, response_model=SignedOut, responses=_COMMON)
     def sign_out(session: SignedIn, db: Db, body: Annotated[Empty | None, Body()] = None) -> dict:

@@ -37,11 +37,13 @@ class ErrorDocument(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     server_time: str
+    protocol_versions: list[int] = Field(description="the protocol versions this server speaks")
 
 
 class ChallengeReply(BaseModel):
     nonce: str
     expires_at: str
+    expires_in_s: int = Field(description="the nonce's lifetime in seconds from this reply (no clock to compare)")
 
 
 class JpkiSignin(_Strict):
@@ -100,6 +102,11 @@ class HouseholdMember(BaseModel):
 class Menu(BaseModel):
     offers: list[Offer]
     household: list[HouseholdMember] = []
+
+
+class SessionMenuReply(SessionReply):
+    """``POST /v2/signin``: the session and the menu (what ``GET /v1/menu`` answers) in one reply."""
+    menu: Menu
 
 
 class QuoteRequest(_Strict):

@@ -44,7 +44,7 @@ def new_challenge(svc: Services, kiosk_id: str) -> dict:
     with svc.sessions() as db:
         db.add(Nonce(nonce=nonce, kiosk_id=kiosk_id, expires_at=expires, used_at=None))
         db.commit()
-    return {"nonce": nonce, "expires_at": iso(expires)}
+    return {"nonce": nonce, "expires_at": iso(expires), "expires_in_s": svc.config.lifetimes.nonce_s}
 
 
 def _spend_nonce(db: Session, nonce: str, kiosk_id: str) -> None:
