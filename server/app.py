@@ -169,7 +169,7 @@ def _routes(app: FastAPI) -> None:
         assert isinstance(body, CitizenCardSignin)
         return signin.signin_citizen_card(svc, kiosk, body)
 
-    @app.post(wire.PATH_SIGNIN_V2, response_model=SessionMenuReply, responses={**_COMMON, 403: _ERR, 503: _ERR})
+    @app.post(wire.PATH_SIGNIN_V2, response_model=SessionMenuReply, responses=_errors(503))
     def sign_in_with_menu(kiosk: Kiosk, svc: Svc, body: Annotated[SigninRequest, Body()]) -> dict:
         """Protocol version 2: the same sign-in as ``POST /v1/signin`` (same nonce rules, same errors), answered
         with the menu too, so the kiosk needs no ``GET /v1/menu``."""
