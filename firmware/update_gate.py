@@ -65,8 +65,11 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:  # a process that ended but was not reaped yet (a zombie) answers kill(0): it is not running
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return True
-    return True
 
 
 def _health(path: Path) -> dict | None:
