@@ -1,5 +1,5 @@
 """The kiosk's releases side by side (app-level A/B): ``<base>/releases/<version>/``, a ``current`` link that
-kiosk.service starts through, a ``previous`` link to the last good one, and the updater's record of what it is
+kiosk.service starts through (``/opt/kiosk/venv`` is a fixed link to ``current/venv``), a ``previous`` link to the last good one, and the updater's record of what it is
 trying (``<state>/state.json``) and what happened (``<state>/history.jsonl``, one JSON line per outcome).
 
 Every change is one atomic rename (a new link or file beside the old one, then ``os.replace``) followed by an
@@ -116,30 +116,29 @@ class Slots:
         _fsync_dir(link.parent)
 
     def unpack(self, bundle: Path, version: str, python: str = sys.executable) -> Path:
-        """The bundle into ``releases/<version>/`` (via a ``.partial`` folder renamed at the end); with a
-        ``wheels/`` folder, its own virtual environment installed offline from them."""
+        """The bundle into ``releases/<version>/``; with a ``wheels/`` folder, the release's own virtual
+        environment, installed offline from them, at its final path (a venv cannot be moved).  ``.complete`` is
+        written last: a folder without it is the leftover of a cut and is made again."""
         target = self.releases / version
-        if target.exists():
-            if (target / "release.json").exists():
-                return target  # unpacked by an earlier, interrupted run: the rename is the last step
-            shutil.rmtree(target)
-        partial = self.releases / f".{version}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
+        if (target / ".complete").exists():
+            return target  # unpacked by an earlier, interrupted run
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
         with tarfile.open(bundle, "r:gz") as tar:
-            tar.extractall(partial, filter="data")  # no absolute paths, no links out, no devices
-        manifest = json.loads((partial / "release.json").read_text(encoding="utf-8"))
+            tar.extractall(target, filter="data")  # no absolute paths, no links out, no devices
+        manifest = json.loads((target / "release.json").read_text(encoding="utf-8"))
         if manifest.get("version") != version:
-            shutil.rmtree(partial)
+            shutil.rmtree(target)
             raise SlotError(f"the bundle says it is {manifest.get('version')!r}, the signed name says {version}")
         if manifest.get("wheels"):
-            subprocess.run([python, "-m", "venv", str(partial / "venv")], check=True, timeout=600)
-            wheels = sorted(str(p) for p in (partial / "wheels").glob("*.whl"))
-            subprocess.run([str(partial / "venv/bin/python"), "-m", "pip", "install", "--no-index", "--no-deps",
-                            "--find-links", str(partial / "wheels"), *wheels], check=True, timeout=1800,
+            subprocess.run([python, "-m", "venv", str(target / "venv")], check=True, timeout=600)
+            wheels = sorted(str(p) for p in (target / "wheels").glob("*.whl"))
+            subprocess.run([str(target / "venv/bin/python"), "-m", "pip", "install", "--no-index", "--no-deps",
+                            "--find-links", str(target / "wheels"), *wheels], check=True, timeout=1800,
                            stdout=subprocess.DEVNULL)
-        os.replace(partial, target)
-        _fsync_dir(self.releases)
+        os.sync()
+        (target / ".complete").touch()
+        _fsync_dir(target)
         return target
 
     def prune(self, keep: int = 3) -> list[str]:
