@@ -74,7 +74,7 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
         from firmware.network import VpnState
 
         kiosk.link_check = VpnState(vpn_state).is_up
-    hold_dir = config.updates.get("hold_dir")
+    hold_dir = config.updates.get("hold_dir", "/run/kiosk-update" if Path("/run/kiosk-update").is_dir() else None)
     if isinstance(hold_dir, str):  # [updates] hold_dir: an update waits for this kiosk to be idle (update_hold.py)
         from firmware.update_hold import UpdateHold
 

@@ -6,8 +6,8 @@ kiosk's mTLS endpoint) and ``[updates]`` from kiosk.toml::
     base = "/opt/kiosk"               # releases/<version>/, current, previous
     state_dir = "/var/lib/kiosk-update"
     trusted_root = "update/root.json" # written by kiosk-provision at enrolment
-    hold_dir = "/run/kiosk/update"    # the updater asks, the kiosk answers when idle (firmware/update_hold.py)
-    health_file = "/run/kiosk/health.json"
+    hold_dir = "/run/kiosk-update"    # the updater asks, the kiosk answers when idle (firmware/update_hold.py)
+    health_file = "/run/kiosk-update/health.json"
     restart_command = ["systemctl", "restart", "kiosk.service"]
     log_command = ["journalctl", "-u", "kiosk.service", "-n", "60", "--no-pager", "-o", "cat"]
     start_timeout_s = 120   # READY=1 within this
@@ -42,9 +42,9 @@ def parse_window(text: str | None) -> tuple[dtime, dtime] | None:
 
 def load_update_settings(path: Path) -> UpdateSettings:
     config = load_config(path)
-    table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("updates")
+    table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("updates", {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{Path(path).name}: [updates] is missing")
+        raise ConfigError(f"{Path(path).name}: [updates] must be a table")
     base = Path(path).resolve().parent
 
     def p(key: str, default: str) -> Path:
@@ -58,14 +58,14 @@ def load_update_settings(path: Path) -> UpdateSettings:
 
     gate = GateSettings(
         restart_command=tuple(table.get("restart_command", ["systemctl", "restart", "kiosk.service"])),
-        health_file=p("health_file", "/run/kiosk/health.json"),
+        health_file=p("health_file", "/run/kiosk-update/health.json"),
         log_command=tuple(table.get("log_command", ["journalctl", "-u", "kiosk.service", "-n", "60", "--no-pager",
                                                     "-o", "cat"])),
         start_timeout_s=seconds("start_timeout_s", 120), gate_timeout_s=seconds("gate_timeout_s", 300),
         settle_s=seconds("settle_s", 30), check_server=table.get("check_server", True) is not False)
     return UpdateSettings(
         endpoint=config.server, slots=Slots(p("base", "/opt/kiosk"), p("state_dir", "/var/lib/kiosk-update")),
-        trusted_root=p("trusted_root", "update/root.json"), hold_dir=p("hold_dir", "/run/kiosk/update"),
+        trusted_root=p("trusted_root", "update/root.json"), hold_dir=p("hold_dir", "/run/kiosk-update"),
         gate=gate, window=parse_window(table.get("window")), hold_wait_s=seconds("hold_wait_s", 3600),
         time_sync_flag=p("time_sync_flag", "/run/systemd/timesync/synchronized"),
         use_kernel_clock=table.get("use_kernel_clock", True) is not False)

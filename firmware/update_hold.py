@@ -1,6 +1,6 @@
 """The kiosk's side of "never during a visit": the updater asks, the kiosk answers when it is safe.
 
-The updater writes ``<hold_dir>/request.json``.  At its next readiness tick in which it is idle or out of service
+The updater writes ``<hold_dir>/request.json`` (``/run/kiosk-update``, tmpfiles ``root:kiosk 0770``).  At its next readiness tick in which it is idle or out of service
 (never inside a visit) the kiosk, if every device is well, goes out of service with the reason ``updating`` —
 residents see "not available" and no new visit starts — and, once its journal holds no open transaction (so no
 money in escrow and none owed to a resident still at the kiosk), writes ``<hold_dir>/ready.json``.  Only then does
