@@ -12,7 +12,7 @@ kiosk's mTLS endpoint) and ``[updates]`` from kiosk.toml::
     log_command = ["journalctl", "-u", "kiosk.service", "-n", "60", "--no-pager", "-o", "cat"]
     start_timeout_s = 120   # READY=1 within this
     gate_timeout_s = 300    # every gate check passed within this
-    settle_s = 30           # and still the same process this much later
+    settle_s = 20           # and still the same process this much later (the kiosk is out of service meanwhile)
     hold_wait_s = 3600      # how long to wait for the kiosk to be idle (a visit in progress) before deferring
 """
 from __future__ import annotations
@@ -62,7 +62,7 @@ def load_update_settings(path: Path) -> UpdateSettings:
         log_command=tuple(table.get("log_command", ["journalctl", "-u", "kiosk.service", "-n", "60", "--no-pager",
                                                     "-o", "cat"])),
         start_timeout_s=seconds("start_timeout_s", 120), gate_timeout_s=seconds("gate_timeout_s", 300),
-        settle_s=seconds("settle_s", 30), check_server=table.get("check_server", True) is not False)
+        settle_s=seconds("settle_s", 20), check_server=table.get("check_server", True) is not False)
     return UpdateSettings(
         endpoint=config.server, slots=Slots(p("base", "/opt/kiosk"), p("state_dir", "/var/lib/kiosk-update")),
         trusted_root=p("trusted_root", "update/root.json"), hold_dir=p("hold_dir", "/run/kiosk-update"),

@@ -42,7 +42,7 @@ class GateSettings:
     log_command: tuple[str, ...] = ()
     start_timeout_s: float = 120.0
     gate_timeout_s: float = 300.0
-    settle_s: float = 30.0
+    settle_s: float = 20.0
     check_server: bool = True
 
 
