@@ -96,8 +96,12 @@ class Updater:
                                clock_synchronised_check(self.s.time_sync_flag, self.s.use_kernel_clock))
         try:
             offered = source.latest(running)
+            warnings = source.warnings()
+            if warnings:  # a signature about to run out bricks updates later (rauc #781): said now, every night
+                self.say(f"kiosk-update: WARNING: {', '.join(warnings)}")
+                self.slots.record(outcome="warning", warnings=warnings)
             if offered is None:
-                return {"outcome": "up_to_date", "running": running, "warnings": source.warnings()}
+                return {"outcome": "up_to_date", "running": running, "warnings": warnings}
             failed = state.get("failed", {}).get(offered.version)
             if failed and (failed.get("gate") or failed.get("count", 0) >= ATTEMPTS):
                 return {"outcome": "known_bad", "version": offered.version, "reason": failed.get("reason")}

@@ -106,3 +106,16 @@ def test_an_unsynchronised_clock_does_not_judge_expiry_and_says_so(rig):
     result = _refused(rig, "clock_not_synchronised")
     assert "cannot be judged" in result["words"]
     _untouched(rig)
+
+
+def test_a_rotated_root_is_followed_by_a_kiosk_that_pinned_the_old_one(rig):
+    from tests.support.update_rig import kiosk_server
+
+    assert kiosk_server("keygen", "--out", rig.keys / "root-2027.key").returncode == 0
+    done = kiosk_server("rotate-root", "--repo", rig.repo, "--old-root-key", rig.key("root"),
+                        "--new-root-key", rig.keys / "root-2027.key")
+    assert done.returncode == 0 and "root version 2" in done.stdout, done.stderr
+    rig.publish("1.1.0")
+    assert _outcome(rig.update("check"))["outcome"] == "committed"  # pinned root 1 → verified root 2 → 1.1.0
+    trusted = json.loads((rig.base / "state" / "tuf" / "metadata" / "root.json").read_text())
+    assert trusted["signed"]["version"] == 2
