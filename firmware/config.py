@@ -43,6 +43,7 @@ class KioskConfig:
     maintenance: Mapping[str, Any] = field(default_factory=dict)  # [maintenance]: checked by firmware.maintenance
     network: Mapping[str, Any] = field(default_factory=dict)  # [network] vpn_state: the tunnel monitor's state file
     health: Mapping[str, Any] = field(default_factory=dict)  # [health]: checked by firmware.health
+    updates: Mapping[str, Any] = field(default_factory=dict)  # [updates]: read by firmware.update_cli (hold_dir here)
 
     @property
     def journal_path(self) -> Path:
@@ -139,6 +140,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         maintenance=dict(r.table(data, "maintenance", required=False)),
         network=_network(r, r.table(data, "network", required=False)),
         health=dict(r.table(data, "health", required=False)),
+        updates=dict(r.table(data, "updates", required=False)),
     )
 
 

@@ -93,6 +93,7 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._entered_at = clock.now()
         self._next_readiness = 0.0
         self.out_of_service_reason: str | None = None
+        self.update_hold = None  # firmware.update_hold.UpdateHold, when [updates] hold_dir is configured
         self.held_by_staff: str | None = None  # maintenance / staff_hold: out of service until staff release it
         self.staff_card_check: Callable[[str | None], bool] | None = None  # set by firmware.maintenance
         self.link_check: Callable[[], bool] | None = None  # the tunnel is up (firmware.network.VpnState; assembly)
@@ -324,6 +325,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             self._next_readiness = now + self.settings.readiness_every_s
             await self._start_unstarted()
             reason = await self._readiness()
+            if reason is None and self.update_hold is not None:  # asked to hold for an update (never in a visit)
+                reason = self.update_hold.reason(self.journal)
             if reason and (self.state is S.IDLE or reason != self.out_of_service_reason):
                 await self._go_out_of_service(reason)  # (out of service already: the reason may have changed)
             elif not reason and self.state is S.OUT_OF_SERVICE:

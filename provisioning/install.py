@@ -33,12 +33,15 @@ FILES = (
     ("kiosk.service", "etc/systemd/system/kiosk.service"),
     ("kiosk-vpn.service", "etc/systemd/system/kiosk-vpn.service"),
     ("kiosk.target", "etc/systemd/system/kiosk.target"),
+    ("kiosk-update.service", "etc/systemd/system/kiosk-update.service"),
+    ("kiosk-update.timer", "etc/systemd/system/kiosk-update.timer"),
+    ("kiosk-update-recover.service", "etc/systemd/system/kiosk-update-recover.service"),
     ("udev/60-kiosk.rules", "etc/udev/rules.d/60-kiosk.rules"),
     ("tmpfiles.d/kiosk.conf", "etc/tmpfiles.d/kiosk.conf"),
     ("journald.conf.d/kiosk.conf", "etc/systemd/journald.conf.d/kiosk.conf"),
     ("system.conf.d/kiosk-watchdog.conf", "etc/systemd/system.conf.d/kiosk-watchdog.conf"),
 )
-ENABLE = ("kiosk.service", "kiosk-vpn.service", "kiosk.target")
+ENABLE = ("kiosk.service", "kiosk-vpn.service", "kiosk.target", "kiosk-update.timer", "kiosk-update-recover.service")
 # the kiosk takes tty1 (kiosk.service Conflicts=getty@tty1.service): no login prompt is ever shown
 MASK = ("getty@tty1.service",)
 SOFTWARE = Path("opt/kiosk/venv/bin/kiosk")  # what the units start (kiosk.service ExecStart=)

@@ -59,6 +59,10 @@ class Layout:
         return self.etc / "signing" / "document-pub.pem"
 
     @property
+    def update_root(self) -> Path:  # the city's TUF root from the enrolment reply: what kiosk-update trusts
+        return self.etc / "update" / "root.json"
+
+    @property
     def wireguard(self) -> Path:
         return self.etc / "wireguard"
 

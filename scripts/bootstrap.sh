@@ -52,5 +52,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[server,devices,ui,dev]"
+"$VENV/bin/python" -m pip install -q -e ".[server,devices,ui,dev,updates]"
 echo "bootstrap: ready ($VENV)"

@@ -240,6 +240,10 @@ def _routes(app: FastAPI) -> None:
         sync_interface(svc.config, db)
         return {"kiosk_id": kiosk, "revoked_certificates": count}
 
+    from server.updates_api import add_routes as add_update_routes
+
+    add_update_routes(app, Kiosk, Svc)  # the TUF repository of kiosk releases (server/updates_api.py)
+
 
 def openapi_json(app: FastAPI | None = None) -> str:
     """The OpenAPI document as committed in docs/openapi.json."""

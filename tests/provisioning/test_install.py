@@ -20,6 +20,9 @@ def test_install_writes_the_repositorys_appliance_files_into_the_tree(tmp_path):
     for source, target in (("kiosk.service", "etc/systemd/system/kiosk.service"),
                            ("kiosk-vpn.service", "etc/systemd/system/kiosk-vpn.service"),
                            ("kiosk.target", "etc/systemd/system/kiosk.target"),
+                           ("kiosk-update.service", "etc/systemd/system/kiosk-update.service"),
+                           ("kiosk-update.timer", "etc/systemd/system/kiosk-update.timer"),
+                           ("kiosk-update-recover.service", "etc/systemd/system/kiosk-update-recover.service"),
                            ("udev/60-kiosk.rules", "etc/udev/rules.d/60-kiosk.rules"),
                            ("tmpfiles.d/kiosk.conf", "etc/tmpfiles.d/kiosk.conf"),
                            ("journald.conf.d/kiosk.conf", "etc/systemd/journald.conf.d/kiosk.conf"),
@@ -28,7 +31,7 @@ def test_install_writes_the_repositorys_appliance_files_into_the_tree(tmp_path):
         assert (tmp_path / target).stat().st_mode & 0o777 == 0o644
     # the reference server is a city's test rig, never a kiosk
     assert not (tmp_path / "etc/systemd/system/kiosk-server.service").exists()
-    assert result["files"] == 8 and "kiosk.target" in result["units"]
+    assert result["files"] == 11 and "kiosk.target" in result["units"]
 
 
 def test_the_tree_boots_into_the_kiosk_with_no_login_prompt(tmp_path):
@@ -36,7 +39,8 @@ def test_the_tree_boots_into_the_kiosk_with_no_login_prompt(tmp_path):
     units = tmp_path / "etc/systemd/system"
     assert os.readlink(units / "default.target") == "/etc/systemd/system/kiosk.target"
     wants = {p.name for p in (units / "kiosk.target.wants").iterdir()}
-    assert wants == {"kiosk.service", "kiosk-vpn.service"}
+    assert wants == {"kiosk.service", "kiosk-vpn.service", "kiosk-update-recover.service"}
+    assert (units / "timers.target.wants" / "kiosk-update.timer").is_symlink()  # the nightly update check
     assert os.readlink(units / "getty@tty1.service") == "/dev/null"  # masked: tty1 is the kiosk's
 
 

@@ -22,9 +22,10 @@ UNITS = REPO / "systemd"
 ANALYZE = shutil.which("systemd-analyze")
 # what the kiosk image installs (kiosk-provision and the Debian packages cage, wireguard-tools)
 IMAGE_COMMANDS = ("usr/bin/cage", "opt/kiosk/venv/bin/kiosk", "opt/kiosk/venv/bin/kiosk-server",
-                  "opt/kiosk/venv/bin/python", "usr/bin/wg", "bin/bash")
-TARGETS = {"kiosk.service": 2.5, "kiosk-vpn.service": 2.5, "kiosk-server.service": 2.0}
-ALL_UNITS = sorted(p.name for p in UNITS.iterdir() if p.suffix in (".service", ".target"))
+                  "opt/kiosk/venv/bin/python", "opt/kiosk/venv/bin/kiosk-update", "usr/bin/wg", "bin/bash")
+TARGETS = {"kiosk.service": 2.5, "kiosk-vpn.service": 2.5, "kiosk-server.service": 2.0,
+           "kiosk-update.service": 2.5, "kiosk-update-recover.service": 2.5}
+ALL_UNITS = sorted(p.name for p in UNITS.iterdir() if p.suffix in (".service", ".target", ".timer"))
 
 
 
@@ -55,7 +56,8 @@ def _analyze(image: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_units_are_the_expected_roles():
-    assert ALL_UNITS == ["kiosk-server.service", "kiosk-vpn.service", "kiosk.service", "kiosk.target"]
+    assert ALL_UNITS == ["kiosk-server.service", "kiosk-update-recover.service", "kiosk-update.service",
+                         "kiosk-update.timer", "kiosk-vpn.service", "kiosk.service", "kiosk.target"]
 
 
 @pytest.mark.parametrize("unit", ALL_UNITS)
