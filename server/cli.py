@@ -1,6 +1,7 @@
 """``kiosk-server``: devinit (a development world), serve (HTTPS with mTLS), openapi (the API document), and the
 staff and audit commands of :mod:`server.cli_admin` (enrol-token, revoke-kiosk, unlock-card, verify-log, ledger,
-report, refunds, refund-paid), and verify (:mod:`server.cli_verify`: a saved or scanned certificate, or a refund
+report, refunds, refund-paid), the dashboard's (:mod:`server.cli_dashboard`: dashboard,
+staff-add, kiosk-ward), and verify (:mod:`server.cli_verify`: a saved or scanned certificate, or a refund
 slip)."""
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from server import cli_admin, cli_verify
+from server import cli_admin, cli_dashboard, cli_verify
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,11 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     api = commands.add_parser("openapi", help="write the OpenAPI document")
     api.add_argument("--output", "-o", type=Path, default=None, help="file to write (default: stdout)")
     cli_admin.add_commands(commands)
+    cli_dashboard.add_commands(commands)
     cli_verify.add_command(commands)
     args = parser.parse_args(argv)
 
     if args.command in cli_admin.COMMANDS:
         return cli_admin.run(args)
+    if args.command in cli_dashboard.COMMANDS:
+        return cli_dashboard.run(args)
     if args.command == "verify":
         return cli_verify.run(args)
 
