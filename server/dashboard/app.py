@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server import staff as staff_mod
 from server.config import ServerConfig
-from server.dashboard.i18n import LANGUAGES, ago, jst, translate
+from server.dashboard.i18n import LANGUAGES, ago, code_label, jst, translate
 from server.db import utcnow
 
 HERE = Path(__file__).parent
@@ -79,6 +79,8 @@ class Dashboard:
         html = self.env.get_template(template).render(
             t=lambda key, **f: translate(lang, key, **f), lang=lang, staff=staff, now=now, jst=jst,
             ago=lambda moment: ago(lang, moment, now), path=request.url.path,
+            code=lambda c: code_label(lang, c), codes=lambda cs: "、".join(code_label(lang, c) for c in cs)
+            if lang == "ja" else ", ".join(code_label(lang, c) for c in cs),
             here=quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), safe=""),
             **context)
         return HTMLResponse(html, status_code=status)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-ROW, LABEL_W, BAR_W, VALUE_W = 28, 190, 330, 90
+ROW, LABEL_W, BAR_W, VALUE_W = 28, 170, 290, 80
 
 
 def bars(items: list[tuple[str, int]], title: str, unit: str = "") -> Markup:

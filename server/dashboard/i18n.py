@@ -127,6 +127,34 @@ WORDS: dict[str, tuple[str, str]] = {
     "lang_other": ("English", "日本語"),
 }
 
+# Codes kiosks send (events, out-of-service reasons, faults), as staff read them; an unknown code shows as is.
+CODES: dict[str, tuple[str, str]] = {
+    "paper_low": ("用紙残りわずか", "paper low"), "paper_out": ("用紙切れ", "out of paper"),
+    "cover_open": ("カバー開", "cover open"), "door_opened": ("扉開", "door opened"),
+    "cash_box_removed": ("金庫取外し", "cash box removed"), "cash_box_full": ("金庫満杯", "cash box full"),
+    "hopper_low": ("釣銭少", "hopper low"), "hopper_empty": ("釣銭切れ", "hopper empty"),
+    "stacker_near_full": ("紙幣収納ほぼ満杯", "stacker nearly full"), "device_fault": ("機器障害", "device fault"),
+    "device_recovered": ("機器復旧", "device recovered"), "staff_call": ("職員呼出し", "staff call"),
+    "staff_call_acknowledged": ("呼出し応答", "staff call acknowledged"),
+    "out_of_service": ("休止", "out of service"), "back_in_service": ("稼働再開", "back in service"),
+    "refund_owed": ("返金未払い", "refund owed"), "vpn_down": ("VPN切断", "VPN down"), "vpn_up": ("VPN接続", "VPN up"),
+    "vpn": ("VPN切断", "VPN down"), "under_voltage": ("電圧低下", "under-voltage"),
+    "overheated": ("高温", "overheated"), "disk_full": ("ディスク容量不足", "disk nearly full"),
+    "clock_not_synchronised": ("時刻未同期", "clock not synchronised"), "printer_offline": ("プリンタ停止",
+                                                                                     "printer offline"),
+    "card_reader": ("カードリーダー障害", "card reader fault"), "cash_device": ("入金機障害", "cash device fault"),
+    "card_left_on_reader": ("カード置忘れ", "card left on reader"), "staff": ("職員が休止", "taken out by staff"),
+    "recovery": ("起動時の復旧", "start-up recovery"), "certificate_expiring": ("証明書期限間近",
+                                                                              "certificate expiring"),
+}
+
+
+def code_label(lang: str, code: str | None) -> str:
+    if not code:
+        return ""
+    pair = CODES.get(code)
+    return code if pair is None else pair[1 if lang == "en" else 0]
+
 
 def translate(lang: str, key: str, **fields) -> str:
     pair = WORDS.get(key)
