@@ -22,6 +22,7 @@ PATH_SIGNOUT = f"{API}/signout"
 PATH_MENU = f"{API}/menu"
 PATH_QUOTES = f"{API}/quotes"
 PATH_ISSUANCES = f"{API}/issuances"
+PATH_TELEMETRY = f"{API}/telemetry"
 
 
 def path_result(transaction_id: str) -> str:

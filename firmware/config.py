@@ -43,10 +43,15 @@ class KioskConfig:
     maintenance: Mapping[str, Any] = field(default_factory=dict)  # [maintenance]: checked by firmware.maintenance
     network: Mapping[str, Any] = field(default_factory=dict)  # [network] vpn_state: the tunnel monitor's state file
     health: Mapping[str, Any] = field(default_factory=dict)  # [health]: checked by firmware.health
+    telemetry: Mapping[str, Any] = field(default_factory=dict)  # [telemetry]: checked by firmware.telemetry
 
     @property
     def journal_path(self) -> Path:
         return self.data_dir / "journal.sqlite"
+
+    @property
+    def telemetry_path(self) -> Path:
+        return self.data_dir / "telemetry.sqlite"
 
 
 class _Reader:
@@ -138,6 +143,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         maintenance=dict(r.table(data, "maintenance", required=False)),
         network=_network(r, r.table(data, "network", required=False)),
         health=dict(r.table(data, "health", required=False)),
+        telemetry=dict(r.table(data, "telemetry", required=False)),
     )
 
 
