@@ -2,9 +2,10 @@
 
 It reads ``kiosk_summaries`` and ``telemetry_events`` (written by the telemetry ingest) and inserts
 ``kiosk_commands`` rows, which the kiosks pick up on their next telemetry exchange.  Gauges are read as the
-summary holds them: ``paper`` (a percentage or a state code: ok / low / out), ``hopper_coins`` (coins per
-denomination, or one count), ``cash_box_notes`` (notes in the cash box) and ``cash_box_capacity``; open fault
-codes such as ``paper_out`` or ``cash_box_full`` count too.  Only ids, codes, counts and amounts.
+kiosk sends them (:mod:`firmware.telemetry`): ``paper`` (ok / low / out / unknown, or a percentage),
+``hopper_<yen>`` (coins in each hopper), ``notes_in_box`` (notes in the cash box), ``backlog``; open faults are
+``device:state`` codes (``printer:paper_out``) as :mod:`server.telemetry_summary` keeps them.  Only ids, codes,
+counts and amounts.
 """
 from __future__ import annotations
 
@@ -50,14 +51,18 @@ class KioskView:
     need_code: str = "ok"
 
 
+def _has(faults: list, state: str) -> bool:
+    return any(f == state or f.endswith(":" + state) for f in faults)
+
+
 def _paper(gauges: dict, faults: list) -> tuple[str, int | None]:
     value = gauges.get("paper")
-    if "paper_out" in faults or value == "out":
+    if _has(faults, "paper_out") or value == "out":
         return "out", 0 if isinstance(value, (int, float)) else None
     percent = int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     if percent is not None:
         return ("out" if percent <= 0 else "low" if percent <= 15 else "ok"), percent
-    if "paper_low" in faults or value == "low":
+    if _has(faults, "paper_low") or value == "low":
         return "low", None
     return ("ok", None) if value == "ok" else ("unknown", None)
 
@@ -77,8 +82,12 @@ def _view(summary: KioskSummary | None, kiosk_id: str, ward: str | None, now: da
         view.reason, view.vpn_up, view.backlog = summary.out_of_service_reason, summary.vpn_up, summary.backlog or 0
         view.faults = [str(f) for f in (summary.open_faults or [])]
         view.paper, view.paper_percent = _paper(gauges, view.faults)
-        view.coins, view.notes = _count(gauges.get("hopper_coins")), _count(gauges.get("cash_box_notes"))
+        hoppers = [_count(v) for k, v in gauges.items() if k.startswith("hopper_") and k[7:].isdigit()]
+        hoppers = [n for n in hoppers if n is not None]
+        view.coins = sum(hoppers) if hoppers else _count(gauges.get("hopper_coins"))
+        view.notes = _count(gauges.get("notes_in_box", gauges.get("cash_box_notes")))
         view.notes_capacity = _count(gauges.get("cash_box_capacity"))
+        view.backlog = max(view.backlog, _count(gauges.get("backlog")) or 0)
         view.staff_call_since = summary.staff_call_since
     view.silent = view.last_seen is None or now - view.last_seen > silent_after
     view.call_acknowledged = "ack_staff_call" in view.pending

@@ -144,15 +144,18 @@ CODES: dict[str, tuple[str, str]] = {
                                                                                      "printer offline"),
     "card_reader": ("カードリーダー障害", "card reader fault"), "cash_device": ("入金機障害", "cash device fault"),
     "card_left_on_reader": ("カード置忘れ", "card left on reader"), "staff": ("職員が休止", "taken out by staff"),
-    "recovery": ("起動時の復旧", "start-up recovery"), "certificate_expiring": ("証明書期限間近",
+    "recovery": ("起動時の復旧", "start-up recovery"), "kiosk_started": ("起動", "kiosk started"),
+    "command_done": ("遠隔操作を実行", "remote command done"), "printer_paper_out": ("用紙切れ", "out of paper"),
+    "printer_cover_open": ("カバー開", "cover open"), "cert_expiry_ahead": ("証明書期限間近", "certificate expiring"), "certificate_expiring": ("証明書期限間近",
                                                                               "certificate expiring"),
 }
 
 
 def code_label(lang: str, code: str | None) -> str:
+    """A code in words; a fault ``device:state`` (``printer:paper_out``) by its state when that is known."""
     if not code:
         return ""
-    pair = CODES.get(code)
+    pair = CODES.get(code) or CODES.get(code.rsplit(":", 1)[-1])
     return code if pair is None else pair[1 if lang == "en" else 0]
 
 

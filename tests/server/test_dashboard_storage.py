@@ -131,13 +131,14 @@ def test_the_fleet_puts_the_kiosk_that_needs_staff_first(db):
     admin = staff.create_account(db, "admin-01", "admin", PASSWORD)
     now = utcnow()
     _summary(db, "kiosk-a-ok")
-    _summary(db, "kiosk-b-paper", open_faults=["paper_out"], gauges={"paper": 0}, in_service=False,
+    _summary(db, "kiosk-b-paper", open_faults=["printer:paper_out"], gauges={"paper": "out"}, in_service=False,
              out_of_service_reason="paper_out")
     _summary(db, "kiosk-c-silent", last_seen=now - timedelta(minutes=30))
     _summary(db, "kiosk-d-call", staff_call_since=now - timedelta(minutes=2))
-    _summary(db, "kiosk-e-low", gauges={"paper": 10})
+    _summary(db, "kiosk-e-low", gauges={"paper": "low", "hopper_100": 12, "hopper_10": 3})
     views = fleet.fleet(db, admin, now)
     assert [(v.kiosk_id, v.need_code) for v in views] == [
         ("kiosk-d-call", "staff_call"), ("kiosk-b-paper", "paper_out"), ("kiosk-c-silent", "silent"),
         ("kiosk-e-low", "low"), ("kiosk-a-ok", "ok")]
     assert views[1].paper == "out" and views[4].paper == "ok" and views[3].paper == "low"
+    assert views[3].coins == 15  # the hoppers' coins together (gauges hopper_<yen>)

@@ -81,6 +81,20 @@ def place_kiosk(config: Path, kiosk_id: str, ward: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def new_kiosk(dev_dir: Path, kiosk_id: str) -> None:
+    """A device certificate for another kiosk in the development world (signed by its CA)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from server.devinit import issue_kiosk_certificate
+
+    tls = dev_dir / "tls"
+    if not (tls / f"{kiosk_id}.pem").exists():
+        ca = x509.load_pem_x509_certificate((tls / "ca.pem").read_bytes())
+        ca_key = serialization.load_pem_private_key((tls / "ca-key.pem").read_bytes(), password=None)
+        issue_kiosk_certificate(tls, kiosk_id, ca, ca_key)
+
+
 def browser_available() -> bool:
     return CHROMEDRIVER.exists() and CHROMIUM.exists() and shutil.which(str(CHROMIUM)) is not None
 
@@ -113,3 +127,58 @@ def wait_for(predicate, timeout: float, step: float = 0.2):
         if time.monotonic() - start > timeout:
             raise AssertionError(f"not within {timeout} s")
         time.sleep(step)
+
+
+class SimulatedKiosk:
+    """A headless kiosk process (``firmware.cli --headless``, simulated devices) with its own certificate, sending
+    its telemetry to the real server; driven through its simulator control socket, stopped by PID."""
+
+    def __init__(self, dev_dir: Path, work: Path, server_url: str, kiosk_id: str, telemetry: dict | None = None):
+        from hal.simcontrol import send
+        from tests.support.kiosk_session import kiosk_config_data
+        from tests.support.powercut import _toml
+
+        self._send = send
+        work.mkdir(parents=True, exist_ok=True)
+        self.sock = Path(tempfile.mkdtemp(prefix="kd-sim-")) / "sim.sock"  # a Unix socket path is short
+        tls = dev_dir / "tls"
+        data = kiosk_config_data(dev_dir, work, server_url, **{
+            "kiosk.id": kiosk_id, "kiosk.control_socket": str(self.sock),
+            "server.client_cert": str(tls / f"{kiosk_id}.pem"), "server.client_key": str(tls / f"{kiosk_id}-key.pem"),
+            **({"telemetry": telemetry} if telemetry else {})})
+        config = work / "kiosk.toml"
+        config.write_text(_toml(data), encoding="utf-8")
+        self.output = work / "kiosk.out"
+        with open(self.output, "w") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "firmware.cli", "--config", str(config),
+                                             "--headless"], cwd=REPO, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: self.state() in ("idle", "out_of_service"), 60)
+        except AssertionError:
+            self.stop()
+            raise RuntimeError("the simulated kiosk did not start:\n" + self.output.read_text()[-3000:]) from None
+
+    def request(self, cmd: str, **args) -> dict:
+        return self._send(self.sock, {"cmd": cmd, "args": args}, timeout=5)
+
+    def state(self) -> str | None:
+        try:
+            return self.request("state").get("state")
+        except (OSError, ConnectionError, ValueError):
+            return None
+
+    def do(self, cmd: str, **args) -> None:
+        reply = self.request(cmd, **args)
+        assert reply.get("ok", True) and "error" not in reply, reply
+
+    def beacon_on(self) -> bool:
+        return "beacon on" in str(self.request("status").get("devices", {}).get("signals", ""))
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
