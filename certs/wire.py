@@ -22,6 +22,7 @@ PATH_SIGNOUT = f"{API}/signout"
 PATH_MENU = f"{API}/menu"
 PATH_QUOTES = f"{API}/quotes"
 PATH_ISSUANCES = f"{API}/issuances"
+PATH_TELEMETRY = f"{API}/telemetry"
 
 PROTOCOL_VERSIONS = (1, 2)
 """Version 2 (docs/kiosk-server-protocol.md, "Protocol version 2: fewer round trips") keeps every version-1 call

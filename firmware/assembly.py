@@ -22,6 +22,9 @@ from firmware.journal import Journal
 from firmware.maintenance import Maintenance, parse_maintenance
 from firmware.refund_slip import load_device_key
 from firmware.server_client import ServerClient
+from firmware.telemetry import Telemetry, parse_telemetry
+from firmware.telemetry_outbox import TelemetryOutbox
+from firmware.telemetry_sender import TelemetrySender, restore_remote_hold
 
 log = logging.getLogger("kiosk.assembly")
 
@@ -47,11 +50,14 @@ class Assembled:
     journal: Journal
     server: ServerClient
     maintenance: Maintenance | None = None
+    telemetry: Telemetry | None = None
 
     async def close(self) -> None:
         await self.kiosk.stop()
         await self.server.aclose()
         self.journal.close()
+        if self.telemetry is not None:
+            self.telemetry.outbox.close()
 
 
 def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | None = None) -> Assembled:
@@ -83,7 +89,27 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
         kiosk.box_health = box_health(config.health, config.data_dir, kiosk.audit, source)
     except HealthConfigError as exc:
         raise ConfigError(str(exc)) from None
-    return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings))
+    return Assembled(kiosk, devices, journal, server, Maintenance(kiosk, maintenance_settings),
+                     _telemetry(config, kiosk, server, source))
+
+
+def _telemetry(config: KioskConfig, kiosk: Kiosk, server: ServerClient, source: str) -> Telemetry | None:
+    """The telemetry outbox, its watcher and its sender, inside the kiosk process (no unit of their own)."""
+    try:
+        settings = parse_telemetry(config.telemetry, source)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not settings.enabled:
+        return None
+    outbox = TelemetryOutbox(config.telemetry_path, max_gauges=settings.max_gauges)
+    sender = TelemetrySender(outbox, server, kiosk, every_s=settings.send_every_s, batch_max=settings.batch_max)
+    telemetry = Telemetry(outbox, kiosk, settings, journal_path=config.journal_path,
+                          device_certificate=config.server.client_cert, sender=sender)
+    restore_remote_hold(outbox, kiosk)
+    kiosk.audit.listeners.append(telemetry.on_audit)
+    kiosk.event_taps.append(telemetry.on_device_event)
+    kiosk.background += [("telemetry-watch", telemetry.watch), ("telemetry-sender", sender.run)]
+    return telemetry
 
 
 def certificate_expiry_words(path, now: datetime | None = None) -> str | None:

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,14 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
                    "took or paid; the kiosk may take money again", ()),
     AuditEventSpec("maintenance.service", "staff took the kiosk out of service or put it back",
                    (_f("in_service", "selling after maintenance"),)),
+    AuditEventSpec("remote.command", "the kiosk carried out a remote command from the city (firmware/telemetry_sender)",
+                   (_f("command_id", "the server's command id"), _f("kind", "out_of_service/back_in_service/"
+                    "ack_staff_call"), _f("outcome", "done, held:<reason>, beacon_was_off"))),
+    AuditEventSpec("telemetry.refused", "STAFF: the server refused a telemetry batch; the events stay queued",
+                   (_f("code", "server error code"),)),
+    AuditEventSpec("telemetry.renumbered", "the server held more events than the outbox knew (an outbox reset): "
+                   "the pending events were numbered after the server's", (_f("acked_seq", "the server's high-water "
+                   "sequence"), _f("offset", "added to each pending event's number"))),
 )}
 
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/-]{0,64}$")
@@ -127,6 +136,9 @@ class AuditLog:
         self._logger = logger or logging.getLogger("kiosk.audit")
         self._keep = keep
         self.recent: list[dict] = []
+        self.listeners: list[Callable[[str, dict], None]] = []
+        """Called with (event id, fields) after each event is logged (the telemetry outbox listens here); a
+        listener that fails is logged and never fails the caller."""
 
     def emit(self, event_id: str, **fields: object) -> dict:
         spec = CATALOGUE.get(event_id)
@@ -146,6 +158,11 @@ class AuditLog:
         self._logger.info(json.dumps(record, ensure_ascii=True, sort_keys=True))
         self.recent.append(record)
         del self.recent[:-self._keep]
+        for listener in self.listeners:
+            try:
+                listener(event_id, dict(fields))
+            except Exception:
+                logging.getLogger("kiosk.audit").exception("an audit listener failed on %s", event_id)
         return record
 
     def ids(self) -> list[str]:

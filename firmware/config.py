@@ -44,10 +44,15 @@ class KioskConfig:
     network: Mapping[str, Any] = field(default_factory=dict)  # [network] vpn_state: the tunnel monitor's state file
     health: Mapping[str, Any] = field(default_factory=dict)  # [health]: checked by firmware.health
     updates: Mapping[str, Any] = field(default_factory=dict)  # [updates]: read by firmware.update_cli (hold_dir here)
+    telemetry: Mapping[str, Any] = field(default_factory=dict)  # [telemetry]: checked by firmware.telemetry
 
     @property
     def journal_path(self) -> Path:
         return self.data_dir / "journal.sqlite"
+
+    @property
+    def telemetry_path(self) -> Path:
+        return self.data_dir / "telemetry.sqlite"
 
 
 class _Reader:
@@ -141,6 +146,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         network=_network(r, r.table(data, "network", required=False)),
         health=dict(r.table(data, "health", required=False)),
         updates=dict(r.table(data, "updates", required=False)),
+        telemetry=dict(r.table(data, "telemetry", required=False)),
     )
 
 

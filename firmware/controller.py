@@ -110,6 +110,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._card_voice_at = 0.0  # when the card-left reminder last spoke
         self.refund_alarm = False  # a refund is owed that staff have not acknowledged: the beacon stays on
         self.slip_key = None  # the device key that signs refund slips (set by the assembly)
+        self.background: list[tuple[str, Callable[[], Awaitable]]] = []  # more tasks to run (telemetry; assembly)
+        self.event_taps: list[Callable[[DeviceEvent], None]] = []  # see every device event (telemetry; assembly)
 
     # ---- life cycle ----------------------------------------------------------------------------------------
 
@@ -136,6 +138,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
         if self.nonces is not None:
             self._spawn_forever(self.nonces.run(), "signin-nonce")
+        for name, job in self.background:
+            self._spawn_forever(job(), name)
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
         self._spawn_forever(self._ticker(), "kiosk-ticker")
         await self._queue.put(Tick())
@@ -160,6 +164,11 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         acknowledges what is on disk; everything else is queued for the controller."""
         if isinstance(event, MONEY_EVENTS):
             await self.cashier.on_event(event)
+        for tap in self.event_taps:
+            try:
+                tap(event)
+            except Exception:
+                log.exception("an event tap failed on %s", type(event).__name__)
         await self._queue.put(event)
 
     async def idle(self) -> None:

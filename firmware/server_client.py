@@ -163,6 +163,16 @@ class ServerClient:
             raise wire.ProtocolError("issuance: reply is not an envelope object")
         return data
 
+    async def send_telemetry(self, batch: dict) -> dict:
+        """POST a telemetry batch; the reply's ``acked_seq`` and ``commands`` (docs/kiosk-server-protocol.md)."""
+        _, data = await self._call("POST", wire.PATH_TELEMETRY, body=batch)
+        if not isinstance(data, dict) or not isinstance(data.get("acked_seq"), int) \
+                or not isinstance(data.get("commands"), list) \
+                or not all(isinstance(c, dict) and isinstance(c.get("command_id"), int)
+                           and isinstance(c.get("kind"), str) for c in data["commands"]):
+            raise wire.ProtocolError("telemetry: reply has no acked_seq or commands")
+        return data
+
     async def report_result(self, transaction_id: str, outcome: str, pages_printed: int, fee_collected: int,
                             refund_owed: int, reason: str | None = None) -> None:
         if outcome not in wire.ResultOutcome.ALL:

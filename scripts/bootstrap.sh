@@ -24,10 +24,14 @@ VENV=${VENV:-.venv}
 #   wlroots' headless backend and looks at it with grim: tests/screens/test_cage_session.py).
 # zbar-tools: zbarimg, the second, independent QR reader with which a test checks printed pages' page codes
 #   from the protocol document alone (tests/server/test_page_code_independent.py).
+# chromium, chromium-driver: a real browser (headless, driven by Selenium through /usr/bin/chromedriver) logs in to
+#   the operations dashboard and takes its screenshots (tests/server/test_dashboard_browser.py); nothing is
+#   downloaded at test time.
 PACKAGES=(systemd cage xwayland grim fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev
           gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
-          fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2 zbar-tools)
+          fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2 zbar-tools
+          chromium chromium-driver)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

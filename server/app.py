@@ -29,6 +29,7 @@ from server.models import SessionRecord
 from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
                             IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
                             SessionMenuReply, SessionReply, Settled, SignedOut, SigninRequest)
+from server.schemas_telemetry import TelemetryBatch, TelemetryReply
 from server.schemas_enrolment import CaReply, EnrolmentReply, EnrolmentRequest, ReadinessReport, RenewalRequest
 from server.services import Services
 
@@ -207,6 +208,14 @@ def _routes(app: FastAPI) -> None:
         if body.refund_owed > 0:  # the kiosk's refund slip is signed with this certificate's key: keep it whole
             refunds.remember_certificate(db, connection_certificate(request), "connection")
         return settled
+
+    @app.post(wire.PATH_TELEMETRY, response_model=TelemetryReply, responses=_errors(409))
+    def telemetry(kiosk: KioskDb, db: Db, body: TelemetryBatch) -> dict:
+        """A batch of the kiosk's events (stored once, in sequence) and gauges; the reply acknowledges the highest
+        sequence stored and carries the kiosk's remote commands (docs/kiosk-server-protocol.md, "Telemetry")."""
+        from server.telemetry import ingest
+
+        return ingest(db, kiosk, body)
 
     @app.post(PATH_ENROLMENT, status_code=201, response_model=EnrolmentReply,
               responses=_errors(409, 410, 503))

@@ -56,6 +56,11 @@ ERROR_CODES: dict[str, tuple[tuple[int, ...], str]] = {
     "enrolment_unavailable": ((503,), "the server has no device CA key ([tls] device_ca_key)"),
     "vpn_full": ((503,), "no tunnel address is left in the [vpn] network"),
     "vpn_unavailable": ((503,), "a WireGuard key was sent but the server has no [vpn] table"),
+    "batch_too_large": ((413,), "a telemetry batch holds more events than the server takes at once (detail.max_events)"),
+    "sequence_gap": ((409,), "a telemetry batch skips a sequence number: the run before the hole is stored; "
+                             "detail.acked_seq and detail.expected_seq say where to send again from"),
+    "sequence_conflict": ((409,), "a telemetry sequence number already holds another event (a kiosk that lost "
+                                  "its outbox): nothing stored; detail.acked_seq is the server's high-water mark"),
 }
 
 

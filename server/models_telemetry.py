@@ -64,6 +64,7 @@ class KioskCommand(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     picked_up_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(48), nullable=True)  # the kiosk's word: done, held:<reason>
 
 
 class KioskWard(Base):

@@ -19,4 +19,5 @@ def test_openapi_names_every_contract_path():
     assert paths == {"/v1/health", "/v1/signin/challenge", "/v1/signin", "/v2/signin", "/v1/signout", "/v1/menu",
                      "/v1/quotes",
                      "/v1/issuances", "/v1/issuances/{transaction_id}/result", "/v1/enrolment",
-                     "/v1/enrolment/ca", "/v1/enrolment/renew", "/v1/enrolment/unpair", "/v1/readiness"}
+                     "/v1/enrolment/ca", "/v1/enrolment/renew", "/v1/enrolment/unpair", "/v1/readiness",
+                     "/v1/telemetry"}
