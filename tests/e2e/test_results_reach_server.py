@@ -89,6 +89,7 @@ def test_a_result_lost_to_an_outage_is_sent_after_the_kiosk_restarts(kiosk_confi
 def test_a_result_is_retried_while_the_server_is_down_and_lands_when_it_returns(run_kiosk, kiosk_config, dev_world):
     own = start_server(dev_world, config=write_config_variant(dev_world, "outage"))
     config = kiosk_config(own.url)
+    config["devices"]["printer"]["latency_per_page"] = 1.0  # printing lasts long enough to be seen and acted in
     restarted = []
 
     async def visit(k):
