@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,7 @@ class Enrolled:
     not_after: str
     vpn: Tunnel | None = None
     document_keys: tuple[str, ...] = ()  # PEM public keys the kiosk checks document signatures with
+    update_root: str | None = None  # the city's TUF root.json: the kiosk's update trust, pinned at enrolment
 
     @classmethod
     def parse(cls, data: Any, kiosk_id: str, key_pem: bytes) -> "Enrolled":
@@ -159,4 +161,17 @@ class Enrolled:
         if not isinstance(keys, list) or not all(isinstance(k, str) and "PUBLIC KEY" in k for k in keys):
             raise ProtocolError("enrolment: document_keys must be a list of PEM public keys")
         return cls(kiosk_id, fields["certificate"].encode("ascii"), fields["ca_certificate"].encode("ascii"),
-                   fields["serial"], fields["not_after"], vpn, tuple(keys))
+                   fields["serial"], fields["not_after"], vpn, tuple(keys), _update_root(data.get("update_root")))
+
+
+def _update_root(text: Any) -> str | None:
+    """The TUF root in an enrolment reply, checked to be one (its signatures are checked by the updater)."""
+    if text is None:
+        return None
+    try:
+        signed = json.loads(text)["signed"] if isinstance(text, str) else None
+    except (ValueError, KeyError, TypeError):
+        signed = None
+    if not isinstance(signed, dict) or signed.get("_type") != "root":
+        raise ProtocolError("enrolment: update_root is not a TUF root.json")
+    return text

@@ -24,6 +24,11 @@ PATH_QUOTES = f"{API}/quotes"
 PATH_ISSUANCES = f"{API}/issuances"
 PATH_TELEMETRY = f"{API}/telemetry"
 
+PROTOCOL_VERSIONS = (1, 2)
+"""Version 2 (docs/kiosk-server-protocol.md, "Protocol version 2: fewer round trips") keeps every version-1 call
+and adds one: ``POST /v2/signin`` answers the session and the menu together."""
+PATH_SIGNIN_V2 = "/v2/signin"
+
 
 def path_result(transaction_id: str) -> str:
     return f"{PATH_ISSUANCES}/{transaction_id}/result"
@@ -43,7 +48,28 @@ class ResultOutcome:
     PARTIALLY_PRINTED = "partially_printed"  # some pages printed; reprint owed at the counter
     REFUNDED = "refunded"  # nothing printed; the money went back (or is owed back)
     FAILED = "failed"  # nothing printed and the document was rejected (audit follows)
-    ALL = frozenset({PRINTED, PARTIALLY_PRINTED, REFUNDED, FAILED})
+    ORDER = (PRINTED, PARTIALLY_PRINTED, REFUNDED, FAILED)
+    ALL = frozenset(ORDER)
+
+
+_VISIT_STATES = ("idle", "out_of_service", "reading", "pin", "menu", "options", "confirm", "paying", "issuing",
+                 "printing", "return_card", "take_items")
+RESULT_REASONS = (
+    "cancelled",  # the resident cancelled before anything printed
+    "timed_out",  # the resident walked away (inactivity) before anything printed
+    *(f"timeout_{state}" for state in _VISIT_STATES),  # a step did not finish in time in that state
+    "cash_device",  # a note or coin device failed: the money was refunded
+    "server_unavailable_refunded",  # the issuance could not be fetched: refunded
+    "server",  # the server refused the issuance (its code is in the kiosk's audit log)
+    "server_protocol_error",  # the server's reply broke the contract
+    "document_rejected",  # the documents failed the kiosk's checks (outcome failed)
+    "print_failed",  # the printer failed before the first page
+    "door_open",  # the service door opened during the visit
+    "internal_error",  # a fault of the kiosk's own software
+    "controller_fault",  # the visit's controller stopped and settled the money as a last resort
+    "other",  # a reason this list does not name (a kiosk sends it rather than a name the server would refuse)
+)
+"""The ``reason`` values of a result report (``POST /v1/issuances/{id}/result``); absent for ``printed``."""
 
 
 class ProtocolError(Exception):
@@ -82,13 +108,17 @@ def parse_error(status: int, data: Any) -> ServerRefused:
 class Challenge:
     nonce: str
     expires_at: str
+    expires_in_s: int | None = None  # the nonce's lifetime from the reply (servers before version 2: absent)
 
     @classmethod
     def parse(cls, data: Any) -> "Challenge":
         nonce = _field(data, "nonce", str, "challenge")
         if not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", nonce):
             raise ProtocolError("challenge: nonce is not a URL-safe token")
-        return cls(nonce, _field(data, "expires_at", str, "challenge"))
+        lifetime = data.get("expires_in_s")
+        if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 1):
+            raise ProtocolError("challenge: expires_in_s should be a positive int")
+        return cls(nonce, _field(data, "expires_at", str, "challenge"), lifetime)
 
 
 @dataclass(frozen=True)
@@ -160,3 +190,14 @@ class Quote:
                 or quote.pages < 1:
             raise ProtocolError("quote: copies, fees or pages are inconsistent")
         return quote
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The reply of ``POST /v2/signin``: the session and the resident's menu in one answer."""
+    session: Session
+    offers: list[Offer]
+
+    @classmethod
+    def parse(cls, data: Any) -> "SignedIn":
+        return cls(Session.parse(data), parse_menu(_field(data, "menu", dict, "sign-in")))

@@ -85,6 +85,11 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
         from firmware.network import VpnState
 
         kiosk.link_check = VpnState(vpn_state).is_up
+    hold_dir = config.updates.get("hold_dir", "/run/kiosk-update" if Path("/run/kiosk-update").is_dir() else None)
+    if isinstance(hold_dir, str):  # [updates] hold_dir: an update waits for this kiosk to be idle (update_hold.py)
+        from firmware.update_hold import UpdateHold
+
+        kiosk.update_hold = UpdateHold(config.source.parent / hold_dir if config.source else Path(hold_dir))
     try:  # the box's own power, disk, clock and temperature, read by the readiness check
         kiosk.box_health = box_health(config.health, config.data_dir, kiosk.audit, source)
     except HealthConfigError as exc:

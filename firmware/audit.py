@@ -56,6 +56,8 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("card.pin_locked", "the PIN is blocked; the resident is sent to the counter", (_VISIT,)),
     AuditEventSpec("signin.succeeded", "the server accepted the card", (_VISIT, _f("method", "jpki/citizen"))),
     AuditEventSpec("signin.failed", "the server refused the card", (_VISIT, _f("code", "server error code"))),
+    AuditEventSpec("signin.nonce_replaced", "the server refused the prefetched sign-in nonce; a fresh one was signed "
+                   "with the PIN already verified (no second try)", (_VISIT, _f("code", "server error code"))),
     AuditEventSpec("payment.started", "the kiosk began taking money", (_VISIT, _TXN, _f("fee", "yen due"))),
     AuditEventSpec("payment.completed", "the fee was paid in full", (_VISIT, _TXN, _AMOUNT)),
     AuditEventSpec("money.refund_owed", "money the kiosk could not pay back; the counter owes it",

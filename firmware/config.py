@@ -43,6 +43,7 @@ class KioskConfig:
     maintenance: Mapping[str, Any] = field(default_factory=dict)  # [maintenance]: checked by firmware.maintenance
     network: Mapping[str, Any] = field(default_factory=dict)  # [network] vpn_state: the tunnel monitor's state file
     health: Mapping[str, Any] = field(default_factory=dict)  # [health]: checked by firmware.health
+    updates: Mapping[str, Any] = field(default_factory=dict)  # [updates]: read by firmware.update_cli (hold_dir here)
     telemetry: Mapping[str, Any] = field(default_factory=dict)  # [telemetry]: checked by firmware.telemetry
 
     @property
@@ -109,7 +110,8 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
     endpoint = ServerEndpoint(url=url.rstrip("/"), ca=r.path(server, "server", "ca"),
                               client_cert=r.path(server, "server", "client_cert"),
                               client_key=r.path(server, "server", "client_key"),
-                              timeout_s=r.number(server, "server", "timeout_s", 10.0, 0.5, 120.0))
+                              timeout_s=r.number(server, "server", "timeout_s", 10.0, 0.5, 120.0),
+                              protocol=_protocol(r, server))
     keys = server.get("document_keys")
     if not isinstance(keys, list) or not keys:
         raise r.fail("[server] document_keys", "must list at least one document-signing public key file")
@@ -143,6 +145,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         maintenance=dict(r.table(data, "maintenance", required=False)),
         network=_network(r, r.table(data, "network", required=False)),
         health=dict(r.table(data, "health", required=False)),
+        updates=dict(r.table(data, "updates", required=False)),
         telemetry=dict(r.table(data, "telemetry", required=False)),
     )
 
@@ -162,3 +165,11 @@ def _resolve_device_paths(r: _Reader, name: str, table: Any) -> Mapping[str, Any
         raise r.fail(f"[devices.{name}]", "must be a table with a driver name")
     return {k: (str(r.base / v) if k in _PATH_KEYS and isinstance(v, str) else v) for k, v in table.items()}
 
+
+
+def _protocol(r: _Reader, server: Mapping) -> int:
+    """``[server] protocol``: 2 (the default) or 1 for a certificate server that speaks only version 1."""
+    value = server.get("protocol", 2)
+    if isinstance(value, bool) or value not in (1, 2):
+        raise r.fail("[server] protocol", f"must be 1 or 2 (got {value!r})")
+    return value

@@ -28,6 +28,7 @@ from firmware.audit import AuditLog
 from firmware.clock import Clock
 from firmware.recovery import SettlementKind
 from firmware.result_outbox import ResultOutbox
+from firmware.signin_nonce import NonceKeeper
 from firmware.server_client import ServerUnavailable
 from firmware.visit import (Visit, RESIDENT_STATES, EnterPin, Intent, OfferView, VisitState, VisitView)
 from firmware import visit_table
@@ -92,12 +93,16 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._entered_at = clock.now()
         self._next_readiness = 0.0
         self.out_of_service_reason: str | None = None
+        self.update_hold = None  # firmware.update_hold.UpdateHold, when [updates] hold_dir is configured
         self.held_by_staff: str | None = None  # maintenance / staff_hold: out of service until staff release it
         self.staff_card_check: Callable[[str | None], bool] | None = None  # set by firmware.maintenance
         self.link_check: Callable[[], bool] | None = None  # the tunnel is up (firmware.network.VpnState; assembly)
         self.view = VisitView(S.IDLE)
         self.heartbeat = time.monotonic()  # when the controller's loop last finished a turn (the watchdog's pulse)
         self.results = ResultOutbox(journal, server, clock, self.audit)
+        version_2 = getattr(server, "protocol", 1) >= 2  # docs/kiosk-server-protocol.md, "Protocol version 2"
+        self.nonces = NonceKeeper(server, clock) if version_2 else None  # a sign-in nonce ready before the card
+        self.quote_at_confirm = version_2  # the quote, asked at Confirm, is the server-link check before money
         self._unstarted: list = []  # devices that failed to start: out of service, tried again at each readiness
         # what the step mixins share beyond the visit itself (self.visit holds the visit's own data)
         self._fault_after_visit: str | None = None  # the reason to go out of service once this visit has ended
@@ -132,6 +137,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             self.held_by_staff = self.held_by_staff or RECONCILIATION_HOLD
             self.devices.signals.set_beacon(True)
         self._spawn_forever(self.results.run(), "result-outbox")  # first what recovery and earlier runs queued
+        if self.nonces is not None:
+            self._spawn_forever(self.nonces.run(), "signin-nonce")
         for name, job in self.background:
             self._background_tasks.add(asyncio.create_task(job(), name=name))
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
@@ -332,6 +339,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             self._next_readiness = now + self.settings.readiness_every_s
             await self._start_unstarted()
             reason = await self._readiness()
+            if reason is None and self.update_hold is not None:  # asked to hold for an update (never in a visit)
+                reason = self.update_hold.reason(self.journal)
             if reason and (self.state is S.IDLE or reason != self.out_of_service_reason):
                 await self._go_out_of_service(reason)  # (out of service already: the reason may have changed)
             elif not reason and self.state is S.OUT_OF_SERVICE:
@@ -372,6 +381,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         visit = self.visit
         if visit.session is not None:
             self._spawn_forever(self._sign_out(visit.session), "sign-out")
+        if self.nonces is not None:
+            self.nonces.refill()  # the next resident's nonce, fetched while nobody waits for it
         self.audit.emit("visit.ended", visit=visit.number, outcome=outcome or visit.outcome)
         self._attention_off()
         self.visit = Visit(visit.number)  # drop everything the visit held
@@ -404,7 +415,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self.view = VisitView(
             state=self.state, visit=v.number, language=self.language, message=v.message, busy=v.busy,
             tries_left=v.tries_left, offers=offers, certificate=v.certificate, options=dict(v.options),
-            copies=v.copies, fee=v.quote.total_fee if v.quote else 0, paid=self.cashier.paid() if v.txn else 0,
+            copies=v.copies, fee=v.quote.total_fee if v.quote else v.expected_fee,
+            paid=self.cashier.paid() if v.txn else 0,
             change_due=v.change_paid, refund_owed=v.refund_owed, refund_reference=v.refund_reference,
             pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),

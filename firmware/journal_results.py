@@ -64,8 +64,8 @@ def queue(cur: sqlite3.Cursor, settlement: Settlement, *, pages_printed: int, ou
     outcome = outcome or RESULT_OF_SETTLEMENT[settlement.kind]
     if outcome not in wire.ResultOutcome.ALL:
         raise ValueError("unknown result outcome")
-    if reason is not None:
-        s.check_id(reason, "result reason")
+    if reason is not None and reason not in wire.RESULT_REASONS:
+        reason = "other"  # the server accepts only the contract's reasons: an unnamed one is still a result
     cur.execute("INSERT INTO results (transaction_id, outcome, pages_printed, fee_collected, refund_owed, reason, "
                 "queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (txn, outcome, pages_printed, settlement.fee_earned + settlement.fee_held, settlement.refund_owed,

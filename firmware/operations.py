@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from certs import wire
 from hal.card import CardKind, CardReader, Pin, digest_info_sha256
 from firmware.server_client import ServerClient
+from firmware.signin_nonce import NONCE_REFUSALS, NonceKeeper
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class CardRead:
 class SignedIn:
     session: wire.Session
     offers: list[wire.Offer]
+    nonce_refused: str | None = None  # the server's code for a prefetched nonce it would not take (then retried)
 
 
 @dataclass(frozen=True)
@@ -45,24 +47,38 @@ async def read_card(reader: CardReader) -> CardRead:
 
 
 async def sign_in_my_number(reader: CardReader, server: ServerClient, kiosk_id: str, certificate: bytes,
-                            pin: Pin) -> SignedIn | PinRefused:
-    """Verify the PIN once on the card, then sign the server's challenge.  The PIN is wiped whatever happens."""
+                            pin: Pin, nonces: NonceKeeper | None = None) -> SignedIn | PinRefused:
+    """Verify the PIN once on the card, then sign a challenge: the one ``nonces`` prefetched if it is still good,
+    else one asked for now.  A prefetched nonce the server refuses (expired, spent, not this kiosk's) is replaced
+    once by a fresh challenge, signed with the PIN already verified: the PIN is never tried twice.  The PIN is
+    wiped whatever happens."""
     try:
         result = await reader.verify_pin(pin)
     finally:
         pin.wipe()
     if not result.accepted:
         return PinRefused(result.tries_left)
-    challenge = await server.challenge()
+    challenge = await nonces.take() if nonces is not None else None
+    prefetched = challenge is not None
+    if challenge is None:
+        challenge = await server.challenge()
     signature = await reader.sign(digest_info_sha256(wire.signin_message(challenge.nonce, kiosk_id)))
-    session = await server.sign_in_jpki(challenge.nonce, certificate, signature)
-    return SignedIn(session, await server.menu(session))
+    try:
+        signed = await server.signed_in_jpki(challenge.nonce, certificate, signature)
+    except wire.ServerRefused as refused:
+        if not prefetched or refused.code not in NONCE_REFUSALS:
+            raise
+        challenge = await server.challenge()
+        signature = await reader.sign(digest_info_sha256(wire.signin_message(challenge.nonce, kiosk_id)))
+        signed = await server.signed_in_jpki(challenge.nonce, certificate, signature)
+        return SignedIn(signed.session, signed.offers, nonce_refused=refused.code)
+    return SignedIn(signed.session, signed.offers)
 
 
 async def sign_in_citizen(server: ServerClient, card_id: str, password: Pin) -> SignedIn | PinRefused:
     """The citizen card's password is checked by the server (3 wrong tries lock the card there)."""
     try:
-        session = await server.sign_in_citizen(card_id, password)
+        signed = await server.signed_in_citizen(card_id, password)
     except wire.ServerRefused as refused:
         if refused.code == "wrong_password":
             tries = refused.detail.get("tries_left")
@@ -72,7 +88,7 @@ async def sign_in_citizen(server: ServerClient, card_id: str, password: Pin) -> 
         raise
     finally:
         password.wipe()
-    return SignedIn(session, await server.menu(session))
+    return SignedIn(signed.session, signed.offers)
 
 
 MIN_ATTEMPT_S = 1.0

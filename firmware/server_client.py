@@ -7,6 +7,7 @@ the contract promises).  The caller decides what each means for the visit; none 
 """
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ class ServerEndpoint:
     client_cert: Path
     client_key: Path
     timeout_s: float = 10.0
+    protocol: int = 2
+    """The protocol version the kiosk speaks (docs/kiosk-server-protocol.md): 2 signs in and gets the menu in one
+    round trip; 1 is the old sequence (sign-in, then the menu), for a server that has not been updated."""
 
 
 def tls_context(endpoint: ServerEndpoint) -> ssl.SSLContext:
@@ -95,17 +99,36 @@ class ServerClient:
         _, data = await self._call("POST", wire.PATH_CHALLENGE, body={})
         return wire.Challenge.parse(data)
 
-    async def sign_in_jpki(self, nonce: str, certificate: bytes, signature: bytes) -> wire.Session:
-        import base64
+    @property
+    def protocol(self) -> int:
+        return self._endpoint.protocol
 
-        body = {"method": "jpki", "nonce": nonce, "certificate": base64.b64encode(certificate).decode("ascii"),
-                "signature": base64.b64encode(signature).decode("ascii")}
-        _, data = await self._call("POST", wire.PATH_SIGNIN, body=body)
+    async def sign_in_jpki(self, nonce: str, certificate: bytes, signature: bytes) -> wire.Session:
+        """Version 1: the session only (the menu is another call)."""
+        _, data = await self._call("POST", wire.PATH_SIGNIN, body=_jpki_body(nonce, certificate, signature))
         return wire.Session.parse(data)
+
+    async def signed_in_jpki(self, nonce: str, certificate: bytes, signature: bytes) -> wire.SignedIn:
+        """The session and the menu: one round trip in version 2, two in version 1."""
+        if self.protocol < 2:
+            session = await self.sign_in_jpki(nonce, certificate, signature)
+            return wire.SignedIn(session, await self.menu(session))
+        _, data = await self._call("POST", wire.PATH_SIGNIN_V2, body=_jpki_body(nonce, certificate, signature))
+        return wire.SignedIn.parse(data)
+
+    async def signed_in_citizen(self, card_id: str, password: Pin) -> wire.SignedIn:
+        """The session and the menu: one round trip in version 2, two in version 1.  (The caller wipes the Pin.)"""
+        if self.protocol < 2:
+            session = await self.sign_in_citizen(card_id, password)
+            return wire.SignedIn(session, await self.menu(session))
+        return wire.SignedIn.parse(await self._citizen_call(wire.PATH_SIGNIN_V2, card_id, password))
 
     async def sign_in_citizen(self, card_id: str, password: Pin) -> wire.Session:
         """The password's digits go from the :class:`~hal.card.Pin` into a bytearray holding the JSON body, never
         into a ``str``; the bytearray is wiped when the call returns.  (The caller wipes the Pin.)"""
+        return wire.Session.parse(await self._citizen_call(wire.PATH_SIGNIN, card_id, password))
+
+    async def _citizen_call(self, path: str, card_id: str, password: Pin):
         if not isinstance(password, Pin):
             raise TypeError("the citizen card password is a hal.card.Pin")
         body = bytearray(b'{"method":"citizen_card","card_id":')
@@ -114,10 +137,10 @@ class ServerClient:
         try:
             password.copy_into(body)  # ASCII digits: nothing in them needs escaping
             body += b'"}'
-            _, data = await self._call("POST", wire.PATH_SIGNIN, raw_json=body)
+            _, data = await self._call("POST", path, raw_json=body)
         finally:
             body[:] = bytes(len(body))
-        return wire.Session.parse(data)
+        return data
 
     async def sign_out(self, session: wire.Session) -> None:
         await self._call("POST", wire.PATH_SIGNOUT, token=session.token, body={})
@@ -157,3 +180,8 @@ class ServerClient:
         body = {"outcome": outcome, "pages_printed": pages_printed, "fee_collected": fee_collected,
                 "refund_owed": refund_owed, "reason": reason}
         await self._call("POST", wire.path_result(transaction_id), body=body)
+
+
+def _jpki_body(nonce: str, certificate: bytes, signature: bytes) -> dict:
+    return {"method": "jpki", "nonce": nonce, "certificate": base64.b64encode(certificate).decode("ascii"),
+            "signature": base64.b64encode(signature).decode("ascii")}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from firmware.release_health import health_file, write_health
 from firmware.sdnotify import Notifier, watchdog_interval_s
 from firmware.visit import VisitState, VisitView
 from firmware.watchdog import ControllerPulse, Pulse, Watchdog, device_pulses
@@ -65,6 +66,7 @@ class Supervision:
                 raise TimeoutError("the controller did not turn after start-up")
             await asyncio.sleep(0.01)
         self._status = status_text(self.kiosk.view, self.kiosk.refund_alarm)
+        self._write_health()
         self.notifier.ready(self._status)
         self.is_ready = True
         self.kiosk.subscribe(self._on_view)
@@ -79,6 +81,16 @@ class Supervision:
         if text != self._status:
             self._status = text
             self.notifier.status(text)
+            self._write_health()
+
+    def _write_health(self) -> None:
+        """For the update gate: this release runs, recovery is done, devices answer (firmware/release_health)."""
+        path = health_file()
+        if path is not None:
+            try:
+                write_health(path, self.kiosk.out_of_service_reason)
+            except OSError as exc:
+                log.warning("health file %s not written: %s", path, exc)
 
     async def stop(self) -> None:
         if self._task is not None:

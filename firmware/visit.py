@@ -52,6 +52,7 @@ class Visit:
     options: dict = field(default_factory=dict)
     copies: int = 1
     quote: wire.Quote | None = None
+    expected_fee: int = 0  # version 2: the fee shown at confirm (the menu's), until the quote answers it
     txn: str | None = None
     pages_total: int = 0
     pages_printed: int = 0

@@ -31,6 +31,10 @@ class PaymentSteps:
         if reason:
             self._enter(S.RETURN_CARD, f"cannot_sell.{reason}")
             return
+        if self.quote_at_confirm:  # version 2: the quote's answer, fetched now, shows the server link is up
+            visit = self.visit
+            self._spawn("quote", self.server.quote(visit.session, visit.certificate, visit.options, visit.copies))
+            return
         self._spawn("health", self.server.health())
 
     async def _done_health(self, ok: bool | None, error: BaseException | None) -> None:
@@ -40,6 +44,10 @@ class PaymentSteps:
             self._server_trouble("health", error or ServerUnavailable("health: not ok"))
             self._enter(S.RETURN_CARD, "server_unavailable")  # nothing was taken
             return
+        await self._take_money()
+
+    async def _take_money(self) -> None:
+        """The kiosk can deliver and the server answered just now: open the transaction and take the fee."""
         visit, quote = self.visit, self.visit.quote
         txn = secrets.token_hex(16)
         self.journal.open(txn, kiosk_id=self.settings.kiosk_id)

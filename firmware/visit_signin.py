@@ -61,7 +61,8 @@ class SigninSteps:
         card = self.visit.card
         if card.kind is CardKind.MY_NUMBER:
             self._spawn("sign_in", ops.sign_in_my_number(self.devices.card_reader, self.server,
-                                                         self.settings.kiosk_id, card.certificate, pin))
+                                                         self.settings.kiosk_id, card.certificate, pin,
+                                                         self.nonces))
         else:
             self._spawn("sign_in", ops.sign_in_citizen(self.server, card.card_id, pin))
 
@@ -81,6 +82,8 @@ class SigninSteps:
             self._enter(S.RETURN_CARD, message_for(error, "signin_failed"))
             return
         visit.session, visit.offers = result.session, result.offers
+        if result.nonce_refused:  # a prefetched nonce the server would not take: a fresh one was signed instead
+            self.audit.emit("signin.nonce_replaced", visit=visit.number, code=result.nonce_refused)
         self.audit.emit("signin.succeeded", visit=visit.number,
                         method="jpki" if visit.card.kind is CardKind.MY_NUMBER else "citizen")
         self._enter(S.MENU)
@@ -100,6 +103,10 @@ class SigninSteps:
             self.visit.message = "copies_out_of_range"
             return
         self.visit.options, self.visit.copies = dict(intent.options), intent.copies
+        if self.quote_at_confirm:  # version 2: the fee shown is the menu's; the quote is asked for at Confirm
+            self.visit.quote, self.visit.expected_fee = None, offer.fee * intent.copies
+            self._enter(S.CONFIRM)
+            return
         self._spawn("quote", self.server.quote(self.visit.session, self.visit.certificate, self.visit.options,
                                                self.visit.copies))
 
@@ -108,11 +115,21 @@ class SigninSteps:
             self._server_trouble("quote", error)
             if isinstance(error, wire.ServerRefused) and error.status < 500 and error.code in (
                     "bad_option", "bad_copies", "not_eligible"):
-                self.visit.message = f"quote.{error.code}"
+                if self.state is S.CONFIRM:
+                    self._enter(S.OPTIONS, f"quote.{error.code}")
+                else:
+                    self.visit.message = f"quote.{error.code}"
                 return
             self._enter(S.RETURN_CARD, message_for(error, "quote_failed"))
             return
         self.visit.quote = quote
+        if self.state is S.CONFIRM:  # version 2: the quote asked for at Confirm is also the server-link check
+            if quote.total_fee != self.visit.expected_fee:  # the fee changed since the menu: show it, ask again
+                self.visit.expected_fee = quote.total_fee
+                self.visit.message = "quote.fee_changed"
+                return
+            await self._take_money()
+            return
         self._enter(S.CONFIRM)
 
 

@@ -49,7 +49,7 @@ def load_answers(path: Path | None) -> dict:
     return answers
 
 
-VPN_STATE = "../../var/lib/kiosk/vpn-state.json"  # written by firmware.network (kiosk-vpn), read by the kiosk
+VPN_STATE = "../../run/kiosk-vpn/state.json"  # written by firmware.network (kiosk-vpn.service), read by the kiosk
 
 
 def build(layout: Layout, kiosk_id: str, server_url: str, answers: Mapping, with_vpn: bool = False) -> dict:

@@ -59,6 +59,10 @@ class Layout:
         return self.etc / "signing" / "document-pub.pem"
 
     @property
+    def update_root(self) -> Path:  # the city's TUF root from the enrolment reply: what kiosk-update trusts
+        return self.etc / "update" / "root.json"
+
+    @property
     def wireguard(self) -> Path:
         return self.etc / "wireguard"
 
@@ -69,6 +73,10 @@ class Layout:
     @property
     def wireguard_conf(self) -> Path:  # `wg setconf` format (holds the private key: 0600)
         return self.wireguard / "kiosk-vpn.conf"
+
+    @property
+    def vpn_state(self) -> Path:  # the tunnel's health, written by kiosk-vpn.service (RuntimeDirectory=kiosk-vpn)
+        return self.root / "run" / "kiosk-vpn" / "state.json"
 
     @property
     def network_file(self) -> Path:  # interface, address, routes, endpoint, health URL for firmware/network.py

@@ -13,8 +13,8 @@ from provisioning.state import State
 
 def summary(step: str, result: dict) -> str:
     keys = {"enrol": ("kiosk_id", "not_after"), "vpn": ("address", "endpoint", "skipped"),
-            "config": ("kiosk_toml", "server_url"), "install": ("units",), "preflight": ("checks",),
-            "self-test": ("checks",)}.get(step, ())
+            "config": ("kiosk_toml", "server_url"), "install": ("units", "enabled", "software"),
+            "preflight": ("checks",), "self-test": ("checks",)}.get(step, ())
     return ", ".join(f"{k} {result[k]}" for k in keys if k in result)
 
 

@@ -123,6 +123,8 @@ class Provisioner:
         atomic_write(layout.device_cert, enrolled.certificate_pem)
         if enrolled.document_keys:
             atomic_write(layout.document_key, enrolled.document_keys[0])
+        if enrolled.update_root:  # pinned here, never fetched on first use (firmware/update_fetch.py)
+            atomic_write(layout.update_root, enrolled.update_root)
         atomic_write(layout.enrolment_file, json.dumps({
             "kiosk_id": enrolled.kiosk_id, "server_url": payload.url, "serial": enrolled.serial,
             "not_after": enrolled.not_after, "vpn": enrolled.vpn.as_dict() if enrolled.vpn else None}, indent=2))
@@ -164,7 +166,10 @@ class Provisioner:
 
     # ---- install ------------------------------------------------------------------------------------------
     def install(self) -> dict:
-        return install.install(self.layout)
+        try:
+            return install.install(self.layout)
+        except install.InstallError as exc:
+            raise StepFailed(f"{exc} — then run kiosk-provision --redo install") from None
 
     # ---- self-test ----------------------------------------------------------------------------------------
     def self_test(self) -> dict:

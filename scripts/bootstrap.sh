@@ -22,10 +22,16 @@ VENV=${VENV:-.venv}
 # systemd: systemd-analyze and systemd-tmpfiles, which check the units in systemd/ offline (tests/systemd).
 # cage, xwayland, grim: the kiosk's display session (cage runs the app full screen; the test runs it on
 #   wlroots' headless backend and looks at it with grim: tests/screens/test_cage_session.py).
+# zbar-tools: zbarimg, the second, independent QR reader with which a test checks printed pages' page codes
+#   from the protocol document alone (tests/server/test_page_code_independent.py).
+# chromium, chromium-driver: a real browser (headless, driven by Selenium through /usr/bin/chromedriver) logs in to
+#   the operations dashboard and takes its screenshots (tests/server/test_dashboard_browser.py); nothing is
+#   downloaded at test time.
 PACKAGES=(systemd cage xwayland grim fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev
           gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
-          fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2)
+          fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2 zbar-tools
+          chromium chromium-driver)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -50,5 +56,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[server,devices,ui,dev]"
+"$VENV/bin/python" -m pip install -q -e ".[server,devices,ui,dev,updates]"
 echo "bootstrap: ready ($VENV)"

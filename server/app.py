@@ -23,19 +23,27 @@ from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, P
 from server import enrolment, issuing, refunds, settlement, signin
 from server.config import ServerConfig
 from server.db import iso, utcnow
+from server.error_codes import error_responses
 from server.errors import BodyGuard, ApiError, install_error_handlers
 from server.models import SessionRecord
 from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
                             IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
-                            SessionReply, Settled, SignedOut, SigninRequest)
+                            SessionMenuReply, SessionReply, Settled, SignedOut, SigninRequest)
 from server.schemas_telemetry import TelemetryBatch, TelemetryReply
 from server.schemas_enrolment import CaReply, EnrolmentReply, EnrolmentRequest, ReadinessReport, RenewalRequest
 from server.services import Services
 
 KIOSK_ID = re.compile(r"^kiosk-[A-Za-z0-9-]{1,58}$")
 API_VERSION = "1"
-_ERR = {"model": ErrorDocument}
-_COMMON = {400: _ERR, 401: _ERR, 403: _ERR, 413: _ERR, 422: _ERR}  # 403: kiosk_revoked, on every endpoint
+
+
+def _errors(*statuses: int) -> dict:
+    """The error responses of an endpoint: those of every endpoint (403: kiosk_revoked; 500: a server fault) and
+    its own."""
+    return error_responses(ErrorDocument, *sorted({400, 401, 403, 413, 422, 500, *statuses}))
+
+
+_COMMON = _errors()
 _bearer = HTTPBearer(auto_error=False, description="session_token from POST /v1/signin")
 
 
@@ -128,7 +136,10 @@ def create_app(config: ServerConfig | None) -> FastAPI:
     """The app; with ``config=None`` it has routes but no services (enough for the OpenAPI document)."""
     app = FastAPI(title="Kiosk reference certificate server", version=API_VERSION,
                   description="The municipality's certificate server as the kiosk sees it. "
-                              "Contract: docs/kiosk-server-protocol.md. mTLS: kiosks present a device certificate.",
+                              "Contract: docs/kiosk-server-protocol.md. mTLS: kiosks present a device certificate. "
+                              "Errors are {\"error\": {\"code\", \"message\", \"detail\"}}; each error status "
+                              "below lists its codes. A path not listed answers 404 `not_found`; a method not "
+                              "listed for a path, 405 `method_not_allowed`.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # served below, to kiosks only
     if config is not None:
         app.state.services = Services.from_config(config)
@@ -146,18 +157,27 @@ def _routes(app: FastAPI) -> None:
 
     @app.get(wire.PATH_HEALTH, response_model=Health, responses=_COMMON)
     def health(kiosk: Kiosk) -> dict:
-        return {"status": "ok", "server_time": iso(utcnow())}
+        return {"status": "ok", "server_time": iso(utcnow()), "protocol_versions": list(wire.PROTOCOL_VERSIONS)}
 
     @app.post(wire.PATH_CHALLENGE, response_model=ChallengeReply, responses=_COMMON)
     def challenge(kiosk: Kiosk, svc: Svc, body: Annotated[Empty | None, Body()] = None) -> dict:
         return signin.new_challenge(svc, kiosk)
 
-    @app.post(wire.PATH_SIGNIN, response_model=SessionReply, responses={**_COMMON, 403: _ERR, 503: _ERR})
+    @app.post(wire.PATH_SIGNIN, response_model=SessionReply, responses=_errors(503))
     def sign_in(kiosk: Kiosk, svc: Svc, body: Annotated[SigninRequest, Body()]) -> dict:
         if isinstance(body, JpkiSignin):
             return signin.signin_jpki(svc, kiosk, body)
         assert isinstance(body, CitizenCardSignin)
         return signin.signin_citizen_card(svc, kiosk, body)
+
+    @app.post(wire.PATH_SIGNIN_V2, response_model=SessionMenuReply, responses=_errors(503))
+    def sign_in_with_menu(kiosk: Kiosk, svc: Svc, body: Annotated[SigninRequest, Body()]) -> dict:
+        """Protocol version 2: the same sign-in as ``POST /v1/signin`` (same nonce rules, same errors), answered
+        with the menu too, so the kiosk needs no ``GET /v1/menu``."""
+        reply = sign_in(kiosk, svc, body)
+        with svc.sessions() as db:
+            session = signin.current_session(db, f"Bearer {reply['session_token']}", kiosk)
+            return {**reply, "menu": issuing.menu(svc, db, session)}
 
     @app.post(wire.PATH_SIGNOUT, response_model=SignedOut, responses=_COMMON)
     def sign_out(session: SignedIn, db: Db, body: Annotated[Empty | None, Body()] = None) -> dict:
@@ -168,20 +188,20 @@ def _routes(app: FastAPI) -> None:
     def menu(session: SignedIn, svc: Svc, db: Db) -> dict:
         return issuing.menu(svc, db, session)
 
-    @app.post(wire.PATH_QUOTES, response_model=QuoteReply, responses={**_COMMON, 403: _ERR})
+    @app.post(wire.PATH_QUOTES, response_model=QuoteReply, responses=_COMMON)
     def quote(session: SignedIn, svc: Svc, db: Db, body: QuoteRequest) -> dict:
         return issuing.create_quote(svc, db, session, body)
 
     @app.post(wire.PATH_ISSUANCES, status_code=201, response_class=Response,
-              responses={**_COMMON, 201: {"model": Envelope, "description": "the envelope, issued now"},
-                         200: {"model": Envelope, "description": "the same envelope again (a replay)"},
-                         402: _ERR, 403: _ERR, 404: _ERR, 409: _ERR, 410: _ERR})
+              responses={**_errors(402, 404, 409, 410),
+                         201: {"model": Envelope, "description": "the envelope, issued now"},
+                         200: {"model": Envelope, "description": "the same envelope again (a replay)"}})
     def issue(kiosk: KioskDb, session: SignedIn, svc: Svc, db: Db, body: IssuanceRequest) -> Response:
         status, envelope = issuing.issue(svc, db, session, kiosk, body)
         return Response(content=envelope, status_code=status, media_type="application/json")
 
     @app.post(wire.PATH_ISSUANCES + "/{transaction_id}/result", response_model=Settled,
-              responses={**_COMMON, 404: _ERR, 409: _ERR, 503: _ERR})
+              responses=_errors(404, 409, 503))
     def result(request: Request, kiosk: KioskDb, db: Db, body: ResultRequest,
                transaction_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]) -> dict:
         settled = settlement.report_result(db, kiosk, transaction_id, body)
@@ -189,7 +209,7 @@ def _routes(app: FastAPI) -> None:
             refunds.remember_certificate(db, connection_certificate(request), "connection")
         return settled
 
-    @app.post(wire.PATH_TELEMETRY, response_model=TelemetryReply, responses={**_COMMON, 409: _ERR})
+    @app.post(wire.PATH_TELEMETRY, response_model=TelemetryReply, responses=_errors(409))
     def telemetry(request: Request, svc: Svc, body: TelemetryBatch) -> dict:
         """A batch of the kiosk's events (stored once, in sequence) and gauges; the reply acknowledges the highest
         sequence stored and carries the kiosk's remote commands (docs/kiosk-server-protocol.md, "Telemetry").
@@ -205,7 +225,7 @@ def _routes(app: FastAPI) -> None:
             return ingest(db, kiosk, body)
 
     @app.post(PATH_ENROLMENT, status_code=201, response_model=EnrolmentReply,
-              responses={**_COMMON, 409: _ERR, 410: _ERR, 503: _ERR})
+              responses=_errors(409, 410, 503))
     def enrol(svc: Svc, body: EnrolmentRequest) -> dict:
         """The one endpoint served without a client certificate: a kiosk's first and only enrolment."""
         return enrolment.enrol(svc, body.token, body.csr, body.wireguard_public_key)
@@ -215,7 +235,7 @@ def _routes(app: FastAPI) -> None:
         """Anonymous: the CA the enrolment payload's fingerprint pins (the kiosk checks it before sending a CSR)."""
         return {"ca_certificate": svc.config.client_ca.read_text(encoding="ascii")}
 
-    @app.post(PATH_RENEWAL, status_code=201, response_model=EnrolmentReply, responses={**_COMMON, 503: _ERR})
+    @app.post(PATH_RENEWAL, status_code=201, response_model=EnrolmentReply, responses=_errors(503))
     def renew(kiosk: Kiosk, svc: Svc, body: RenewalRequest) -> dict:
         """A new device certificate for a new key, for an enrolled, unrevoked kiosk (mTLS)."""
         return enrolment.renew(svc, kiosk, body.csr)
@@ -235,6 +255,10 @@ def _routes(app: FastAPI) -> None:
         count = enrolment.revoke_kiosk(db, kiosk, "kiosk-provision", "unpaired by the kiosk")
         sync_interface(svc.config, db)
         return {"kiosk_id": kiosk, "revoked_certificates": count}
+
+    from server.updates_api import add_routes as add_update_routes
+
+    add_update_routes(app, Kiosk, Svc)  # the TUF repository of kiosk releases (server/updates_api.py)
 
 
 def openapi_json(app: FastAPI | None = None) -> str:

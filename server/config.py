@@ -65,6 +65,7 @@ class ServerConfig:
     dev_now: datetime | None = None  # [dev].now: a fixed clock for tests and demos (development servers only)
     device_ca_key: Path | None = None  # [tls].device_ca_key: signs enrolled kiosks' certificates (else no enrolment)
     vpn: "VpnSettings | None" = None  # [vpn]: the WireGuard network kiosks enrol into (server/vpn.py)
+    updates_repository: Path | None = None  # [updates].repository: the TUF repository served to kiosks (mTLS)
 
 
 def _resolve(base: Path, value: object, name: str) -> Path:
@@ -158,6 +159,8 @@ def load_config(path: str | Path) -> ServerConfig:
         dev_now=dev_now,
         device_ca_key=_resolve(base, tls["device_ca_key"], "tls.device_ca_key") if "device_ca_key" in tls else None,
         vpn=parse_vpn(base, data["vpn"]) if "vpn" in data else None,
+        updates_repository=(_resolve(base, _table(data, "updates").get("repository"), "updates.repository")
+                            if "updates" in data else None),
     )
 
 

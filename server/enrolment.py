@@ -138,6 +138,9 @@ def _reply(svc: Services, kiosk_id: str, cert: x509.Certificate, ca: x509.Certif
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")]}
     if vpn is not None:
         body["vpn"] = vpn
+    repository = svc.config.updates_repository
+    if repository is not None and (repository / "metadata" / "root.json").is_file():
+        body["update_root"] = (repository / "metadata" / "root.json").read_text(encoding="utf-8")
     return body
 
 

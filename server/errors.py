@@ -39,8 +39,7 @@ def error_response(status: int, code: str, message: str, detail: dict | None = N
     return JSONResponse(error_document(code, message, detail), status_code=status, headers=headers)
 
 
-_HTTP_CODES = {401: "unauthenticated", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-               415: "bad_request"}
+_HTTP_CODES = {401: "unauthenticated", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,8 +73,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodyGuard:
-    """ASGI middleware: bodies over ``limit`` bytes get 413 (announced or streamed); bodies that are not UTF-8
-    JSON get 400 ``bad_request`` whatever their content type says."""
+    """ASGI middleware: bodies over ``limit`` bytes get 413 (announced or streamed; exactly ``limit`` bytes pass);
+    a body sent as another type than JSON (a Content-Type other than application/json or application/*+json; no
+    Content-Type is taken as JSON) or that is not UTF-8 JSON gets 400 ``bad_request``.  The rule for the two
+    statuses of ``bad_request``: 400 when the body cannot be read as one JSON document, 422 (the validation
+    handler below) when it can but does not fit the endpoint."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY):
         self.app = app
@@ -111,6 +113,10 @@ class BodyGuard:
                 break
         body = b"".join(chunks)
         if body:
+            media = dict(scope.get("headers") or ()).get(b"content-type", b"application/json").split(b";")[0]
+            if not _is_json(media.strip().lower()):
+                await _send_error(send, 400, "bad_request", "the body must be application/json")
+                return
             try:
                 document = json.loads(body.decode("utf-8"))
             except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
@@ -130,6 +136,11 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _is_json(media_type: bytes) -> bool:
+    return media_type == b"application/json" or (media_type.startswith(b"application/")
+                                                 and media_type.endswith(b"+json"))
 
 
 def _has_nul(value: object) -> bool:

@@ -40,13 +40,14 @@ class DayTotal:
     transactions: int
     fees_earned: int
     refunded: int
+    documents: int = 0  # certificates issued in those transactions
 
 
 def daily(db: Session, *, kiosk_id: str | None = None, start: date | None = None,
           end: date | None = None) -> list[DayTotal]:
     """Totals per kiosk and day (``start``..``end`` inclusive), ordered by kiosk then day."""
     query = (select(LedgerEntry.kiosk_id, LedgerEntry.business_day, func.count(),
-                    func.sum(LedgerEntry.fee_earned), func.sum(LedgerEntry.refunded))
+                    func.sum(LedgerEntry.fee_earned), func.sum(LedgerEntry.refunded), func.sum(LedgerEntry.documents))
              .group_by(LedgerEntry.kiosk_id, LedgerEntry.business_day)
              .order_by(LedgerEntry.kiosk_id, LedgerEntry.business_day))
     if kiosk_id is not None:
@@ -55,7 +56,7 @@ def daily(db: Session, *, kiosk_id: str | None = None, start: date | None = None
         query = query.where(LedgerEntry.business_day >= start)
     if end is not None:
         query = query.where(LedgerEntry.business_day <= end)
-    return [DayTotal(k, d, int(n), int(f or 0), int(r or 0)) for k, d, n, f, r in db.execute(query)]
+    return [DayTotal(k, d, int(n), int(f or 0), int(r or 0), int(c or 0)) for k, d, n, f, r, c in db.execute(query)]
 
 
 def unsettled(db: Session, kiosk_id: str | None = None) -> dict[str, int]:

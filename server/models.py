@@ -62,6 +62,15 @@ class CitizenCard(Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CitizenCardTry(Base):
+    """A password try that holds one of the card's three counted tries while its password is being compared
+    (``server.signin``): a racing try that finds the tries taken can tell "being checked" from "locked"."""
+    __tablename__ = "citizen_card_tries"
+    try_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    card_id: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Nonce(Base):
     __tablename__ = "nonces"
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -9,6 +9,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from certs.wire import RESULT_REASONS, ResultOutcome
+from server.error_codes import ERROR_CODES
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -18,8 +21,11 @@ class Empty(_Strict):
     pass
 
 
+ErrorCode = Literal[tuple(ERROR_CODES)]  # type: ignore[valid-type]  # server.error_codes: the one catalogue
+
+
 class ErrorBody(BaseModel):
-    code: str
+    code: ErrorCode = Field(description="the error code; docs/kiosk-server-protocol.md, Error codes")
     message: str
     detail: dict[str, Any] = {}
 
@@ -31,11 +37,13 @@ class ErrorDocument(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     server_time: str
+    protocol_versions: list[int] = Field(description="the protocol versions this server speaks")
 
 
 class ChallengeReply(BaseModel):
     nonce: str
     expires_at: str
+    expires_in_s: int = Field(description="the nonce's lifetime in seconds from this reply (no clock to compare)")
 
 
 class JpkiSignin(_Strict):
@@ -96,6 +104,11 @@ class Menu(BaseModel):
     household: list[HouseholdMember] = []
 
 
+class SessionMenuReply(SessionReply):
+    """``POST /v2/signin``: the session and the menu (what ``GET /v1/menu`` answers) in one reply."""
+    menu: Menu
+
+
 class QuoteRequest(_Strict):
     certificate: StrictStr = Field(max_length=64)
     options: dict[str, StrictStr | StrictBool] = Field(default_factory=dict, max_length=16)
@@ -148,11 +161,16 @@ class Envelope(BaseModel):
 
 
 class ResultRequest(_Strict):
-    outcome: Literal["printed", "partially_printed", "refunded", "failed"]
+    outcome: Literal[ResultOutcome.ORDER] = Field(  # type: ignore[valid-type]
+        description="printed: every page printed, the fee is earned; partially_printed: some pages printed, the "
+                    "fee is held for the reprint the counter owes; refunded: nothing printed, the money went back "
+                    "or is owed back (refund_owed); failed: nothing printed because the kiosk rejected the "
+                    "documents, refunded as for refunded")
     pages_printed: StrictInt = Field(ge=0, le=10_000)
     fee_collected: StrictInt = Field(ge=0, le=10_000_000)
     refund_owed: StrictInt = Field(ge=0, le=10_000_000)
-    reason: StrictStr | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$")
+    reason: Literal[RESULT_REASONS] | None = Field(  # type: ignore[valid-type]
+        default=None, description="why a visit did not end as printed (none for printed); certs.wire.RESULT_REASONS")
 
 
 class Settled(BaseModel):

@@ -39,6 +39,8 @@ class EnrolmentReply(BaseModel):
     not_after: str
     document_keys: list[str] = Field(default_factory=list, description="PEM public keys that sign documents")
     vpn: TunnelReply | None = None
+    update_root: str | None = Field(None, description="the city's current TUF root.json for kiosk updates (the "
+                                    "kiosk pins it; trusted because this reply came over TLS to the pinned CA)")
 
 
 class ReadinessReport(BaseModel):

@@ -3,7 +3,9 @@
 A nonce is spent by the first sign-in attempt that names it, good or bad, with one conditional UPDATE, so two
 server processes cannot both accept it.  Session tokens are stored only as SHA-256 hashes.  A citizen card
 locks after three wrong passwords in a row (staff unlock it: `kiosk-server unlock-card`, audited in
-``card_unlocks``); the counter lives in the database too, and every try is counted before it is checked.
+``card_unlocks``); the counter lives in the database too, and every try is counted before it is checked.  A try
+being checked is also recorded (``citizen_card_tries``), so each answer tells the truth about the card: a try
+that races others is never told "locked" because of tries that were right.
 """
 from __future__ import annotations
 
@@ -13,16 +15,17 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from certs.wire import signin_message
 from server.db import iso, utcnow
 from server.errors import ApiError
-from server.models import CitizenCard, JpkiCard, Nonce, Resident, SessionRecord
+from server.models import CitizenCard, CitizenCardTry, JpkiCard, Nonce, Resident, SessionRecord
 from server.registry import hash_password
 from server.schemas import CitizenCardSignin, JpkiSignin
 from server.services import Services
@@ -30,6 +33,9 @@ from server.services import Services
 log = logging.getLogger("server.signin")
 
 MAX_PASSWORD_TRIES = 3
+TRY_WAIT_S = 10.0  # a try waits this long at most for racing tries of the same card before answering busy
+TRY_STALE_S = 30  # a try still "being compared" after this long died with its process (it stays counted)
+_POLL_S = 0.02
 
 
 def new_challenge(svc: Services, kiosk_id: str) -> dict:
@@ -38,7 +44,7 @@ def new_challenge(svc: Services, kiosk_id: str) -> dict:
     with svc.sessions() as db:
         db.add(Nonce(nonce=nonce, kiosk_id=kiosk_id, expires_at=expires, used_at=None))
         db.commit()
-    return {"nonce": nonce, "expires_at": iso(expires)}
+    return {"nonce": nonce, "expires_at": iso(expires), "expires_in_s": svc.config.lifetimes.nonce_s}
 
 
 def _spend_nonce(db: Session, nonce: str, kiosk_id: str) -> None:
@@ -58,7 +64,7 @@ def _b64(value: str, what: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "bad_request", f"{what} is not base64") from None
+        raise ApiError(422, "bad_request", f"{what} is not base64", {"fields": [what]}) from None
 
 
 def signin_jpki(svc: Services, kiosk_id: str, request: JpkiSignin) -> dict:
@@ -78,25 +84,66 @@ def signin_citizen_card(svc: Services, kiosk_id: str, request: CitizenCardSignin
         card = db.get(CitizenCard, request.card_id)
         if card is None:
             raise ApiError(401, "unknown_card", "no resident is registered for this card")
-        # The attempt is counted BEFORE the password is compared: one conditional UPDATE reserves one of the
-        # three tries, so however many requests race (several kiosks, several server processes), at most three
-        # wrong passwords are ever compared before the card locks.  A right password then clears the count.
-        reserved = db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id,
-                                                        CitizenCard.failed_attempts < MAX_PASSWORD_TRIES)
-                              .values(failed_attempts=CitizenCard.failed_attempts + 1)
-                              .returning(CitizenCard.failed_attempts)).scalar_one_or_none()
-        db.commit()
-        if reserved is None:
-            raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter")
-        if hmac.compare_digest(hash_password(request.password, card.password_salt), card.password_hash):
+        try_id = _reserve_try(db, card.card_id)
+        right = hmac.compare_digest(hash_password(request.password, card.password_salt), card.password_hash)
+        if right:
             db.execute(update(CitizenCard).where(CitizenCard.card_id == card.card_id).values(failed_attempts=0))
-            db.commit()
+        db.execute(delete(CitizenCardTry).where(CitizenCardTry.try_id == try_id))
+        db.commit()
+        if right:
             return _open_session(svc, db, card.resident_id, kiosk_id)
-        tries_left = max(0, MAX_PASSWORD_TRIES - reserved)
+        tries_left = max(0, MAX_PASSWORD_TRIES - _settled_count(db, card.card_id))
         log.info("citizen card wrong password card=%s tries_left=%d kiosk=%s", card.card_id, tries_left, kiosk_id)
         if tries_left == 0:
             raise ApiError(403, "card_locked", "wrong password: this card is now locked", {"tries_left": 0})
         raise ApiError(401, "wrong_password", "wrong password", {"tries_left": tries_left})
+
+
+def _reserve_try(db: Session, card_id: str) -> str:
+    """Take one of the card's three tries, counted in the database BEFORE the password is compared: one
+    conditional UPDATE, so however many requests race (several kiosks, several server processes) at most three
+    wrong passwords are ever compared before the card locks.  A try that finds the tries taken tells the truth:
+    the card is locked only if no other try holds one of them; while others are being checked it waits for them
+    (a right password among them clears the count), and after ``TRY_WAIT_S`` answers ``503 busy``."""
+    deadline = time.monotonic() + TRY_WAIT_S
+    while True:
+        reserved = db.execute(update(CitizenCard).where(CitizenCard.card_id == card_id,
+                                                        CitizenCard.failed_attempts < MAX_PASSWORD_TRIES)
+                              .values(failed_attempts=CitizenCard.failed_attempts + 1)
+                              .returning(CitizenCard.failed_attempts)).scalar_one_or_none()
+        if reserved is not None:
+            try_id = uuid.uuid4().hex
+            db.add(CitizenCardTry(try_id=try_id, card_id=card_id, started_at=utcnow()))
+            db.commit()
+            return try_id
+        db.commit()
+        if not _tries_in_flight(db, card_id):
+            raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter",
+                           {"tries_left": 0})
+        if time.monotonic() >= deadline:
+            raise ApiError(503, "busy", "other tries with this card are being checked: try again")
+        time.sleep(_POLL_S)
+
+
+def _tries_in_flight(db: Session, card_id: str) -> int:
+    """Tries of this card being compared now.  One older than ``TRY_STALE_S`` died with its server process: it
+    stays counted as a wrong try, and no longer holds others back."""
+    since = utcnow() - timedelta(seconds=TRY_STALE_S)
+    count = db.scalar(select(func.count()).select_from(CitizenCardTry)
+                      .where(CitizenCardTry.card_id == card_id, CitizenCardTry.started_at >= since))
+    db.commit()  # end the read, so that the next look sees other processes' commits (SQLite snapshots)
+    return int(count or 0)
+
+
+def _settled_count(db: Session, card_id: str) -> int:
+    """The card's count of wrong tries once no other try is being compared (so a wrong password is answered
+    with what it left of the card, not with a count that racing tries still hold)."""
+    deadline = time.monotonic() + TRY_WAIT_S
+    while _tries_in_flight(db, card_id) and time.monotonic() < deadline:
+        time.sleep(_POLL_S)
+    count = db.scalar(select(CitizenCard.failed_attempts).where(CitizenCard.card_id == card_id))
+    db.commit()
+    return int(count or 0)
 
 
 def _open_session(svc: Services, db: Session, resident_id: str, kiosk_id: str) -> dict:

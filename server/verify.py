@@ -2,7 +2,8 @@
 
 For a PDF every page must carry exactly one binding line (``certs.binding``) and one QR code whose page code
 (``certs.page_code``) is signed by the server's document key and names the same document, page, transaction
-and resident as the binding line; then the whole file must be, byte for byte, a document of the issuance record
+and resident as the binding line, and every page must name the resident the issuance record names (as the kiosk
+checks before printing); then the whole file must be, byte for byte, a document of the issuance record
 (its SHA-256 is in the signed manifest the server stored).  A scanned page image (PNG, JPEG, …) cannot be
 hashed, so its QR codes are checked for the signature and against the issuance record's document list.
 
@@ -29,7 +30,8 @@ from certs.envelope import DocumentEntry, DocumentRejected, Manifest
 from certs.page_code import PREFIX, PageCode, PageCodeInvalid, verify_page_code
 from server.models import Issuance
 
-SCAN_DPI = 200  # a 26 mm QR of 49 modules is 4 px a module at this resolution
+SCAN_DPI = 200
+_SUBJECT_CHECKED = "every page names the resident of the issuance record"  # a 26 mm QR of 49 modules is 4 px a module at this resolution
 
 
 class NotADocument(Exception):
@@ -93,10 +95,14 @@ def verify_image(image: Image.Image, keys: Iterable[Ed25519PublicKey],
         verdict.checks.append("page code signature (server document key)")
         if sessions is not None:
             for code in verdict.pages:
-                if _issued_entry(sessions, code) is None:
+                issued = _issued_entry(sessions, code)
+                if issued is None:
                     verdict.fail(f"page {code.page}: no issuance record of this document on this server")
+                elif code.subject_ref != issued[0].subject_ref:
+                    verdict.fail(f"page {code.page}: the page belongs to another resident than its issuance record's")
             if verdict.valid:
                 verdict.checks.append("issuance record lists the document (a scan cannot be compared byte for byte)")
+                verdict.checks.append(_SUBJECT_CHECKED)
     return verdict
 
 
@@ -122,6 +128,8 @@ def verify_pdf(pdf: bytes, keys: Iterable[Ed25519PublicKey], sessions: sessionma
     verdict.checks.append("binding line on every page matches its page code")
     if len({c.document_id for c in verdict.pages}) != 1 or len({c.transaction_id for c in verdict.pages}) != 1:
         return verdict.fail("the pages belong to different documents")
+    if len({c.subject_ref for c in verdict.pages}) != 1:
+        return verdict.fail("the pages belong to different residents: a page belongs to another resident")
     if sessions is not None:
         _check_record(verdict, sessions, verdict.pages[0], hashlib.sha256(pdf).hexdigest())
     return verdict
@@ -151,9 +159,9 @@ def _check_page(verdict: Verdict, number: int, count: int, text: str, codes: lis
         verdict.pages.append(code)
 
 
-def _issued_entry(sessions: sessionmaker[Session], code: PageCode) -> DocumentEntry | None:
-    """The issuance record's manifest entry for the page code's document, if it lists it with the same type
-    and page count."""
+def _issued_entry(sessions: sessionmaker[Session], code: PageCode) -> tuple[Manifest, DocumentEntry] | None:
+    """The issuance record's manifest and its entry for the page code's document, if it lists it with the same
+    type and page count."""
     with sessions() as db:
         issuance = db.get(Issuance, code.transaction_id)
     if issuance is None:
@@ -165,15 +173,23 @@ def _issued_entry(sessions: sessionmaker[Session], code: PageCode) -> DocumentEn
     entry = next((d for d in manifest.documents if d.document_id == code.document_id), None)
     if entry is None or entry.certificate != code.certificate.value or entry.pages != code.pages:
         return None
-    return entry
+    return manifest, entry
 
 
 def _check_record(verdict: Verdict, sessions: sessionmaker[Session], code: PageCode, sha256: str) -> None:
-    entry = _issued_entry(sessions, code)
-    if entry is None:
+    """The file against the issuance record: every page's resident (as the kiosk checks before printing: the
+    record's byte-for-byte match alone would pass a page the server itself bound to someone else), then the hash."""
+    issued = _issued_entry(sessions, code)
+    if issued is None:
         verdict.fail("no issuance record of this document on this server")
+        return
+    manifest, entry = issued
+    strangers = [c.page for c in verdict.pages if c.subject_ref != manifest.subject_ref]
+    if strangers:
+        verdict.fail(f"page {strangers[0]}: the page belongs to another resident than its issuance record's")
     elif entry.sha256 != sha256:
         verdict.fail("the PDF differs from the document issued (SHA-256 mismatch): it was altered after issue")
     else:
+        verdict.checks.append(_SUBJECT_CHECKED)
         verdict.checks.append("issuance record: the file is byte for byte the issued document (SHA-256)")
 

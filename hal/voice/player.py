@@ -7,6 +7,13 @@
     sounds_dir = "/opt/kiosk/voice"   # <sounds_dir>/<language>/<message_id>.wav, e.g. voice/ja/prompt.idle.wav
     audio_device = "default"          # an ALSA device name (aplay -D); "null" plays to nowhere
     player = "aplay"                  # the program; it must take ``-D <device> <file>``
+    headphone_card = "Headset"        # optional: the ALSA card id of a headset (as in /proc/asound/cards) …
+    headphone_device = "plughw:CARD=Headset"  # … and the device to play on while that card is plugged in
+
+Headphones: while the card named by ``headphone_card`` is present (a USB headset or a USB jack module plugged into
+the cabinet's headphone socket; ALSA lists it as ``/proc/asound/<card id>``), every prompt plays there and not on
+the speaker, so a resident listening privately is not read aloud to the room; unplugged, the speaker has it again.
+The Pi's own 3.5 mm jack has no plug detection, so a cabinet that wants "when plugged" uses a USB one.
 
 The player is generic over message ids: whatever id the kiosk asks for is looked up as a file name (ids are
 letters, digits, ``.``, ``_`` and ``-``; anything else is refused, so an id can never reach outside the
@@ -38,19 +45,23 @@ from hal.factory import Options, register_driver
 log = logging.getLogger(__name__)
 
 MESSAGE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+ALSA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:=,.-]{0,79}")  # a card id or a device such as plughw:CARD=X,DEV=0
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 START_TIMEOUT = 2.0  # seconds aplay may take to open the device
+ASOUND = Path("/proc/asound")  # one entry per sound card present, named by the card's id
 
 
 class AplayVoice:
     """The :class:`hal.voice.contract.Voice` contract with WAV files and ``aplay``."""
 
     def __init__(self, sounds_dir: str | Path, name: str = "voice", *, audio_device: str = "default",
-                 player: str = "aplay"):
+                 player: str = "aplay", headphone_card: str | None = None, headphone_device: str | None = None,
+                 cards_dir: Path = ASOUND):
         self.name = name
         self.sounds_dir = Path(sounds_dir)
         self.audio_device = audio_device
         self.player = player
+        self.headphone_card, self.headphone_device, self.cards_dir = headphone_card, headphone_device, cards_dir
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._message: str | None = None
@@ -89,6 +100,12 @@ class AplayVoice:
                 self._reap()
             return self._message
 
+    def output_device(self) -> str:
+        """The headphones while their card is plugged in, else the speaker."""
+        if self.headphone_card and self.headphone_device and (self.cards_dir / self.headphone_card).exists():
+            return self.headphone_device
+        return self.audio_device
+
     # -- inside -----------------------------------------------------------------------------------------------
 
     def path_for(self, message_id: str, language: str) -> Path | None:
@@ -109,7 +126,7 @@ class AplayVoice:
             if problem:
                 return self._fail(message_id, language, problem)
             try:
-                process = subprocess.Popen([self.player, "-D", self.audio_device, str(path)],
+                process = subprocess.Popen([self.player, "-D", self.output_device(), str(path)],
                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                            stderr=subprocess.PIPE, start_new_session=True,
                                            env={**os.environ, "LC_ALL": "C"})  # aplay's messages untranslated
@@ -205,4 +222,12 @@ def build_player(o: Options) -> AplayVoice:
     for key, value in (("audio_device", device), ("player", player)):
         if not isinstance(value, str) or not value:
             raise o.fail(f"{key} must be a non-empty string, got {value!r}")
-    return AplayVoice(sounds_dir, audio_device=device, player=player)
+    card, headphones = o.raw("headphone_card", None), o.raw("headphone_device", None)
+    if (card is None) != (headphones is None):
+        raise o.fail("headphone_card and headphone_device go together: the card's id (see /proc/asound/cards) "
+                     "and the ALSA device to play on while it is plugged in")
+    for key, value in (("headphone_card", card), ("headphone_device", headphones)):
+        if value is not None and (not isinstance(value, str) or not ALSA_NAME.fullmatch(value)):
+            raise o.fail(f"{key} must be an ALSA name such as 'Headset' or 'plughw:CARD=Headset', got {value!r}")
+    return AplayVoice(sounds_dir, audio_device=device, player=player, headphone_card=card,
+                      headphone_device=headphones)

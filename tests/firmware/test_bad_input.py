@@ -97,11 +97,18 @@ def _config_data(tmp_path: Path, **server) -> dict:
     ({"timeout_s": -1}, "[server] timeout_s must be a number from 0.5 to 120"),
     ({"ca": "missing.pem"}, "[server] ca names a file that does not exist"),
     ({"document_keys": []}, "[server] document_keys must list at least one"),
+    ({"protocol": 3}, "[server] protocol must be 1 or 2 (got 3)"),
+    ({"protocol": True}, "[server] protocol must be 1 or 2 (got True)"),
 ])
 def test_bad_config_value_names_the_file_the_key_and_what_was_expected(tmp_path, change, message):
     with pytest.raises(ConfigError) as error:
         parse_config(_config_data(tmp_path, **change), source=tmp_path / "kiosk.toml")
     assert str(error.value).startswith("kiosk.toml: ") and message in str(error.value)
+
+
+def test_the_protocol_version_is_2_unless_the_config_says_1(tmp_path):
+    assert parse_config(_config_data(tmp_path), source=tmp_path / "kiosk.toml").server.protocol == 2
+    assert parse_config(_config_data(tmp_path, protocol=1), source=tmp_path / "kiosk.toml").server.protocol == 1
 
 
 def test_bad_timeouts_and_copies_are_refused(tmp_path):

@@ -90,7 +90,7 @@ def test_the_citizen_password_reaches_the_server_body_from_the_pin_and_the_pin_i
             return httpx.Response(200, json={"offers": []})
         bodies.append((request.headers["content-type"], json.loads(request.content)))
         return httpx.Response(200, json={"session_token": "t", "subject_ref": "abcdef0123456789",
-                                         "expires_at": "2026-01-01T00:00:00Z"})
+                                         "expires_at": "2026-01-01T00:00:00Z", "menu": {"offers": []}})
 
     async def main():
         endpoint = ServerEndpoint("https://server.test", Path("ca"), Path("c"), Path("k"))

@@ -95,3 +95,31 @@ def test_the_factory_builds_the_player_and_needs_a_directory(sounds):
     assert isinstance(voice, AplayVoice) and voice.audio_device == "null"
     with pytest.raises(DeviceConfigError, match="sounds_dir is needed"):
         build_device("voice", {"driver": "player"})
+
+
+def test_prompts_go_to_the_headphones_while_their_card_is_plugged_in_and_back_to_the_speaker(sounds, tmp_path):
+    """A stand-in for aplay records the device each prompt was played on; a folder stands in for /proc/asound."""
+    calls = tmp_path / "devices.txt"
+    fake = tmp_path / "fake-aplay"
+    fake.write_text(f"#!/bin/sh\necho \"$2\" >> {calls}\necho 'Playing WAVE' >&2\n")
+    fake.chmod(0o755)
+    cards = tmp_path / "asound"
+    cards.mkdir()
+    voice = AplayVoice(sounds, audio_device="speaker", player=str(fake), headphone_card="Headset",
+                       headphone_device="plughw:CARD=Headset", cards_dir=cards)
+    assert say(voice, "prompt.idle") is True
+    (cards / "Headset").mkdir()  # the headset is plugged in
+    assert say(voice, "prompt.idle") is True
+    (cards / "Headset").rmdir()  # and taken out again
+    assert say(voice, "prompt.idle") is True
+    assert calls.read_text().split() == ["speaker", "plughw:CARD=Headset", "speaker"]
+
+
+def test_headphone_settings_come_in_pairs_and_must_be_alsa_names(sounds):
+    base = {"driver": "player", "sounds_dir": str(sounds)}
+    with pytest.raises(DeviceConfigError, match="go together"):
+        build_device("voice", {**base, "headphone_card": "Headset"})
+    with pytest.raises(DeviceConfigError, match="ALSA name"):
+        build_device("voice", {**base, "headphone_card": "Head set; rm", "headphone_device": "plughw:CARD=X"})
+    voice = build_device("voice", {**base, "headphone_card": "Headset", "headphone_device": "plughw:CARD=Headset"})
+    assert voice.headphone_device == "plughw:CARD=Headset"

@@ -85,12 +85,25 @@ def provision(root: Path, *args: str, kill_at: str | None = None, timeout: float
                           env=env(COLUMNS="160", **extra), capture_output=True, text=True, timeout=timeout)
 
 
+def make_update_repository(directory: Path) -> Path:
+    keys = {role: directory / "keys" / f"{role}.key" for role in ("root", "targets", "snapshot", "timestamp")}
+    for key in keys.values():
+        subprocess.run([sys.executable, "-m", "server.cli", "updates", "keygen", "--out", str(key)], cwd=REPO,
+                       env=env(), check=True, capture_output=True, timeout=60)
+    subprocess.run([sys.executable, "-m", "server.cli", "updates", "init", "--repo", str(directory / "repo"),
+                    *[x for role, key in keys.items() for x in (f"--{role}-key", str(key))]], cwd=REPO, env=env(),
+                   check=True, capture_output=True, timeout=60)
+    return directory / "repo"
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory):
     dev_dir = make_dev_world(tmp_path_factory.mktemp("provision") / "dev")
     config = write_config_variant(dev_dir, "prov", database="prov.db")
     port = free_port()
-    config.write_text(config.read_text(encoding="utf-8") + VPN_TABLE.format(port=port), encoding="utf-8")
+    repo = make_update_repository(dev_dir / "updates")  # the city's TUF repository, its root pinned at enrolment
+    config.write_text(config.read_text(encoding="utf-8") + VPN_TABLE.format(port=port)
+                      + f'\n[updates]\nrepository = "{repo}"\n', encoding="utf-8")
     server = start_server(dev_dir, config=config, args=("--port", str(port)))
     yield World(dev_dir, config, server)
     server.stop()

@@ -48,6 +48,8 @@ def test_a_whole_run_ends_ready_with_keys_private_and_no_default_route(world, tm
     config = load_config(layout.kiosk_toml)  # the kiosk's own loader takes it
     assert config.kiosk_id == "kiosk-prov-01" and config.screen["hours"] == "8:30–17:15 (土日祝休み)"
     assert world.certificates("kiosk-prov-01") == 1 and health(root) == 200
+    # the update trust root is the city's, pinned at enrolment (never fetched on first use by the updater)
+    assert layout.update_root.read_bytes() == (world.dev_dir / "updates/repo/metadata/root.json").read_bytes()
     assert "report sent to the server" in done.stdout
     listing = world.server_cli("list-kiosks", "--config", str(world.config)).stdout
     assert "READY" in next(line for line in listing.splitlines() if "kiosk-prov-01" in line)

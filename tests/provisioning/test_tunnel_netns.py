@@ -170,6 +170,7 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
     assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
     report = Layout(root).report_file.read_text()
     assert "READY" in report and "wireguard-go" in report and f"https://{TUNNEL_SERVER}:{API_PORT}" in report
+    print(report)  # (the README shows one)
     print(f"kiosk-provision to a ready report through the tunnel: {provision_s:.1f} s")
     assert "report sent to the server" in provisioned.stdout
     assert list((root / "var/lib/kiosk/printed").glob("*-self-test.png"))  # the self-test's test page
@@ -184,7 +185,7 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
 
     # the tunnel at run time, and the kiosk
     layout = Layout(root)
-    vpn_state = root / "var/lib/kiosk/vpn-state.json"
+    vpn_state = layout.vpn_state  # where kiosk-vpn.service writes it and kiosk.toml points
     monitor = net.popen("kiosk", sys.executable, "-m", "firmware.network", "run", "--network-file",
                         str(layout.network_file), "--conf", str(layout.wireguard_conf), "--state", str(vpn_state),
                         "--ca", str(layout.ca), "--cert", str(layout.device_cert), "--key", str(layout.device_key),

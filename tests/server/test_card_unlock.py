@@ -74,12 +74,17 @@ def test_locked_card_opens_only_after_a_staff_unlock_which_is_audited(card_serve
 def test_racing_wrong_passwords_get_three_comparisons_at_most(card_server, dev_dir):
     server, config = card_server
     assert failed_attempts(dev_dir) == 0
+    compared_before = server.log_text().count(f"citizen card wrong password card={CARD} ")
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
         replies = list(pool.map(lambda _n: attempt(server, "1111"), range(10)))
-    compared = sorted(r.json()["error"]["detail"].get("tries_left") for r in replies
-                      if r.json()["error"]["detail"])
-    assert compared == [0, 1, 2]  # three passwords were compared; the other seven were refused unchecked
-    assert sorted(r.status_code for r in replies) == [401, 401] + [403] * 8
+    # Every refusal tells the card's state: tries left while it had some, "locked" (0 left) once it was.
+    answers = sorted((r.status_code, r.json()["error"]["code"], r.json()["error"]["detail"]["tries_left"])
+                     for r in replies)
+    locked = [a for a in answers if a == (403, "card_locked", 0)]
+    assert answers == sorted([(401, "wrong_password", 3 - n) for n in range(1, 11 - len(locked))] + locked)
+    assert len(locked) >= 8
+    # three passwords were compared; the other seven found the card locked and were refused unchecked
+    assert server.log_text().count(f"citizen card wrong password card={CARD} ") - compared_before == 3
     assert failed_attempts(dev_dir) == 3
     assert attempt(server, PASSWORD).status_code == 403
     assert unlock(config)[0] == 0

@@ -50,7 +50,7 @@ def test_results_settle_into_the_kiosks_daily_ledger(ledger_kiosk, dev_dir):
     refunded, _ = issue_one(http, dev_dir, kiosk_id=KIOSK)
     issue_one(http, dev_dir, kiosk_id=KIOSK)  # issued, never reported: unsettled
     assert report(http, printed, "printed", pages=2, fee=600).json() == {"settled": True}
-    assert report(http, refunded, "refunded", refund=300, reason="printer_fault").json() == {"settled": True}
+    assert report(http, refunded, "refunded", refund=300, reason="print_failed").json() == {"settled": True}
     assert report(http, printed, "printed", pages=2, fee=600).json() == {"settled": True}  # a retry: once only
     assert sorted(ledger_rows(dev_dir)) == [("printed", 2, 600, 600, 0), ("refunded", 1, 300, 0, 300)]
 

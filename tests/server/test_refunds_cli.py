@@ -73,7 +73,7 @@ def refunded(server, dev_dir, amount: int = 300, kiosk_id: str = KIOSK) -> str:
     """A transaction issued, then refunded: the kiosk reports ``amount`` yen owed."""
     with server.client(kiosk_id=kiosk_id) as http:
         txn, _ = issue_one(http, dev_dir, kiosk_id=kiosk_id)
-        assert report(http, txn, "refunded", refund=amount, reason="printer_fault").json() == {"settled": True}
+        assert report(http, txn, "refunded", refund=amount, reason="print_failed").json() == {"settled": True}
     return txn
 
 

@@ -39,7 +39,7 @@ def signed_in(store, dev_dir):
 
 
 def post_paths() -> list[str]:
-    return ["/v1/signin/challenge", "/v1/signin", "/v1/signout", "/v1/quotes", "/v1/issuances",
+    return ["/v1/signin/challenge", "/v1/signin", "/v2/signin", "/v1/signout", "/v1/quotes", "/v1/issuances",
             f"/v1/issuances/{secrets.token_hex(16)}/result"]
 
 

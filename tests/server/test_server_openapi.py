@@ -16,7 +16,8 @@ def test_committed_openapi_matches_the_app():
 
 def test_openapi_names_every_contract_path():
     paths = set(json.loads(openapi_json())["paths"])
-    assert paths == {"/v1/health", "/v1/signin/challenge", "/v1/signin", "/v1/signout", "/v1/menu", "/v1/quotes",
+    assert paths == {"/v1/health", "/v1/signin/challenge", "/v1/signin", "/v2/signin", "/v1/signout", "/v1/menu",
+                     "/v1/quotes",
                      "/v1/issuances", "/v1/issuances/{transaction_id}/result", "/v1/enrolment",
                      "/v1/enrolment/ca", "/v1/enrolment/renew", "/v1/enrolment/unpair", "/v1/readiness",
                      "/v1/telemetry"}
