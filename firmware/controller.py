@@ -42,6 +42,7 @@ from firmware.visit_signin import SigninSteps
 log = logging.getLogger("kiosk.controller")
 S = VisitState
 RECONCILIATION_HOLD = "reconciliation_needed"
+STOP_TIMEOUT_S = 10.0  # how long stop() waits for the controller's own tasks after cancelling them
 """Out-of-service reason after a start-up recovery that flagged something for a count."""
 MONEY_EVENTS = (NoteCredited, CoinCredited, NoteNeedsReconciliation, CoinEventsLost, CoinCounterMoved)
 """Events the cashier journals inside the device sink, before the device acknowledges them.  An escrowed note is
@@ -150,9 +151,13 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             task.cancel()                     # call cut mid-flight must not hold the kiosk's stop)
         if self._background_tasks:
             await asyncio.wait(self._background_tasks, timeout=2.0)
-        for task in list(self._tasks) + ([self._runner] if self._runner else []):
+        tasks = list(self._tasks) + ([self._runner] if self._runner else [])
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *([self._runner] if self._runner else []), return_exceptions=True)
+        if tasks:  # bounded too: a task that swallowed its cancellation is logged, not waited for forever
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+            for task in stuck:
+                log.error("kiosk task %s did not stop within %g s", task.get_name(), STOP_TIMEOUT_S)
         await self.devices.stop_all()
         self.audit.emit("kiosk.stopped")
 

@@ -152,10 +152,13 @@ class TelemetrySender:
         return outcome
 
     async def _wait(self, seconds: float) -> None:
+        """Until woken or ``seconds`` pass.  (Not ``asyncio.wait_for``: on Python 3.11 a wake that lands with the
+        task's cancellation returns normally and the cancellation is lost, so the sender never stops.)"""
+        waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait([waiter], timeout=seconds)
+        finally:
+            waiter.cancel()
 
 
 class _Retry(Exception):
