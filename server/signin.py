@@ -118,6 +118,12 @@ def _reserve_try(db: Session, card_id: str) -> str:
             return try_id
         db.commit()
         if not _tries_in_flight(db, card_id):
+            # no try is being checked now; but one that was may have been right and cleared the count between
+            # the UPDATE above and this look: the card is locked only if its count still says so
+            count = db.scalar(select(CitizenCard.failed_attempts).where(CitizenCard.card_id == card_id))
+            db.commit()
+            if (count or 0) < MAX_PASSWORD_TRIES:
+                continue
             raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter",
                            {"tries_left": 0})
         if time.monotonic() >= deadline:

@@ -50,9 +50,9 @@ def world(dev_dir, tmp_path_factory):
             printed, _ = issue_one(http, dev_dir, kiosk_id=HOME)
             assert report(http, printed, "printed", pages=1, fee=300).json() == {"settled": True}
             owed, _ = issue_one(http, dev_dir, kiosk_id=HOME)
-            assert report(http, owed, "refunded", refund=300, reason="printer_fault").json() == {"settled": True}
+            assert report(http, owed, "refunded", refund=300, reason="print_failed").json() == {"settled": True}
             still_owed, _ = issue_one(http, dev_dir, kiosk_id=HOME, copies=2)  # stays open: the list's row
-            assert report(http, still_owed, "refunded", refund=600, reason="card_lifted").json() == {"settled": True}
+            assert report(http, still_owed, "refunded", refund=600, reason="cancelled").json() == {"settled": True}
     except BaseException:
         kiosks.stop()
         raise
