@@ -86,7 +86,7 @@ def _enable(root: Path, live: bool) -> str:
         result = subprocess.run(step, capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
             raise InstallError(f"{' '.join(step[1:])} failed: {result.stderr.strip()[-500:]}")
-    return "kiosk.target is the default; " + ", ".join(ENABLE) + " enabled; getty@tty1 masked"
+    return "all of them; kiosk.target the default, getty@tty1 masked"
 
 
 def _apply_live() -> list[str]:

@@ -165,7 +165,7 @@ def test_provision_then_a_visit_through_the_tunnel_then_a_cut_link(net, tmp_path
                        f'cards_dir = "{dev / "cards"}"\n', encoding="utf-8")
     started = time.monotonic()
     provisioned = net.run("kiosk", sys.executable, "-m", "provisioning.cli", "--root", str(root), "--payload", token,
-                          "--answers", str(answers), cwd=REPO, env=env(COLUMNS="160"))
+                          "--answers", str(answers), cwd=REPO, env=env(COLUMNS="160"), check=False)
     provision_s = time.monotonic() - started
     assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
     report = Layout(root).report_file.read_text()

@@ -85,4 +85,13 @@ class NetPair:
                     os.kill(process.pid, signal.SIGKILL)
                     process.wait(10)
         for name in self.names.values():
+            # what the test's processes started on their own (wireguard-go daemonised by firmware.network, whose
+            # monitor a test may have killed) lives on in the namespace: stopped by PID too, or its control socket
+            # (/var/run/wireguard/<interface>.sock, shared by every namespace) breaks the next run's tunnel
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
