@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bootstrapped
 
-.PHONY: run test bootstrap demo bench clean visit-table matrix
+.PHONY: run test bootstrap demo bench clean visit-table matrix cage-session
 
 run: $(STAMP)
 	scripts/run-dev.sh
@@ -27,6 +27,11 @@ bootstrap: $(STAMP)
 # random times (about 14 min on 2 cores); prints the README's table
 matrix: $(STAMP)
 	$(PY) scripts/powercut_matrix.py
+
+# the app full screen under cage on wlroots' headless backend, screenshot in var/screenshots/cage/ (opt-in: the
+# software compositor stays black when the machine is busy; tests/conftest.py); about 10 s on an idle machine
+cage-session: $(STAMP)
+	KIOSK_CAGE_SESSION=1 $(PY) -m pytest -q tests/screens/test_cage_session.py
 
 # docs/visit-table.md is firmware/visit_table.py for people (tests/firmware/test_visit_table.py checks it is current)
 visit-table: $(STAMP)

