@@ -117,13 +117,10 @@ def _reserve_try(db: Session, card_id: str) -> str:
             db.commit()
             return try_id
         db.commit()
-        if not _tries_in_flight(db, card_id):
-            # no try is being checked now; but one that was may have been right and cleared the count between
-            # the UPDATE above and this look: the card is locked only if its count still says so
-            count = db.scalar(select(CitizenCard.failed_attempts).where(CitizenCard.card_id == card_id))
-            db.commit()
-            if (count or 0) < MAX_PASSWORD_TRIES:
-                continue
+        count, in_flight = _card_state(db, card_id)
+        if count < MAX_PASSWORD_TRIES:
+            continue  # a right try cleared the count since the UPDATE above: take a try again
+        if not in_flight:
             raise ApiError(403, "card_locked", "this card is locked: staff can unlock it at the counter",
                            {"tries_left": 0})
         if time.monotonic() >= deadline:
@@ -131,25 +128,35 @@ def _reserve_try(db: Session, card_id: str) -> str:
         time.sleep(_POLL_S)
 
 
-def _tries_in_flight(db: Session, card_id: str) -> int:
-    """Tries of this card being compared now.  One older than ``TRY_STALE_S`` died with its server process: it
-    stays counted as a wrong try, and no longer holds others back."""
+def _card_state(db: Session, card_id: str) -> tuple[int, int]:
+    """The card's count of counted tries and the tries of it being compared now, read in ONE statement.
+
+    A try is reserved (count + 1, a ``citizen_card_tries`` row) and settled (row removed, count cleared if right)
+    each in one transaction, so one statement's snapshot sees every try either whole or not at all: "count 3 and
+    nothing in flight" read together is the truth (only staff can unlock such a card).  Read in two statements, a
+    right try could slip in between them and a wrong one be told "locked" for a card that a moment later signs
+    in.  A try older than ``TRY_STALE_S`` died with its server process: it stays counted, and no longer holds
+    others back."""
     since = utcnow() - timedelta(seconds=TRY_STALE_S)
-    count = db.scalar(select(func.count()).select_from(CitizenCardTry)
-                      .where(CitizenCardTry.card_id == card_id, CitizenCardTry.started_at >= since))
+    in_flight = (select(func.count()).select_from(CitizenCardTry)
+                 .where(CitizenCardTry.card_id == card_id, CitizenCardTry.started_at >= since)
+                 .scalar_subquery())
+    row = db.execute(select(CitizenCard.failed_attempts, in_flight).where(CitizenCard.card_id == card_id)).one()
     db.commit()  # end the read, so that the next look sees other processes' commits (SQLite snapshots)
-    return int(count or 0)
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def _settled_count(db: Session, card_id: str) -> int:
     """The card's count of wrong tries once no other try is being compared (so a wrong password is answered
     with what it left of the card, not with a count that racing tries still hold)."""
     deadline = time.monotonic() + TRY_WAIT_S
-    while _tries_in_flight(db, card_id) and time.monotonic() < deadline:
+    while True:
+        count, in_flight = _card_state(db, card_id)
+        if not in_flight:
+            return count
+        if time.monotonic() >= deadline:
+            raise ApiError(503, "busy", "other tries with this card are being checked: try again")
         time.sleep(_POLL_S)
-    count = db.scalar(select(CitizenCard.failed_attempts).where(CitizenCard.card_id == card_id))
-    db.commit()
-    return int(count or 0)
 
 
 def _open_session(svc: Services, db: Session, resident_id: str, kiosk_id: str) -> dict:
