@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kiosk-id", default=None, help="refuse a payload made for another kiosk")
     parser.add_argument("--redo", choices=[s for s in STEPS if s != "report"], default=None,
                         help="do this step (and the ones after it) again")
+    parser.add_argument("--release", type=Path, default=None,
+                        help="the first release bundle (kiosk-<version>.tar.gz from kiosk-server updates build)")
     parser.add_argument("--no-vpn", action="store_true", help="no tunnel: the kiosk reaches the server directly")
     parser.add_argument("--no-tunnel-self-test", action="store_true",
                         help="do not bring the tunnel up for the self-test (the server is reached as configured)")
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.redo:
         state.forget(args.redo)
     prov = Provisioner(layout, state, payload, args.answers, args.kiosk_id, with_vpn=not args.no_vpn,
-                       tunnel_for_self_test=not args.no_tunnel_self_test)
+                       tunnel_for_self_test=not args.no_tunnel_self_test, release=args.release)
     try:
         return run(prov, console)
     finally:

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from provisioning import first_release
 from provisioning.files import atomic_write
 from provisioning.layout import Layout
 
@@ -44,14 +45,15 @@ FILES = (
 ENABLE = ("kiosk.service", "kiosk-vpn.service", "kiosk.target", "kiosk-update.timer", "kiosk-update-recover.service")
 # the kiosk takes tty1 (kiosk.service Conflicts=getty@tty1.service): no login prompt is ever shown
 MASK = ("getty@tty1.service",)
-SOFTWARE = Path("opt/kiosk/venv/bin/kiosk")  # what the units start (kiosk.service ExecStart=)
+SOFTWARE = (Path("opt/kiosk/current/venv/bin/kiosk"),  # kiosk.service ExecStart= (the release `current` names)
+            Path("opt/kiosk/venv/bin/kiosk-update"))  # the base: updater, recovery, VPN monitor
 
 
 class InstallError(RuntimeError):
     pass
 
 
-def install(layout: Layout, source: Path = SYSTEMD_SOURCE) -> dict:
+def install(layout: Layout, source: Path = SYSTEMD_SOURCE, release: Path | None = None) -> dict:
     root = layout.root
     if not (source / "kiosk.service").is_file():
         raise InstallError(f"the appliance's files are not at {source}: run kiosk-provision from a clone of the "
@@ -64,12 +66,16 @@ def install(layout: Layout, source: Path = SYSTEMD_SOURCE) -> dict:
     live = os.path.realpath(root) == "/" and os.geteuid() == 0
     enabled = _enable(root, live)
     applied = _apply_live() if live else []
-    software = root / SOFTWARE
+    try:
+        first = first_release.place(root, release)
+    except first_release.ReleaseError as exc:
+        raise InstallError(str(exc)) from None
+    missing = [f"/{p}" for p in SOFTWARE if not (root / p).exists()]
     return {"units": ", ".join(ENABLE), "files": len(installed), "installed": installed,
-            "enabled": enabled, "applied": applied,
-            "software": "present" if software.exists() else
-            f"missing: {'/' / SOFTWARE} (make it: python3 -m venv /opt/kiosk/venv && "
-            "/opt/kiosk/venv/bin/pip install '.[devices,ui]' from this clone)"}
+            "enabled": enabled, "applied": applied, "release": first["placed"],
+            "software": "present" if not missing else
+            f"missing: {', '.join(missing)} (the base: python3 -m venv /opt/kiosk/venv && /opt/kiosk/venv/bin/pip "
+            "install '.[devices,ui]' from this clone; the release: kiosk-provision --release BUNDLE)"}
 
 
 def _enable(root: Path, live: bool) -> str:

@@ -13,7 +13,7 @@ from provisioning.state import State
 
 def summary(step: str, result: dict) -> str:
     keys = {"enrol": ("kiosk_id", "not_after"), "vpn": ("address", "endpoint", "skipped"),
-            "config": ("kiosk_toml", "server_url"), "install": ("units", "enabled", "software"),
+            "config": ("kiosk_toml", "server_url"), "install": ("units", "enabled", "release", "software"),
             "preflight": ("checks",), "self-test": ("checks",)}.get(step, ())
     return ", ".join(f"{k} {result[k]}" for k in keys if k in result)
 

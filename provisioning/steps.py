@@ -49,6 +49,7 @@ class Provisioner:
     expected_kiosk_id: str | None = None
     with_vpn: bool = True
     tunnel_for_self_test: bool = True  # bring the tunnel up for the self-test when it is not up (needs root)
+    release: Path | None = None  # the first release bundle (provisioning/first_release.py)
     lines: dict = field(default_factory=dict)  # step -> [preflight.Check], shown by the report
     link: object = None  # the tunnel the self-test brought up (taken down by close())
 
@@ -167,7 +168,7 @@ class Provisioner:
     # ---- install ------------------------------------------------------------------------------------------
     def install(self) -> dict:
         try:
-            return install.install(self.layout)
+            return install.install(self.layout, release=self.release)
         except install.InstallError as exc:
             raise StepFailed(f"{exc} — then run kiosk-provision --redo install") from None
 

@@ -81,3 +81,47 @@ def test_a_second_install_changes_nothing_and_fails_nothing(tmp_path):
 def test_missing_appliance_files_are_said_in_words(tmp_path):
     with pytest.raises(InstallError, match="run kiosk-provision from a clone"):
         install(Layout(tmp_path / "root"), source=tmp_path / "nowhere")
+
+
+def _bundle(tmp_path, version: str) -> Path:
+    """A release bundle made by the city's own command (``kiosk-server updates build``)."""
+    from server.updates_bundle import build_bundle
+
+    source = tmp_path / f"src-{version}"
+    source.mkdir()
+    (source / "release.json").write_text('{"start": ["venv/bin/kiosk"]}')
+    (source / "README").write_text(f"kiosk {version}\n")
+    return build_bundle(source, version, tmp_path / f"kiosk-{version}.tar.gz")
+
+
+def test_the_first_release_is_laid_out_as_the_updater_keeps_every_later_one(tmp_path):
+    """kiosk.service starts /opt/kiosk/current/venv/bin/kiosk: provisioning puts the first release where an update
+    will switch it (releases/<version>/, current -> it), and the unit starts exactly that path."""
+    root = tmp_path / "root"
+    result = install(Layout(root), release=_bundle(tmp_path, "1.0.0"))
+    base = root / "opt/kiosk"
+    assert os.readlink(base / "current") == "releases/1.0.0"
+    assert (base / "releases/1.0.0/.complete").exists() and (base / "releases/1.0.0/README").read_text() == "kiosk 1.0.0\n"
+    assert result["release"] == "releases/1.0.0, current -> it"
+    unit = (root / "etc/systemd/system/kiosk.service").read_text()
+    assert re.search(r"^ExecStart=.* /opt/kiosk/current/venv/bin/kiosk ", unit, re.M)
+    # the release has no wheels here, so no venv: the report names what is missing instead of claiming it is there
+    assert result["software"].startswith("missing: /opt/kiosk/current/venv/bin/kiosk")
+
+
+def test_a_second_install_keeps_the_release_that_runs(tmp_path):
+    """--redo install on a kiosk that has been updated since must not put the image's old release back."""
+    root = tmp_path / "root"
+    install(Layout(root), release=_bundle(tmp_path, "1.0.0"))
+    again = install(Layout(root), release=_bundle(tmp_path, "0.9.0"))
+    assert os.readlink(root / "opt/kiosk/current") == "releases/1.0.0"
+    assert again["release"].startswith("kept")
+    assert not (root / "opt/kiosk/releases/0.9.0").exists()
+
+
+def test_a_bundle_that_is_not_a_release_is_refused_and_nothing_is_placed(tmp_path):
+    bad = tmp_path / "not-a-bundle.tar.gz"
+    bad.write_bytes(b"this is not gzip")
+    with pytest.raises(InstallError, match="not a kiosk release bundle"):
+        install(Layout(tmp_path / "root"), release=bad)
+    assert not (tmp_path / "root/opt/kiosk/current").exists()

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"
 ANALYZE = shutil.which("systemd-analyze")
 # what the kiosk image installs (kiosk-provision and the Debian packages cage, wireguard-tools)
-IMAGE_COMMANDS = ("usr/bin/cage", "opt/kiosk/venv/bin/kiosk", "opt/kiosk/venv/bin/kiosk-server",
+IMAGE_COMMANDS = ("usr/bin/cage", "opt/kiosk/current/venv/bin/kiosk", "opt/kiosk/venv/bin/kiosk-server",
                   "opt/kiosk/venv/bin/python", "opt/kiosk/venv/bin/kiosk-update", "usr/bin/wg", "bin/bash")
 TARGETS = {"kiosk.service": 2.5, "kiosk-vpn.service": 2.5, "kiosk-server.service": 2.0,
            "kiosk-update.service": 2.5, "kiosk-update-recover.service": 2.5}
