@@ -112,6 +112,12 @@ def _telemetry(config: KioskConfig, kiosk: Kiosk, source: str) -> Telemetry | No
     telemetry = Telemetry(outbox, kiosk, settings, journal_path=config.journal_path,
                           device_certificate=config.server.client_cert, sender=sender)
     telemetry.client = client
+    base = config.updates.get("base", "/opt/kiosk")
+    if isinstance(base, str):  # the updater's outcomes, reported (firmware/telemetry_updates.py)
+        from firmware.telemetry_updates import UpdateReports
+
+        root = config.source.parent if config.source else Path(".")
+        telemetry.update_reports = UpdateReports(root / base / "update-history.jsonl", outbox, telemetry.record)
     restore_remote_hold(outbox, kiosk)
     kiosk.audit.listeners.append(telemetry.on_audit)
     kiosk.event_taps.append(telemetry.on_device_event)

@@ -109,6 +109,7 @@ class Telemetry:
         self._vpn_up: bool | None = None
         self._vpn_down_at: float | None = None
         self._cert_days_reported: int | None = None
+        self.update_reports = None  # firmware.telemetry_updates.UpdateReports, set by the assembly
 
     # ---- writing --------------------------------------------------------------------------------------------
 
@@ -203,6 +204,8 @@ class Telemetry:
         self._look_vpn()
         self._look_stacker()
         self._look_certificate()
+        if self.update_reports is not None:
+            self.update_reports.look()
 
     def _look_vpn(self) -> None:
         check = getattr(self.kiosk, "link_check", None)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 from tuf.api import exceptions as tuf_errors
+from tuf.api.metadata import Metadata
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 
 from firmware.server_client import ServerEndpoint, tls_context
@@ -158,10 +159,12 @@ class ReleaseSource:
 
     def expiries(self) -> list[Expiry]:
         """When each role's current signature runs out (after a refresh)."""
-        trusted = (self._updater or self._refresh())._trusted_set
-        return [Expiry(role, signed.expires) for role, signed in
-                (("root", trusted.root), ("timestamp", trusted.timestamp), ("snapshot", trusted.snapshot),
-                 ("targets", trusted.targets))]
+        if self._updater is None:
+            self._refresh()
+        # ngclient writes a role's file only after it verified it: these copies are the trusted metadata
+        metadata_dir = self.cache / "metadata"
+        return [Expiry(role, Metadata.from_file(str(metadata_dir / f"{role}.json")).signed.expires)
+                for role in ("root", "timestamp", "snapshot", "targets")]
 
     def warnings(self, ahead: timedelta = timedelta(hours=12)) -> list[str]:
         """Roles that expire within ``ahead`` (timestamp: a quarter of its day), for telemetry."""

@@ -71,6 +71,12 @@ class Slots:
     def history_file(self) -> Path:
         return self.state_dir / "history.jsonl"
 
+    @property
+    def report_file(self) -> Path:
+        """The same outcomes, readable by the kiosk (its telemetry reports them: firmware/telemetry_updates.py);
+        the state folder is the updater's alone (0700)."""
+        return self.base / "update-history.jsonl"
+
     # ---- reading -------------------------------------------------------------------------------------------
     def state(self) -> dict:
         try:
@@ -100,10 +106,16 @@ class Slots:
     def record(self, **entry) -> dict:
         entry = {"at": now_iso(), **entry}
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.history_file, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        for path in (self.history_file, self.report_file):
+            try:
+                with open(path, "a", encoding="utf-8") as f:
+                    f.write(line)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError:
+                if path == self.history_file:
+                    raise  # the updater's own record must be written; the kiosk's copy is a courtesy
         return entry
 
     def point(self, link: Path, version: str) -> None:

@@ -43,6 +43,11 @@ def apply_event(summary: KioskSummary, kind: str, fields: dict, when: datetime) 
         state = fields.get("state")
         _set_fault(summary, fields["device"], None if state in NORMAL_STATES or kind == "device_recovered"
                    else str(state or kind))
+    elif kind in ("update_rolled_back", "update_refused", "update_committed"):
+        # the last update's trouble stays on the fleet page until a release commits (firmware/telemetry_updates.py)
+        code = {"update_rolled_back": f"rolled_back.{fields.get('version')}.{fields.get('check')}",
+                "update_refused": f"refused.{fields.get('reason')}"}.get(kind)
+        _set_fault(summary, "update", code[:48] if code else None)
     elif kind in ("under_voltage", "health_changed") and isinstance(fields.get("check"), str):
         bad = fields.get("value") == "yes" and fields["check"] != "clock_synchronised"
         _set_fault(summary, f"health.{fields['check']}", "yes" if bad else None)
