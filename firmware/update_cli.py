@@ -14,6 +14,12 @@ kiosk's mTLS endpoint) and ``[updates]`` from kiosk.toml::
     gate_timeout_s = 300    # every gate check passed within this
     settle_s = 20           # and still the same process this much later (the kiosk is out of service meanwhile)
     hold_wait_s = 3600      # how long to wait for the kiosk to be idle (a visit in progress) before deferring
+
+    [updates.self_visit]    # optional: the gate's last check, one test-mode visit (firmware/self_visit.py)
+    enabled = true
+    cards_dir = "self-visit"  card = "test-resident"  pin = "1234"
+    command = ["{release}/venv/bin/python", "-m", "firmware.self_visit", "--config", "/etc/kiosk/kiosk.toml"]
+    timeout_s = 120
 """
 from __future__ import annotations
 
@@ -56,19 +62,37 @@ def load_update_settings(path: Path) -> UpdateSettings:
             raise ConfigError(f"[updates] {key} must be a number of seconds")
         return float(value)
 
+    visit = table.get("self_visit") or {}
+    if not isinstance(visit, dict):
+        raise ConfigError("[updates.self_visit] must be a table")
+    visit_command: tuple[str, ...] = ()
+    if visit.get("enabled") is True:
+        visit_command = tuple(visit.get("command") or ["{release}/venv/bin/python", "-m", "firmware.self_visit",
+                                                       "--config", str(Path(path).resolve())])
+        if not all(isinstance(part, str) for part in visit_command):
+            raise ConfigError("[updates.self_visit] command must be a list of strings")
     gate = GateSettings(
         restart_command=tuple(table.get("restart_command", ["systemctl", "restart", "kiosk.service"])),
         health_file=p("health_file", "/run/kiosk-update/health.json"),
         log_command=tuple(table.get("log_command", ["journalctl", "-u", "kiosk.service", "-n", "60", "--no-pager",
                                                     "-o", "cat"])),
         start_timeout_s=seconds("start_timeout_s", 120), gate_timeout_s=seconds("gate_timeout_s", 300),
-        settle_s=seconds("settle_s", 20), check_server=table.get("check_server", True) is not False)
+        settle_s=seconds("settle_s", 20), check_server=table.get("check_server", True) is not False,
+        self_visit_command=visit_command, self_visit_timeout_s=_visit_timeout(visit),
+        releases=p("base", "/opt/kiosk") / "releases")
     return UpdateSettings(
         endpoint=config.server, slots=Slots(p("base", "/opt/kiosk"), p("state_dir", "/var/lib/kiosk-update")),
         trusted_root=p("trusted_root", "update/root.json"), hold_dir=p("hold_dir", "/run/kiosk-update"),
         gate=gate, window=parse_window(table.get("window")), hold_wait_s=seconds("hold_wait_s", 3600),
         time_sync_flag=p("time_sync_flag", "/run/systemd/timesync/synchronized"),
         use_kernel_clock=table.get("use_kernel_clock", True) is not False)
+
+
+def _visit_timeout(visit: dict) -> float:
+    value = visit.get("timeout_s", 120)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError("[updates.self_visit] timeout_s must be a number of seconds")
+    return float(value) + 30  # the visit's own waits, plus starting and stopping it
 
 
 def main(argv: list[str] | None = None) -> int:

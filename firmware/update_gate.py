@@ -6,7 +6,10 @@
 3. ``recovery_done``: start-up recovery settled the journal;
 4. ``devices``: every device answered (no device reason for being out of service);
 5. ``server``: the certificate server answers over mTLS (``GET /v1/health`` with the kiosk's certificate);
-6. ``stays_up``: the same process is still alive ``settle_s`` later (a release that crashes after READY=1).
+6. ``stays_up``: the same process is still alive ``settle_s`` later (a release that crashes after READY=1);
+7. ``self_visit`` (only if the city enables ``[updates.self_visit]``): one headless visit in a test mode with the
+   new release's code passes (:mod:`firmware.self_visit`: simulated devices and coins, the null printer, a
+   throw-away journal, the real server), within ``self_visit_timeout_s``.
 
 The first check that fails is the reason, with the tail of the kiosk's log.
 """
@@ -44,6 +47,9 @@ class GateSettings:
     gate_timeout_s: float = 300.0
     settle_s: float = 20.0
     check_server: bool = True
+    self_visit_command: tuple[str, ...] = ()  # empty: no self-visit; "{release}" is the new release's folder
+    self_visit_timeout_s: float = 120.0
+    releases: Path | None = None  # where "{release}" points into (releases/<version>)
 
 
 def restart(settings: GateSettings) -> GateResult:
@@ -120,10 +126,29 @@ def run_gate(settings: GateSettings, version: str, endpoint: ServerEndpoint | No
                 return _with_log(settings, GateResult(False, "stays_up", f"the kiosk (pid {pid}) ended within "
                                                       f"{settings.settle_s:g} s of starting"))
             again = check_once(settings, version, endpoint)
-            return again if again.passed else _with_log(settings, again)
+            if not again.passed:
+                return _with_log(settings, again)
+            return self_visit(settings, version) if settings.self_visit_command else again
         if monotonic() >= deadline:
             return _with_log(settings, result)
         sleep(min(1.0, settings.gate_timeout_s / 10))
+
+
+def self_visit(settings: GateSettings, version: str) -> GateResult:
+    """Run the new release's self-visit; its own output is the log tail when it fails."""
+    release = str((settings.releases or Path(".")) / version)
+    command = [part.replace("{release}", release) for part in settings.self_visit_command]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=settings.self_visit_timeout_s)
+    except subprocess.TimeoutExpired:
+        return GateResult(False, "self_visit", f"the self-visit did not end within {settings.self_visit_timeout_s:g} s")
+    except OSError as exc:
+        return GateResult(False, "self_visit", f"the self-visit could not start: {exc}")
+    if done.returncode != 0:
+        words = (done.stderr or done.stdout).strip().splitlines()
+        return GateResult(False, "self_visit", words[-1][:300] if words else f"exit {done.returncode}",
+                          (done.stdout + done.stderr)[-4000:])
+    return GateResult(True, detail=done.stdout.strip()[-300:])
 
 
 def _with_log(settings: GateSettings, result: GateResult) -> GateResult:

@@ -149,6 +149,8 @@ class Updater:
         timings["waited_for_idle_s"] = round(waited, 3)
         self.slots.prune()
         self.say(f"kiosk-update: {version} committed (was {running})")
+        if self.s.gate.self_visit_command:
+            timings["self_visit"] = gate.detail  # what the test-mode visit said it did
         return self.slots.record(outcome="committed", version=version, previous=running, **timings)
 
     def _step(self, step: str) -> None:

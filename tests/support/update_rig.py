@@ -19,6 +19,7 @@ from tests.support.server_process import REPO, _env, start_server, write_config_
 
 APP = Path(__file__).with_name("release_app.py")
 RESTART = Path(__file__).with_name("restart_app.py")
+SELF_VISIT = Path(__file__).with_name("release_self_visit.py")
 ROLES = ("root", "targets", "snapshot", "timestamp")
 
 
@@ -32,6 +33,7 @@ def release_source(work: Path, version: str, behaviour: str = "good", padding_mb
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
     shutil.copy(APP, source / "app.py")
+    shutil.copy(SELF_VISIT, source / "self_visit.py")
     (source / "behaviour").write_text(behaviour)
     (source / "release.json").write_text(json.dumps({"start": [sys.executable, "app.py"]}))
     if padding_mb:
