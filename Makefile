@@ -28,10 +28,10 @@ bootstrap: $(STAMP)
 matrix: $(STAMP)
 	$(PY) scripts/powercut_matrix.py
 
-# the app full screen under cage on wlroots' headless backend, screenshot in var/screenshots/cage/ (opt-in: the
-# software compositor stays black when the machine is busy; tests/conftest.py); about 10 s on an idle machine
+# the app full screen under cage (wlroots' X11 backend in an Xvfb of its own), screenshot in var/screenshots/cage/;
+# part of `make test` too; about 10 s
 cage-session: $(STAMP)
-	KIOSK_CAGE_SESSION=1 $(PY) -m pytest -q tests/screens/test_cage_session.py
+	$(PY) -m pytest -q tests/screens/test_cage_session.py
 
 # docs/visit-table.md is firmware/visit_table.py for people (tests/firmware/test_visit_table.py checks it is current)
 visit-table: $(STAMP)

@@ -1,5 +1,10 @@
 """The touchscreen app in the kiosk's display session: full screen as cage's only client (as systemd/kiosk.service
-runs it), on wlroots' headless backend with the pixman software renderer, looked at with grim.
+runs it), on wlroots' X11 backend inside an Xvfb of its own with the pixman software renderer, looked at with grim.
+
+Why the X11 backend and not wlroots' headless one: on this machine the headless output failed every commit ("Basic
+output test failed for HEADLESS-1") and stayed black for good whenever the session started while the CPU was busy
+(11 of 11 runs under load); the X11 backend paces its frames by the X server's Present events and drew the idle
+screen under the same load.  What is tested is the same: cage's only client, full screen, no decorations.
 
 cage refuses to run with a way back to root; as root the test maps itself to an ordinary user in a user
 namespace (the files it reads stay the test's own).  The Pi runs the same `cage -d -- kiosk` on its DRM output."""
@@ -20,14 +25,22 @@ from tests.e2e.test_restart import _toml
 from tests.support.kiosk_session import kiosk_config_data
 
 REPO = Path(__file__).resolve().parents[2]
-OUTPUT = (1280, 720)  # wlroots' headless output
+OUTPUT = (1024, 768)  # wlroots' X11 backend opens its output window at this size
 IDLE_BACKGROUND = (246, 245, 240)  # the idle screen's background (screens/theme.py)
 
 
-@pytest.mark.quiet_machine  # (tests/conftest.py: the software compositor fails under CPU load)
-@pytest.mark.skipif(os.environ.get("KIOSK_CAGE_SESSION") != "1",
-                    reason="opt-in (make cage-session): wlroots' headless software output on this kind of machine "
-                           "stays black whenever the CPU is busy, even briefly after a bootstrap (tests/conftest.py)")
+def _own_xvfb() -> tuple[subprocess.Popen, str]:
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{OUTPUT[0]}x{OUTPUT[1]}x24",
+                                "-nolisten", "tcp"], pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    assert number, "Xvfb did not report a display number"
+    return process, f":{number}"
+
+
 def test_the_app_fills_the_screen_under_cage(dev_world, server, tmp_path, screenshots):
     for tool in ("cage", "grim", "Xwayland"):
         assert shutil.which(tool), f"{tool} is missing: scripts/bootstrap.sh installs cage, grim and xwayland"
@@ -39,10 +52,11 @@ def test_the_app_fills_the_screen_under_cage(dev_world, server, tmp_path, screen
     data["screen"] = {"fullscreen": True, "dev_panel": "off", "width": OUTPUT[0], "height": OUTPUT[1]}
     (tmp_path / "kiosk.toml").write_text(_toml(data), encoding="utf-8")
     (tmp_path / "kivy").mkdir()
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), WLR_BACKENDS="headless", WLR_RENDERER="pixman",
+    xvfb, x_display = _own_xvfb()
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), WLR_BACKENDS="x11", WLR_RENDERER="pixman", DISPLAY=x_display,
                WLR_LIBINPUT_NO_DEVICES="1", KIVY_HOME=str(tmp_path / "kivy"), KIVY_NO_ARGS="1",
                PYTHONPATH=str(REPO))
-    for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+    for name in ("WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
         env.pop(name, None)
     as_user = ["unshare", "--user", "--map-user=1000", "--map-group=1000"] if os.geteuid() == 0 else []
     # The session's output goes to a file, never to a pipe nobody reads while the test waits: a full pipe (64 KiB
@@ -80,6 +94,8 @@ def test_the_app_fills_the_screen_under_cage(dev_world, server, tmp_path, screen
         except subprocess.TimeoutExpired:
             os.killpg(session.pid, signal.SIGKILL)
             session.wait(timeout=5)
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
     print(f"cage screenshot: {shot}")
     assert image.size == OUTPUT
     corners = [image.getpixel(p) for p in ((2, 2), (OUTPUT[0] - 3, 2), (2, OUTPUT[1] - 3), (OUTPUT[0] - 3, OUTPUT[1] - 3))]
