@@ -3,8 +3,9 @@
 ``kiosk-update`` runs as root in its own unit and cannot write the kiosk's outbox; it appends every outcome to
 ``<base>/update-history.jsonl`` (firmware/update_slots.py), readable by the kiosk.  The kiosk reads the lines it
 has not reported yet at each telemetry look and writes one event per outcome; how far it has read is kept in the
-outbox's ``meta`` (a restart misses nothing; a cut between an event and the offset may report one outcome twice).  Fields are codes only: versions,
-check names, reason codes — never the log tail or the sentence, which stay in the history file on the kiosk.
+outbox's ``meta`` (a restart misses nothing; a cut between an event and the offset may report one outcome twice).
+Fields are codes only: versions, check names, reason codes — never the log tail or the sentence, which stay in the
+history file on the kiosk.
 
     committed    -> update_committed     version, previous, out_of_service_ms
     rolled_back  -> update_rolled_back   version, running, check
