@@ -101,7 +101,8 @@ def test_the_first_release_is_laid_out_as_the_updater_keeps_every_later_one(tmp_
     result = install(Layout(root), release=_bundle(tmp_path, "1.0.0"))
     base = root / "opt/kiosk"
     assert os.readlink(base / "current") == "releases/1.0.0"
-    assert (base / "releases/1.0.0/.complete").exists() and (base / "releases/1.0.0/README").read_text() == "kiosk 1.0.0\n"
+    assert (base / "releases/1.0.0/.complete").exists()
+    assert (base / "releases/1.0.0/README").read_text() == "kiosk 1.0.0\n"
     assert result["release"] == "releases/1.0.0, current -> it"
     unit = (root / "etc/systemd/system/kiosk.service").read_text()
     assert re.search(r"^ExecStart=.* /opt/kiosk/current/venv/bin/kiosk ", unit, re.M)
