@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             print(f"{deleted} telemetry event(s) older than {args.days} days deleted; kiosk summaries kept")
             return 0
-        done = telemetry.create_command(db, args.kiosk_id, args.kind, args.staff)
-        print(f"command {done.command_id} ({done.kind}) queued for {done.kiosk_id}; it is delivered at the kiosk's "
-              "next telemetry exchange")
+        done, already = telemetry.create_command(db, args.kiosk_id, args.kind, args.staff)
+        if already:
+            print(f"command {done.command_id} ({done.kind}) is already waiting for {done.kiosk_id}: not added again")
+        else:
+            print(f"command {done.command_id} ({done.kind}) queued for {done.kiosk_id}; it is delivered at the "
+                  "kiosk's next telemetry exchange")
         return 0

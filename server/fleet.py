@@ -20,6 +20,7 @@ from server import staff as staff_mod
 from server.db import utcnow
 from server.enrolment import AdminError
 from server.models_telemetry import KioskCommand, KioskSummary, KioskWard, TelemetryEvent
+from server.telemetry import waiting_command
 
 SILENT_AFTER = timedelta(minutes=5)
 COMMANDS = ("out_of_service", "back_in_service", "ack_staff_call")
@@ -167,8 +168,7 @@ def send_command(db: Session, staff: staff_mod.Staff, kiosk_id: str, kind: str) 
         summary = db.get(KioskSummary, kiosk_id)
         if summary is None or summary.staff_call_since is None:
             raise AdminError("no_open_call")
-    waiting = db.scalar(select(KioskCommand).where(KioskCommand.kiosk_id == kiosk_id, KioskCommand.kind == kind,
-                                                   KioskCommand.done_at.is_(None)).limit(1))
+    waiting = waiting_command(db, kiosk_id, kind)
     if waiting is not None:
         return Sent(waiting, True)
     command = KioskCommand(kiosk_id=kiosk_id, kind=kind, created_at=utcnow(), created_by=staff.staff_id)

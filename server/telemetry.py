@@ -159,15 +159,26 @@ def _command_done(db: Session, kiosk: str, fields: dict, now: datetime) -> None:
                outcome=command.outcome)
 
 
-def create_command(db: Session, kiosk: str, kind: str, staff: str) -> KioskCommand:
-    """A remote command for a kiosk (the dashboard inserts rows like this; the CLI and tests use it)."""
+def waiting_command(db: Session, kiosk: str, kind: str) -> KioskCommand | None:
+    """The same command already waiting for this kiosk (not done yet), if any."""
+    return db.scalar(select(KioskCommand).where(KioskCommand.kiosk_id == kiosk, KioskCommand.kind == kind,
+                                                KioskCommand.done_at.is_(None)).limit(1))
+
+
+def create_command(db: Session, kiosk: str, kind: str, staff: str) -> tuple[KioskCommand, bool]:
+    """A remote command for a kiosk from the server's command line (``kiosk-server kiosk-command``); the dashboard
+    goes through :func:`server.fleet.send_command`, which adds the ward check.  Both add a command once: while the
+    same one waits for the kiosk, that one is returned (``already`` True) and nothing is added."""
     if kind not in COMMAND_KINDS:
         raise ValueError(f"unknown command {kind!r} (known: {', '.join(COMMAND_KINDS)})")
+    waiting = waiting_command(db, kiosk, kind)
+    if waiting is not None:
+        return waiting, True
     command = KioskCommand(kiosk_id=kiosk, kind=kind, created_at=utcnow(), created_by=staff)
     db.add(command)
     db.commit()
     audit_line("kiosk_command.created", kiosk=kiosk, command_id=command.command_id, kind=kind, staff=staff)
-    return command
+    return command, False
 
 
 def prune(db: Session, days: int, now: datetime | None = None) -> int:

@@ -145,7 +145,9 @@ def test_remote_commands_go_out_until_the_kiosk_reports_them_done(store, kiosks)
     server, sessions = store
     kiosk = kiosks[8]
     with sessions() as db:
-        command = create_command(db, kiosk, "out_of_service", "S0042")
+        command, already = create_command(db, kiosk, "out_of_service", "S0042")
+        again, twice = create_command(db, kiosk, "out_of_service", "S0043")  # the CLI adds a command once, too
+        assert not already and twice and again.command_id == command.command_id
         create_command(db, kiosks[9], "ack_staff_call", "S0042")  # another kiosk's: never shown to this one
     status, reply = post(server, kiosk, batch())
     assert status == 200 and reply["commands"] == [{"command_id": command.command_id, "kind": "out_of_service"}]
@@ -159,6 +161,8 @@ def test_remote_commands_go_out_until_the_kiosk_reports_them_done(store, kiosks)
     with sessions() as db:
         row = db.get(KioskCommand, command.command_id)
         assert row.done_at is not None and row.outcome == "done"
+    with sessions() as db:  # once done, the same command can be sent again
+        assert not create_command(db, kiosk, "out_of_service", "S0042")[1]
     forged = event(2, "command_done", command_id=command.command_id + 1, command="ack_staff_call", outcome="done")
     assert post(server, kiosk, batch(forged))[0] == 200  # another kiosk's command cannot be closed from here
     with sessions() as db:
