@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
+import tarfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, time as dtime
@@ -24,7 +26,7 @@ from pathlib import Path
 from firmware.server_client import ServerEndpoint
 from firmware.update_fetch import ReleaseSource, UpdateRefused, clock_synchronised_check
 from firmware.update_gate import GateResult, GateSettings, restart, run_gate
-from firmware.update_slots import Slots, now_iso
+from firmware.update_slots import SlotError, Slots, now_iso
 
 KILL_AT = "KIOSK_UPDATE_KILL_AT"
 STEPS = ("downloaded", "unpacked", "held", "trying-recorded", "current-switched", "restarted", "gate-passed")
@@ -117,7 +119,13 @@ class Updater:
 
     def install(self, bundle: Path, version: str, running: str | None) -> dict:
         timings: dict[str, float] = {}
-        self.slots.unpack(bundle, version)
+        try:
+            self.slots.unpack(bundle, version)
+        except (SlotError, subprocess.SubprocessError, OSError, tarfile.TarError) as exc:
+            # nothing switched: the folder is not marked complete, and the running release is untouched
+            self.say(f"kiosk-update: {version} could not be unpacked: {exc}")
+            return self.slots.record(outcome="refused", reason="unpack_failed", version=version, running=running,
+                                     words=f"{type(exc).__name__}: {exc}"[:500])
         checkpoint("unpacked")
         self._ask_hold(version)
         waited = self._wait_hold()

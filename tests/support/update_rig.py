@@ -36,6 +36,9 @@ def release_source(work: Path, version: str, behaviour: str = "good", padding_mb
     shutil.copy(SELF_VISIT, source / "self_visit.py")
     (source / "behaviour").write_text(behaviour)
     (source / "release.json").write_text(json.dumps({"start": [sys.executable, "app.py"]}))
+    if behaviour == "bad_wheels":  # a release whose wheels pip refuses (a broken archive)
+        (source / "wheels").mkdir()
+        (source / "wheels" / "kiosk-0-py3-none-any.whl").write_bytes(b"not a zip")
     if padding_mb:
         (source / "data.bin").write_bytes(os.urandom(padding_mb * 1_000_000))
     return source
