@@ -23,6 +23,9 @@ PATH_MENU = f"{API}/menu"
 PATH_QUOTES = f"{API}/quotes"
 PATH_ISSUANCES = f"{API}/issuances"
 PATH_TELEMETRY = f"{API}/telemetry"
+PATH_APPLICATIONS = f"{API}/applications"  # e-applications (電子申請): the intake, idempotent by transaction id
+PATH_APPLICATION_FORMS = f"{PATH_APPLICATIONS}/forms"
+PATH_APPLICATION_QUOTES = f"{PATH_APPLICATIONS}/quotes"
 
 PROTOCOL_VERSIONS = (1, 2)
 """Version 2 (docs/kiosk-server-protocol.md, "Protocol version 2: fewer round trips") keeps every version-1 call

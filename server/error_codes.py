@@ -37,6 +37,11 @@ ERROR_CODES: dict[str, tuple[tuple[int, ...], str]] = {
     "unknown_certificate": ((400,), "the quote names no certificate of the catalogue"),
     "bad_option": ((400,), "an option the certificate does not take, or a value it does not allow"),
     "bad_copies": ((400,), "copies outside 1..max_copies"),
+    "unknown_service": ((400,), "the application names no form this city takes at kiosks"),
+    "bad_answer": ((400,), "an answer does not fit its form (detail.field, detail.problem: required, "
+                           "not_a_choice, format, too_few, too_many, unknown_field); never the answer itself"),
+    "date_not_offered": ((409,), "the date chosen is no longer offered (taken since the form was shown): choose "
+                                 "another; detail.field names it"),
     "quote_unknown": ((404,), "no such quote in this session (a quote of another session or kiosk included)"),
     "quote_expired": ((410,), "the quote is older than its expires_at"),
     "payment_insufficient": ((402,), "amount_paid is below the quote's total_fee; detail has both"),
