@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from certs.catalog import CertificateType, IneligibleReason
+from certs.services import DocumentKind, Form, Payment
 
 API = "/v1"
 PATH_HEALTH = f"{API}/health"
@@ -204,3 +205,50 @@ class SignedIn:
     @classmethod
     def parse(cls, data: Any) -> "SignedIn":
         return cls(Session.parse(data), parse_menu(_field(data, "menu", dict, "sign-in")))
+
+
+def parse_forms(data: Any) -> list[Form]:
+    """The reply of ``GET /v1/applications/forms``: the e-applications offered, each a form described as data."""
+    forms = []
+    for raw in _field(data, "forms", list, "forms"):
+        try:
+            forms.append(Form.from_dict(raw))
+        except ValueError as exc:
+            raise ProtocolError(f"forms: {exc}") from None
+    return forms
+
+
+@dataclass(frozen=True)
+class ApplicationQuote:
+    """The reply of ``POST /v1/applications/quotes``: what the application costs, and how it is paid.  It stands
+    where a certificate's :class:`Quote` stands in the visit: one receipt (``certificate``), ``total_fee`` taken."""
+    quote_id: str
+    service: str
+    payment: Payment
+    fee: int  # the items' fees in all
+    total_fee: int  # what the kiosk takes
+    stickers: tuple[tuple[int, int], ...]  # (value, count), stickers mode
+    pages: int
+    expires_at: str
+    copies: int = 1
+
+    @property
+    def certificate(self) -> DocumentKind:
+        return DocumentKind.APPLICATION_RECEIPT
+
+    @classmethod
+    def parse(cls, data: Any) -> "ApplicationQuote":
+        try:
+            payment = Payment(_field(data, "payment", str, "application quote"))
+        except ValueError:
+            raise ProtocolError("application quote: unknown payment") from None
+        stickers = tuple((_field(x, "value", int, "sticker"), _field(x, "count", int, "sticker"))
+                         for x in _field(data, "stickers", list, "application quote"))
+        quote = cls(_field(data, "quote_id", str, "application quote"), _field(data, "service", str, "application quote"),
+                    payment, _field(data, "fee", int, "application quote"),
+                    _field(data, "total_fee", int, "application quote"), stickers,
+                    _field(data, "pages", int, "application quote"), _field(data, "expires_at", str, "application quote"))
+        taken = quote.fee if payment is Payment.CASH else 0
+        if quote.fee < 0 or quote.total_fee != taken or quote.pages < 1:
+            raise ProtocolError("application quote: fees, payment or pages are inconsistent")
+        return quote
