@@ -16,6 +16,7 @@ from kivy.uix.gridlayout import GridLayout
 
 from firmware.visit import SubmitForm
 from screens.fonts import FONT_OF_LANGUAGE
+from screens.pages.base import _kept
 from screens.widgets import KLabel
 
 TYPED = ("phone", "digits")
@@ -123,11 +124,15 @@ class FormDrawer:
         t, view, page = self.t, self.view, self.page
         ui = page.app.ui
         if view.message and view.problem_field == spec["name"]:  # said beside the field, in the warning colour
-            return KLabel(text=f"{field_label(t, spec)}: {t.message(view.message)}", role="small",
-                          color=ui.danger, font_name=ui.font_bold)
+            warning = KLabel(text=f"{field_label(t, spec)}: {t.message(view.message)}", role="small",
+                             font_name=ui.font_bold)
+            warning.color = ui.danger  # (after the kv rule, which greys small text)
+            return warning
         key = f"field.{spec['name']}"
         font = ui.font_bold if t.has(key) else (data_font(page.app, t.language) or ui.font_bold)
-        return KLabel(text=field_label(t, spec), role="small", font_name=font, color=ui.fg)
+        text = field_label(t, spec)  # kept across redraws (its texture with it): no blank frame after a tap
+        return page._reuse(("text", "small", text), font_name=font) or _kept(KLabel(text=text, role="small",
+                                                                                     font_name=font))
 
     def _counts(self, column, spec: dict) -> None:
         t, counts = self.t, self.answers[spec["name"]]
@@ -254,5 +259,5 @@ def confirm_lines(view, t) -> list[str]:
             shown = choice_label(t, spec, choice) if choice else str(value)
         else:
             shown = str(value)
-        lines.append(f"{field_label(t, spec)}:  {shown}")
+        lines.append(f"{field_label(t, spec)}:  {shown}".replace("\n", " "))  # (a date's two lines as one)
     return lines

@@ -155,6 +155,7 @@ def test_a_third_form_from_the_citys_config_is_shown_with_no_code_change(gui_con
         await tap(app, "form.phone")
         for key in "0312345678":
             await tap(app, f"form.key.{key}", settle=0.02)
+        await asyncio.sleep(0.2)
         shot(app, out, "02-form")
         await tap(app, "form.next")
         await wait_screen(app, "confirm")
