@@ -68,8 +68,8 @@ class ApplicationSteps:
         if error is not None:
             self._server_trouble("application_quote", error)
             if isinstance(error, wire.ServerRefused) and error.code in REFUSED_ANSWER:
-                problem = error.detail.get("problem") if error.code == "bad_answer" else None
-                visit.message = f"form.{problem}" if problem else f"server.{error.code}"
+                problem = {"bad_answer": error.detail.get("problem"), "date_not_offered": "date_taken"}.get(error.code)
+                visit.message = f"form.{problem}" if problem else f"server.{error.code}"  # (nothing taken yet)
                 visit.problem_field = error.detail.get("field")
                 if error.code == "date_not_offered":
                     self._fetch_forms()  # the dates offered now

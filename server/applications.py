@@ -169,17 +169,27 @@ def submit(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
         answers = _checked(form, json.loads(quote.options_json))  # the date may have been taken since
         fee, taken, stickers = _charges(form, answers, svc.config.applications.bulky_waste.sticker_values)
         txn, today = request.transaction_id, svc.today()
-        number = f"E{today:%y%m%d}-{txn[:6].upper()}"
+        number = f"E{today:%y%m%d}-{txn[:10].upper()}"  # 40 bits of the random id: no clash in a day
         content = ReceiptContent(form, number, answers, address, fee, taken, stickers)
         envelope = _receipt_envelope(svc, session, content, txn, kiosk_id)
-        row = Application(application_no=number, transaction_id=txn, service=service, channel="kiosk",
-                          kiosk_id=kiosk_id, resident_id=resident.resident_id, district=_district(svc, address),
-                          service_date=_service_date(form, answers), answers_json=json.dumps(answers, sort_keys=True),
+        day, district = _service_date(form, answers), _district(svc, address)
+        uses_places = any(s.choices_from == "city.collection_dates" for s in form.fields)
+        slot = None
+        if uses_places and day:  # place n of the day (0-based): unique, and below the day's capacity
+            taken = _taken(db, service, district, day)
+            if taken >= svc.config.applications.bulky_waste.capacity_per_day:
+                raise ApiError(409, "date_not_offered", "the date chosen is no longer offered: choose another",
+                               {"field": next(s.name for s in form.fields if s.choices_from == "city.collection_dates")})
+            slot = f"{service}:{district}:{day}:{taken}"
+        row = Application(application_no=number, slot=slot, transaction_id=txn, service=service, channel="kiosk",
+                          kiosk_id=kiosk_id, resident_id=resident.resident_id, district=district, service_date=day, answers_json=json.dumps(answers, sort_keys=True),
                           total_fee=fee, payment=form.payment.value, received_at=utcnow())
         log.info("application txn=%s service=%s no=%s", txn, service, number)
         return envelope, [row]
 
-    return issue_once(db, session, kiosk_id, request, application)
+    return issue_once(db, session, kiosk_id, request, application,
+                      contended=ApiError(503, "busy", "another application took that day's place at this moment: send "
+                                                      "the same request again"))
 
 
 def _receipt_envelope(svc: Services, session: SessionRecord, content: ReceiptContent, txn: str,

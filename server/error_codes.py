@@ -31,7 +31,8 @@ ERROR_CODES: dict[str, tuple[tuple[int, ...], str]] = {
     "wrong_password": ((401,), "citizen card password wrong; detail.tries_left (1-3) is what the card has left"),
     "card_locked": ((403,), "the citizen card is locked (3 wrong passwords): staff unlock it; detail.tries_left = 0"),
     "busy": ((503,), "the server could not finish in time (the issuance log stayed contended, or other tries with "
-                     "the same citizen card were still being checked): send the same request again"),
+                     "the same citizen card were still being checked, or an application's place on a collection "
+                     "day was taken at the same moment): send the same request again"),
     "revocation_unknown": ((503,), "the server's CRL is past its next update: no sign-in until it is renewed"),
     "not_eligible": ((403,), "detail.reason is an IneligibleReason code"),
     "unknown_certificate": ((400,), "the quote names no certificate of the catalogue"),

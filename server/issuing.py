@@ -132,10 +132,11 @@ Prepare = Callable[[QuoteRecord, Resident], tuple[bytes, list]]
 
 
 def issue_once(db: Session, session: SessionRecord, kiosk_id: str, request: IssuanceRequest,
-               prepare: Prepare) -> tuple[int, bytes]:
+               prepare: Prepare, contended: ApiError | None = None) -> tuple[int, bytes]:
     """The once-only part of an issuance, for certificates and application receipts alike: the replay, the
     quote's checks, ``prepare``, then the quote claimed and the envelope (and ``prepare``'s rows) stored in one
-    write, or nothing."""
+    write, or nothing.  ``contended``: the answer when a row of ``prepare``'s lost a race on a unique key of its
+    own (not the transaction's)."""
     txn = request.transaction_id
     fingerprint = _fingerprint({"quote_id": request.quote_id, "session_id": session.session_id, "kiosk_id": kiosk_id})
     existing = db.get(Issuance, txn)
@@ -175,6 +176,8 @@ def issue_once(db: Session, session: SessionRecord, kiosk_id: str, request: Issu
         db.rollback()
         winner = db.get(Issuance, txn)
         if winner is None:
+            if contended is not None:
+                raise contended from None
             raise
         return _replay(winner, fingerprint)
     log.info("issued txn=%s kiosk=%s session=%s copies=%d", txn, kiosk_id, session.session_id, quote.copies)

@@ -28,6 +28,9 @@ class Application(Base):
     total_fee: Mapped[int] = mapped_column(Integer)
     payment: Mapped[str] = mapped_column(String(16))  # none | cash | stickers
     received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    slot: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    # "<service>:<district>:<date>:<n>" for an application that takes one of a day's places (粗大ごみ): the unique
+    # key lets two intakes racing for the same place never both have it (the loser is asked to send again)
 
 
 Index("ix_applications_slot", Application.service, Application.district, Application.service_date)

@@ -190,6 +190,33 @@ def test_a_date_taken_after_the_quote_is_refused_and_the_coins_given_back(kiosk_
     assert pages == []
 
 
+def test_a_date_taken_while_the_form_was_open_is_said_on_the_form_and_nothing_is_taken(kiosk_config, tmp_path,
+                                                                                      dev_world, one_slot_server):
+    async def visit(k):
+        form = await open_form(k, "bulky_waste")
+        day = choices(form, "collection_date")[1]  # (the first may be gone: another test took it)
+        answers = {"items": {"desk": 1}, "collection_date": day, "phone": PHONE}
+        with one_slot_server.client() as http:  # someone else takes that day's one place meanwhile
+            h = {"Authorization": f"Bearer {sign_in(http, dev_world, 'resident-a')['session_token']}"}
+            q = http.post("/v1/applications/quotes", headers=h, json={"service": "bulky_waste", "answers": answers})
+            body = {"transaction_id": secrets.token_hex(16), "quote_id": q.json()["quote_id"], "amount_paid": 500}
+            assert http.post("/v1/applications", headers=h, json=body).status_code == 201
+        await k.do("form", answers=answers)
+        for _ in range(300):
+            if k.kiosk.view.message and not k.kiosk.view.busy:
+                break
+            await asyncio.sleep(0.01)
+        await k.kiosk.idle()
+        view = k.kiosk.view
+        return view.state.value, view.message, view.problem_field, choices(view.form, "collection_date"), day, \
+            k.journal.totals()
+
+    state, message, field, offered, day, totals = run(kiosk_config, tmp_path, visit, url=one_slot_server.url)
+    assert (state, message, field) == ("options", "form.date_taken", "collection_date")
+    assert day not in offered  # the form was fetched again: the day is no longer offered
+    assert set(totals["kinds"]) == {"hopper_stock"} and totals["open_transactions"] == 0  # no transaction, no money
+
+
 def test_the_intake_retried_with_the_same_transaction_id_returns_the_same_application(server, dev_world):
     with server.client() as http:
         h = {"Authorization": f"Bearer {sign_in(http, dev_world, 'resident-a')['session_token']}"}

@@ -41,7 +41,8 @@ def first_date(form: dict, field: str = "collection_date") -> str:
 
 
 def bulky_answers(form, **changes) -> dict:
-    return {"items": {"chair": 2, "bicycle": 1}, "collection_date": first_date(form), "phone": PHONE, **changes}
+    day = changes.pop("collection_date", None) or first_date(form)
+    return {"items": {"chair": 2, "bicycle": 1}, "collection_date": day, "phone": PHONE, **changes}
 
 
 def apply(http, h, service, answers, paid=None):
@@ -152,7 +153,7 @@ def test_applications_are_stored_on_both_databases(store, dev_dir):
 def test_the_department_lists_the_days_applications_as_csv(http, dev_dir, tmp_path):
     h = headers(http, dev_dir)
     _, txn, _, reply = apply(http, h, "bulky_waste", bulky_answers(forms(http, h)["bulky_waste"]))
-    number = f"E{reply.json()['manifest']['issued_at'][2:10].replace('-', '')}-{txn[:6].upper()}"
+    number = f"E{reply.json()['manifest']['issued_at'][2:10].replace('-', '')}-{txn[:10].upper()}"
     out = tmp_path / "day.csv"
     run = subprocess.run([sys.executable, "-m", "server.cli", "applications", "--config", str(dev_dir / "server.toml"),
                           "--service", "bulky_waste", "--csv", str(out)], cwd=REPO, env=_env(), capture_output=True,
@@ -161,3 +162,33 @@ def test_the_department_lists_the_days_applications_as_csv(http, dev_dir, tmp_pa
     rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
     mine = [r for r in rows if r["application_no"] == number]
     assert len(mine) == 1 and mine[0]["service"] == "bulky_waste" and "chair×2" in mine[0]["answers"]
+
+
+def test_racing_intakes_never_take_more_places_than_the_day_has(dev_dir):
+    """Eight residents' intakes for one day with three places, released at one instant: three are taken; a loser
+    of a race for one place is told to send again (503 busy) and then gets the next place or a clear refusal."""
+    from tests.support.storm import release_together
+
+    server = start_server(dev_dir, config=write_applications_variant(dev_dir, "apps-race", capacity=3))
+    try:
+        with server.client() as http:
+            sessions = [headers(http, dev_dir) for _ in range(8)]
+            day = first_date(forms(http, sessions[0])["bulky_waste"])
+            quotes = [http.post("/v1/applications/quotes", headers=h, json={
+                "service": "bulky_waste", "answers": bulky_answers({}, collection_date=day)}).json()["quote_id"]
+                for h in sessions]
+
+        def intake(i):
+            body = {"transaction_id": secrets.token_hex(16), "quote_id": quotes[i], "amount_paid": 1100}
+            with server.client() as client:
+                for _ in range(10):
+                    reply = client.post("/v1/applications", headers=sessions[i], json=body)
+                    if reply.status_code != 503:
+                        return reply.status_code, reply.json().get("error", {}).get("code")
+            return 503, "busy"
+
+        results = release_together(8, intake)
+    finally:
+        server.stop()
+    assert sorted(results, key=str).count((201, None)) == 3, results
+    assert all(r in ((201, None), (409, "date_not_offered")) for r in results), results
