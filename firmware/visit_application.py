@@ -11,6 +11,8 @@ refuses phone-shaped values anyway), a log, an audit event, or the view: the scr
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from certs import wire
 from certs.services import AnswerInvalid, check_answers
 from firmware.visit import ChooseService, SubmitForm, VisitState as S
@@ -20,13 +22,36 @@ SHOWN_DIGITS = 2
 REFUSED_ANSWER = ("bad_answer", "date_not_offered", "unknown_service")
 
 
+@dataclass(frozen=True)
+class FormsArrived:
+    """The forms' answer.  Not an operation the resident waits for: it never makes the visit busy, so a tap on a
+    certificate while the forms load is not lost (and a quote under way stays busy when they arrive)."""
+    visit: int
+    epoch: int
+    forms: list | None
+    error: BaseException | None
+
+
 class ApplicationSteps:
     def _fetch_forms(self) -> None:
         """After sign-in (and after a date was taken): the e-applications this city offers this resident now."""
-        if self.settings.applications and self.visit.session is not None:
-            self._spawn("forms", self.server.application_forms(self.visit.session))
+        if not self.settings.applications or self.visit.session is None:
+            return
+        visit, epoch, session = self.visit.number, self._epoch, self.visit.session
 
-    def _done_forms(self, forms: list | None, error: BaseException | None) -> None:
+        async def fetch():
+            try:
+                forms, error = await self.server.application_forms(session), None
+            except Exception as exc:  # reported to the controller, which decides
+                forms, error = None, exc
+            await self._queue.put(FormsArrived(visit, epoch, forms, error))
+
+        self._spawn_forever(fetch(), "op:forms")  # ("op:": Kiosk.idle() waits for it)
+
+    def _on_forms_arrived(self, event: FormsArrived) -> None:
+        if event.visit != self.visit.number or event.epoch != self._epoch:
+            return  # an earlier visit's, or a step since abandoned
+        forms, error = event.forms, event.error
         if error is not None:  # the certificates still sell; the applications are not offered this visit
             self._server_trouble("forms", error)
             self.visit.forms = []

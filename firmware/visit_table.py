@@ -66,7 +66,7 @@ ROWS: tuple[Row, ...] = (
     Row(_states(S.PIN), "EnterPin", "_on_enter_pin", "(pin: sign-in runs)", "not busy"),
     Row(_states(S.PIN), "done:sign_in", "_done_sign_in", "menu, pin (wrong PIN), return_card"),
     Row(_states(S.MENU), "ChooseCertificate", "_on_choose", "options", "not busy"),
-    Row(_states(S.MENU, S.OPTIONS), "done:forms", "_done_forms", "(same); menu if the form went",
+    Row(_states(S.MENU, S.OPTIONS), "FormsArrived", "_on_forms_arrived", "(same); menu if the form went",
         note="e-applications offered (firmware.visit_application)"),
     Row(_states(S.MENU), "ChooseService", "_on_choose_service", "options (the application's form)", "not busy"),
     Row(_states(S.OPTIONS), "SubmitForm", "_on_submit_form", "(options: checked here, then the quote runs)",
