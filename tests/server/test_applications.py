@@ -2,6 +2,7 @@
 refusals (bad answers, a date taken since), sticker mode, storage on both databases and the department's list."""
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import secrets
@@ -134,6 +135,10 @@ def test_sticker_mode_takes_no_money_and_says_which_stickers(dev_dir):
             assert quote["payment"] == "stickers" and quote["total_fee"] == 0 and quote["fee"] == 1100
             assert quote["stickers"] == [{"value": 500, "count": 1}, {"value": 300, "count": 2}]
             assert reply.status_code == 201
+            envelope = reply.json()
+            pdf = base64.b64decode(envelope["documents"][0]["pdf"])
+            text = "".join(page_texts(pdf))
+            assert "処理券" in text and "500円券 1枚" in text and "300円券 2枚" in text and "受領" not in text
     finally:
         server.stop()
 
