@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from certs.services import BUILT_IN_FORMS, Form
 from firmware.config import LANGUAGES
 from firmware.visit import OfferView, VisitState as S, VisitView
@@ -53,6 +55,7 @@ def application_views(language: str) -> list[tuple[str, VisitView]]:
         ("confirm-water", v(S.CONFIRM, fee=0, payment="none", answers={"notice": "stop", "date": "2026-12-10",
                                                                         "phone": "…89"}, **water)),
         ("refused-after-payment", v(S.RETURN_CARD, message="server.date_not_offered", change_due=1300)),
+        ("take-receipt", v(S.TAKE_ITEMS, items_to_take=("document",), **bulky)),
     ]
 
 
@@ -77,8 +80,10 @@ def test_the_application_screens_in_every_language(gui_config, screenshots):
     assert problems == [], "\n".join(problems)
 
 
-async def _sign_in(app):
+async def _sign_in(app, language: str = "ja"):
     await wait_screen(app, "idle")
+    if language != "ja":
+        await tap(app, f"lang.{language}")
     await tap(app, "dev.card.resident-a")
     await wait_screen(app, "pin")
     for digit in "1234":
@@ -92,13 +97,15 @@ async def _sign_in(app):
     await asyncio.sleep(0.1)
 
 
-def test_a_bulky_waste_application_by_touch(gui_config, screenshots):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_bulky_waste_application_by_touch(gui_config, screenshots, language):
     from screens.app import run_kiosk_app
 
-    out = screenshots / "applications" / "visit"
+    out = screenshots / "applications" / "visit" / language
 
     async def visit(app):
-        await _sign_in(app)
+        await _sign_in(app, language)
+        assert app.view.language == language
         shot(app, out, "01-menu")
         await tap(app, "svc.bulky_waste")
         await wait_screen(app, "options")
@@ -117,7 +124,7 @@ def test_a_bulky_waste_application_by_touch(gui_config, screenshots):
         await tap(app, "form.next")
         await wait_screen(app, "confirm")
         shot(app, out, "04-confirm")
-        assert "500円" in texts(app) and "090-1234-5678" not in texts(app)
+        assert app.view.fee == 500 and app.t().money(500) in texts(app) and "090-1234-5678" not in texts(app)
         await tap(app, "confirm.pay")
         await wait_screen(app, "paying")
         await tap(app, "dev.yen.500")
