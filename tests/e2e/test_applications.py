@@ -98,10 +98,15 @@ def test_bulky_waste_paid_with_coins_prints_a_verified_receipt(kiosk_config, tmp
             await k.do("insert_coin", value=coin)
         txn = k.kiosk.visit.txn
         await finish(k)
-        return txn, k.journal.balance(txn), k.devices.printer.pages
+        for _ in range(500):  # the result report, sent from the journal's outbox like a certificate's
+            if k.journal.result(txn).delivered_at:
+                break
+            await asyncio.sleep(0.01)
+        return txn, k.journal.balance(txn), k.devices.printer.pages, k.journal.result(txn).delivery
 
-    txn, balance, pages = run(kiosk_config, tmp_path, visit)
+    txn, balance, pages, delivery = run(kiosk_config, tmp_path, visit)
     assert balance.credited == 800 and balance.fee_collected == 800 and balance.unaccounted == 0
+    assert delivery == "acknowledged"  # the server settled it (ledger, issuance log) like any issuance
     assert len(pages) == 1 and not pages[0].partial
     code = receipt_code(pages[0].path, dev_world)
     assert code.certificate is DocumentKind.APPLICATION_RECEIPT and code.transaction_id == txn
