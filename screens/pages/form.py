@@ -14,7 +14,7 @@ from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
-from firmware.visit import SubmitForm
+from firmware.visit import MoreTime, SubmitForm
 from screens.fonts import FONT_OF_LANGUAGE
 from screens.pages.base import _kept
 from screens.widgets import KLabel
@@ -206,12 +206,18 @@ class FormDrawer:
 
     # -- input -----------------------------------------------------------------------------------------------
 
+    def _alive(self) -> None:
+        """A tap on the form is the resident at work: the state's timeout starts again (as any intent does)."""
+        self.page.app.bridge.send(MoreTime())
+
     def _count(self, spec: dict, value: str, step: int) -> None:
+        self._alive()
         counts = self.answers[spec["name"]]
         counts[value] = max(0, counts.get(value, 0) + step)
         self.draw(self.view, self.t)
 
     def _choose(self, spec: dict, value: str) -> None:
+        self._alive()
         self.answers[spec["name"]] = value
         self.draw(self.view, self.t)
 
@@ -222,6 +228,7 @@ class FormDrawer:
     def _key(self, key: str) -> None:
         if self.typing is None:
             return
+        self._alive()
         text = self.answers.get(self.typing, "")
         text = text[:-1] if key == "del" else (text + key)[:16]
         if text:

@@ -134,6 +134,8 @@ def test_a_bulky_waste_application_by_touch(gui_config, screenshots, language):
         shot(app, out, "05-take-receipt")
         await tap(app, "dev.take_certificate")
         await wait_screen(app, "idle")
+        kept = repr(app.bridge.sent) + repr(app.view)
+        assert "5678" not in kept and "090" not in kept  # what the screens keep after the visit: no phone number
         return len(app.parts.devices.printer.pages)
 
     config = gui_config(**{"kiosk.applications": True})
