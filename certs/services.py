@@ -41,7 +41,7 @@ class Payment(enum.Enum):
     STICKERS = "stickers"  # the resident buys 処理券 (stickers) at a shop: no money at the kiosk
 
 
-PHONE = re.compile(r"^0\d{1,4}-?\d{1,4}-?\d{3,4}$")
+PHONE = re.compile(r"^0\d{1,4}-?\d{1,4}-?\d{3,4}$", re.ASCII)  # ASCII digits only (not ０９０)
 PHONE_DIGITS = (10, 11)
 PROBLEMS = ("required", "not_a_choice", "format", "too_few", "too_many", "unknown_field")
 """The problem codes of :class:`AnswerInvalid` (the kiosk's message ids are ``form.<problem>``)."""

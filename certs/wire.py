@@ -244,10 +244,10 @@ class ApplicationQuote:
             raise ProtocolError("application quote: unknown payment") from None
         stickers = tuple((_field(x, "value", int, "sticker"), _field(x, "count", int, "sticker"))
                          for x in _field(data, "stickers", list, "application quote"))
-        quote = cls(_field(data, "quote_id", str, "application quote"), _field(data, "service", str, "application quote"),
-                    payment, _field(data, "fee", int, "application quote"),
-                    _field(data, "total_fee", int, "application quote"), stickers,
-                    _field(data, "pages", int, "application quote"), _field(data, "expires_at", str, "application quote"))
+        where = "application quote"
+        quote = cls(_field(data, "quote_id", str, where), _field(data, "service", str, where), payment,
+                    _field(data, "fee", int, where), _field(data, "total_fee", int, where), stickers,
+                    _field(data, "pages", int, where), _field(data, "expires_at", str, where))
         taken = quote.fee if payment is Payment.CASH else 0
         if quote.fee < 0 or quote.total_fee != taken or quote.pages < 1:
             raise ProtocolError("application quote: fees, payment or pages are inconsistent")

@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from certs.envelope import DocumentEntry, Manifest, canonical_json, seal_envelope
-from certs.services import AnswerInvalid, Choice, DocumentKind, FieldKind, Form, Payment, check_answers, fee_of, stickers_for
+from certs.services import (AnswerInvalid, Choice, DocumentKind, FieldKind, Form, Payment, check_answers, fee_of,
+                            stickers_for)
 from server.db import iso, utcnow
 from server.errors import ApiError
 from server.issuing import _resident, issue_once
@@ -178,11 +179,13 @@ def submit(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
         if uses_places and day:  # place n of the day (0-based): unique, and below the day's capacity
             taken = _taken(db, service, district, day)
             if taken >= svc.config.applications.bulky_waste.capacity_per_day:
+                field = next(s.name for s in form.fields if s.choices_from == "city.collection_dates")
                 raise ApiError(409, "date_not_offered", "the date chosen is no longer offered: choose another",
-                               {"field": next(s.name for s in form.fields if s.choices_from == "city.collection_dates")})
+                               {"field": field})
             slot = f"{service}:{district}:{day}:{taken}"
         row = Application(application_no=number, slot=slot, transaction_id=txn, service=service, channel="kiosk",
-                          kiosk_id=kiosk_id, resident_id=resident.resident_id, district=district, service_date=day, answers_json=json.dumps(answers, sort_keys=True),
+                          kiosk_id=kiosk_id, resident_id=resident.resident_id, district=district, service_date=day,
+                          answers_json=json.dumps(answers, sort_keys=True),
                           total_fee=fee, payment=form.payment.value, received_at=utcnow())
         log.info("application txn=%s service=%s no=%s", txn, service, number)
         return envelope, [row]

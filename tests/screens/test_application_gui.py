@@ -10,9 +10,8 @@ import pytest
 from certs.services import BUILT_IN_FORMS, Form
 from firmware.config import LANGUAGES
 from firmware.visit import OfferView, VisitState as S, VisitView
-from screens.testing import find, shot, tap, texts, wait_screen
+from screens.testing import shot, tap, texts, wait_screen
 from tests.screens.test_every_screen import _overflowing
-from tests.support.applications_config import THIRD_FORM  # noqa: F401  (the third form, as the city writes it)
 
 ITEMS = [{"value": "chair", "label_ja": "いす", "fee": 300}, {"value": "bicycle", "label_ja": "自転車", "fee": 500},
          {"value": "mattress", "label_ja": "マットレス（シングル）", "fee": 800}, {"value": "desk", "label_ja": "机", "fee": 500},
@@ -182,4 +181,3 @@ def test_a_third_form_from_the_citys_config_is_shown_with_no_code_change(gui_con
         assert asyncio.run(run_kiosk_app(config, visit)) == 1
     finally:
         server.stop()
-    assert find  # (imported for symmetry with the other GUI tests)

@@ -23,6 +23,7 @@ def test_a_form_is_its_description():
 @pytest.mark.parametrize("answers, field, problem", [
     ({"items": {"chair": 1}, "collection_date": "2026-12-10", "phone": "090-12AB-5678"}, "phone", "format"),
     ({"items": {"chair": 1}, "collection_date": "2026-12-10", "phone": "090-1234"}, "phone", "format"),
+    ({"items": {"chair": 1}, "collection_date": "2026-12-10", "phone": "０９０１２３４５６７８"}, "phone", "format"),
     ({"items": {}, "collection_date": "2026-12-10", "phone": "0901234567"}, "items", "too_few"),
     ({"items": {"chair": 0}, "collection_date": "2026-12-10", "phone": "0901234567"}, "items", "too_few"),
     ({"items": {"chair": 6}, "collection_date": "2026-12-10", "phone": "0901234567"}, "items", "too_many"),
