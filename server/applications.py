@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from certs.catalog import IneligibleReason
 from certs.envelope import DocumentEntry, Manifest, canonical_json, seal_envelope
 from certs.services import (AnswerInvalid, Choice, DocumentKind, FieldKind, Form, Payment, check_answers, fee_of,
                             stickers_for)
@@ -40,6 +41,21 @@ log = logging.getLogger("server.applications")
 QUOTE_PREFIX = "application:"
 DATE_SOURCES = ("city.collection_dates", "calendar.days")
 OUTSIDE = "-"  # the district of an address no district holds (such a resident is offered no collection date)
+
+
+def _refusal(resident: Resident) -> IneligibleReason | None:
+    """Who may apply: a resident registered here now (not moved out, not deceased)."""
+    if resident.moved_out:
+        return IneligibleReason.MOVED_OUT
+    return IneligibleReason.DECEASED if resident.deceased else None
+
+
+def _applicant(db: Session, session: SessionRecord) -> Resident:
+    resident = _resident(db, session)
+    reason = _refusal(resident)
+    if reason is not None:
+        raise ApiError(403, "not_eligible", "this resident cannot apply at a kiosk", {"reason": reason.value})
+    return resident
 
 
 def _address(db: Session, resident: Resident) -> str:
@@ -95,8 +111,10 @@ def resolved_form(svc: Services, db: Session, form: Form, address: str) -> Form:
 
 def forms(svc: Services, db: Session, session: SessionRecord) -> dict:
     """Every application this city takes at kiosks, each with the signed-in resident's choices."""
-    address = _address(db, _resident(db, session))
-    settings = svc.config.applications
+    resident = _resident(db, session)
+    if _refusal(resident) is not None:
+        return {"forms": []}  # nothing to apply for here: the counter helps
+    address, settings = _address(db, resident), svc.config.applications
     return {"forms": [resolved_form(svc, db, settings.forms[s], address).to_dict() for s in settings.enabled]}
 
 
@@ -137,7 +155,7 @@ def _resolved(svc: Services, db: Session, resident: Resident, service: str) -> t
 
 
 def quote(svc: Services, db: Session, session: SessionRecord, service: str, answers: dict) -> dict:
-    resident = _resident(db, session)
+    resident = _applicant(db, session)
     form, _ = _resolved(svc, db, resident, service)
     checked = _checked(form, answers)
     fee, taken, stickers = _charges(form, checked, svc.config.applications.bulky_waste.sticker_values)
@@ -166,6 +184,7 @@ def submit(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
         if not quote.certificate.startswith(QUOTE_PREFIX):
             raise ApiError(404, "quote_unknown", "no such application quote in this session")
         service = quote.certificate[len(QUOTE_PREFIX):]
+        _applicant(db, session)
         form, address = _resolved(svc, db, resident, service)
         answers = _checked(form, json.loads(quote.options_json))  # the date may have been taken since
         fee, taken, stickers = _charges(form, answers, svc.config.applications.bulky_waste.sticker_values)

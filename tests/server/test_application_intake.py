@@ -197,3 +197,12 @@ def test_racing_intakes_never_take_more_places_than_the_day_has(dev_dir):
         server.stop()
     assert sorted(results, key=str).count((201, None)) == 3, results
     assert all(r in ((201, None), (409, "date_not_offered")) for r in results), results
+
+
+def test_a_resident_who_moved_out_is_offered_no_application(http, dev_dir):
+    h = headers(http, dev_dir, "moved-out")
+    assert forms(http, h) == {}
+    refused = http.post("/v1/applications/quotes", headers=h, json={"service": "water_notice", "answers": {
+        "notice": "stop", "date": "2030-01-01", "phone": PHONE}})
+    assert refused.status_code == 403 and refused.json()["error"] == {
+        "code": "not_eligible", "message": "this resident cannot apply at a kiosk", "detail": {"reason": "moved_out"}}
