@@ -27,12 +27,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from certs.catalog import CertificateType
+from certs.services import DocumentKind
 
 PREFIX = "KC1:"
 VERSION = 1
 _DOMAIN = b"kiosk-page-code/1\x00"  # signatures over page codes can never be mistaken for manifest signatures
 _EPOCH = date(2000, 1, 1)
 _CODES = tuple(CertificateType)  # the code is the position in this tuple: append new types, never reorder
+_OTHER_CODES = {DocumentKind.APPLICATION_RECEIPT: 0x40}  # documents that are not certificates (receipts)
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _RAW, _RAW_DOC = 0x80, 0xC0
 
@@ -56,7 +58,7 @@ class PageCode:
     pages: int
     transaction_id: str
     subject_ref: str
-    certificate: CertificateType
+    certificate: CertificateType | DocumentKind
     issued_on: date
 
     def body(self) -> bytes:
@@ -67,7 +69,7 @@ class PageCode:
         days = (self.issued_on - _EPOCH).days
         if not 0 <= days <= 0xFFFF:
             raise ValueError("issue date out of range")
-        return (struct.pack(">BBBBH", VERSION, _CODES.index(self.certificate), self.page, self.pages, days)
+        return (struct.pack(">BBBBH", VERSION, _code_of(self.certificate), self.page, self.pages, days)
                 + bytes.fromhex(self.transaction_id) + _pack_id(self.document_id) + _pack_id(self.subject_ref))
 
     def sign(self, key: Ed25519PrivateKey) -> str:
@@ -75,6 +77,15 @@ class PageCode:
         body = self.body()
         signature = key.sign(_DOMAIN + body)
         return PREFIX + base64.b32encode(body + signature).decode("ascii").rstrip("=")
+
+
+def _code_of(kind: CertificateType | DocumentKind) -> int:
+    return _OTHER_CODES[kind] if isinstance(kind, DocumentKind) else _CODES.index(kind)
+
+
+def _kind_of(code: int) -> CertificateType | DocumentKind:
+    other = next((kind for kind, c in _OTHER_CODES.items() if c == code), None)
+    return other if other is not None else _CODES[code]
 
 
 def _pack_id(value: str) -> bytes:
@@ -117,7 +128,7 @@ def parse_page_code(text: str) -> tuple[PageCode, bytes, bytes]:
         subject_ref, at = _unpack_id(body, at)
         if at != len(body) or len(signature) != 64 or len(transaction_id) != 32:
             raise ValueError("wrong length")
-        fields = PageCode(document_id, page, pages, transaction_id, subject_ref, _CODES[code],
+        fields = PageCode(document_id, page, pages, transaction_id, subject_ref, _kind_of(code),
                           _EPOCH + timedelta(days=days))
     except (binascii.Error, ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
         raise PageCodeInvalid(PageCodeProblem.MALFORMED, f"page code is not well formed ({exc})") from None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from certs.catalog import CertificateType, IneligibleReason
+from certs.services import DocumentKind, Form, Payment
 
 API = "/v1"
 PATH_HEALTH = f"{API}/health"
@@ -23,6 +24,9 @@ PATH_MENU = f"{API}/menu"
 PATH_QUOTES = f"{API}/quotes"
 PATH_ISSUANCES = f"{API}/issuances"
 PATH_TELEMETRY = f"{API}/telemetry"
+PATH_APPLICATIONS = f"{API}/applications"  # e-applications (電子申請): the intake, idempotent by transaction id
+PATH_APPLICATION_FORMS = f"{PATH_APPLICATIONS}/forms"
+PATH_APPLICATION_QUOTES = f"{PATH_APPLICATIONS}/quotes"
 
 PROTOCOL_VERSIONS = (1, 2)
 """Version 2 (docs/kiosk-server-protocol.md, "Protocol version 2: fewer round trips") keeps every version-1 call
@@ -201,3 +205,50 @@ class SignedIn:
     @classmethod
     def parse(cls, data: Any) -> "SignedIn":
         return cls(Session.parse(data), parse_menu(_field(data, "menu", dict, "sign-in")))
+
+
+def parse_forms(data: Any) -> list[Form]:
+    """The reply of ``GET /v1/applications/forms``: the e-applications offered, each a form described as data."""
+    forms = []
+    for raw in _field(data, "forms", list, "forms"):
+        try:
+            forms.append(Form.from_dict(raw))
+        except ValueError as exc:
+            raise ProtocolError(f"forms: {exc}") from None
+    return forms
+
+
+@dataclass(frozen=True)
+class ApplicationQuote:
+    """The reply of ``POST /v1/applications/quotes``: what the application costs, and how it is paid.  It stands
+    where a certificate's :class:`Quote` stands in the visit: one receipt (``certificate``), ``total_fee`` taken."""
+    quote_id: str
+    service: str
+    payment: Payment
+    fee: int  # the items' fees in all
+    total_fee: int  # what the kiosk takes
+    stickers: tuple[tuple[int, int], ...]  # (value, count), stickers mode
+    pages: int
+    expires_at: str
+    copies: int = 1
+
+    @property
+    def certificate(self) -> DocumentKind:
+        return DocumentKind.APPLICATION_RECEIPT
+
+    @classmethod
+    def parse(cls, data: Any) -> "ApplicationQuote":
+        try:
+            payment = Payment(_field(data, "payment", str, "application quote"))
+        except ValueError:
+            raise ProtocolError("application quote: unknown payment") from None
+        stickers = tuple((_field(x, "value", int, "sticker"), _field(x, "count", int, "sticker"))
+                         for x in _field(data, "stickers", list, "application quote"))
+        where = "application quote"
+        quote = cls(_field(data, "quote_id", str, where), _field(data, "service", str, where), payment,
+                    _field(data, "fee", int, where), _field(data, "total_fee", int, where), stickers,
+                    _field(data, "pages", int, where), _field(data, "expires_at", str, where))
+        taken = quote.fee if payment is Payment.CASH else 0
+        if quote.fee < 0 or quote.total_fee != taken or quote.pages < 1:
+            raise ProtocolError("application quote: fees, payment or pages are inconsistent")
+        return quote

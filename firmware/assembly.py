@@ -75,7 +75,7 @@ def assemble(config: KioskConfig, clock: Clock | None = None, audit: AuditLog | 
     cashier = Cashier(journal, devices.notes, devices.coins, devices.hoppers)
     settings = KioskSettings(kiosk_id=config.kiosk_id, timeouts=config.timeouts,
                              warn_before_timeout_s=config.warn_before_timeout_s, max_copies=config.max_copies,
-                             language=config.language)
+                             language=config.language, applications=config.applications)
     kiosk = Kiosk(settings, devices, server, journal, cashier, load_document_keys(config.document_keys),
                   clock or SystemClock(), audit)
     kiosk.slip_key = _slip_key(config)

@@ -59,6 +59,11 @@ CATALOGUE: dict[str, AuditEventSpec] = {e.id: e for e in (
     AuditEventSpec("signin.nonce_replaced", "the server refused the prefetched sign-in nonce; a fresh one was signed "
                    "with the PIN already verified (no second try)", (_VISIT, _f("code", "server error code"))),
     AuditEventSpec("payment.started", "the kiosk began taking money", (_VISIT, _TXN, _f("fee", "yen due"))),
+    AuditEventSpec("application.chosen", "the resident opened an e-application's form",
+                   (_VISIT, _f("service", "the application's code"))),
+    AuditEventSpec("application.quoted", "the server accepted an e-application's answers and named its fee",
+                   (_VISIT, _f("service", "the application's code"), _f("fee", "yen the kiosk takes"),
+                    _f("payment", "none/cash/stickers"))),
     AuditEventSpec("payment.completed", "the fee was paid in full", (_VISIT, _TXN, _AMOUNT)),
     AuditEventSpec("money.refund_owed", "money the kiosk could not pay back; the counter owes it",
                    (_TXN, _AMOUNT)),

@@ -37,6 +37,7 @@ class KioskConfig:
     max_copies: int = 5
     timeouts: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     warn_before_timeout_s: float = 15.0
+    applications: bool = False  # [kiosk] applications: offer the city's e-applications (電子申請) after sign-in
     control_socket: Path | None = None
     source: Path | None = None
     screen: Mapping[str, Any] = field(default_factory=dict)  # [screen]: read and checked by screens/settings.py
@@ -141,6 +142,7 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         max_copies=int(max_copies), timeouts=timeouts,
         warn_before_timeout_s=r.number(kiosk, "kiosk", "warn_before_timeout_s", 15.0, 0.0, 120.0),
         control_socket=(r.base / control) if isinstance(control, str) else None, source=source,
+        applications=_flag(r, kiosk, "applications"),
         screen=dict(r.table(data, "screen", required=False)),
         maintenance=dict(r.table(data, "maintenance", required=False)),
         network=_network(r, r.table(data, "network", required=False)),
@@ -148,6 +150,13 @@ def parse_config(data: Mapping[str, Any], source: Path) -> KioskConfig:
         updates=dict(r.table(data, "updates", required=False)),
         telemetry=dict(r.table(data, "telemetry", required=False)),
     )
+
+
+def _flag(r: _Reader, table: Mapping, key: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise r.fail(f"[kiosk] {key}", f"must be true or false (got {value!r})")
+    return value
 
 
 def _network(r: _Reader, table: Mapping) -> Mapping[str, Any]:

@@ -33,6 +33,7 @@ from firmware.server_client import ServerUnavailable
 from firmware.visit import (Visit, RESIDENT_STATES, EnterPin, Intent, OfferView, VisitState, VisitView)
 from firmware import visit_table
 from firmware.visit_actions import TableActions
+from firmware.visit_application import ApplicationSteps
 from firmware.visit_attention import CARD_LEFT, AttentionSteps
 from firmware.visit_payment import PaymentSteps
 from firmware.visit_refund import RefundSteps
@@ -73,9 +74,10 @@ class KioskSettings:
     language: str = "ja"
     tick_s: float = 0.2
     readiness_every_s: float = 5.0
+    applications: bool = False  # ask the server for its e-application forms after sign-in ([kiosk] applications)
 
 
-class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps):
+class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, AttentionSteps, ApplicationSteps):
     def __init__(self, settings: KioskSettings, devices, server, journal, cashier, trusted_keys, clock: Clock,
                  audit: AuditLog | None = None):
         self.settings, self.devices, self.server, self.journal = settings, devices, server, journal
@@ -425,7 +427,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             change_due=v.change_paid, refund_owed=v.refund_owed, refund_reference=v.refund_reference,
             pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
-            out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level)
+            out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level,
+            **self._application_view())
         for listener in self._listeners:
             listener(self.view)
 

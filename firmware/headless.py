@@ -27,8 +27,8 @@ from typing import Any, Awaitable, Callable
 
 from hal.simcontrol import CommandError, ControlServer, sim_commands
 from firmware.controller import Kiosk
-from firmware.visit import (Back, Cancel, ChooseCertificate, ChooseLanguage, Confirm, EnterPin, MoreTime,
-                            SetOptions, SilenceVoice, TakeChange, VisitState)
+from firmware.visit import (Back, Cancel, ChooseCertificate, ChooseLanguage, ChooseService, Confirm, EnterPin,
+                            MoreTime, SetOptions, SilenceVoice, SubmitForm, TakeChange, VisitState)
 
 Command = Callable[[dict], Awaitable[dict]]
 
@@ -61,11 +61,18 @@ def intent_commands(kiosk: Kiosk) -> dict[str, Command]:
             raise CommandError("options: options must be a table")
         return SetOptions(dict(chosen), copies)
 
+    def form(args: dict):
+        answers = args.get("answers", {})
+        if not isinstance(answers, dict):
+            raise CommandError("form: answers must be a table")
+        return SubmitForm(dict(answers))
+
     async def state(args: dict) -> dict:
         v = kiosk.view
         return {"state": v.state.value, "message": v.message, "fee": v.fee, "paid": v.paid,
                 "pages_printed": v.pages_printed, "pages_total": v.pages_total, "items": list(v.items_to_take),
-                "tries_left": v.tries_left, "out_of_service": v.out_of_service_reason}
+                "tries_left": v.tries_left, "out_of_service": v.out_of_service_reason, "service": v.service,
+                "problem_field": v.problem_field}
 
     def server_link(up: bool) -> Command:  # the dev panel's "server down": a simulated outage, not a real one
         async def command(args: dict) -> dict:
@@ -78,6 +85,8 @@ def intent_commands(kiosk: Kiosk) -> dict[str, Command]:
         "enter_pin": simple(pin),
         "choose": simple(lambda a: ChooseCertificate(str(a.get("certificate", "")))),
         "options": simple(options),
+        "service": simple(lambda a: ChooseService(str(a.get("service", "")))),
+        "form": simple(form),
         "confirm": simple(lambda a: Confirm()),
         "back": simple(lambda a: Back()),
         "cancel": simple(lambda a: Cancel()),

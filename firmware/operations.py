@@ -96,18 +96,22 @@ MIN_ATTEMPT_S = 1.0
 
 
 async def fetch_documents(server: ServerClient, session: wire.Session, transaction_id: str, quote_id: str,
-                          amount_paid: int, budget_s: float = 25.0, attempts: int = 3, pause_s: float = 0.5) -> dict:
+                          amount_paid: int, budget_s: float = 25.0, attempts: int = 3, pause_s: float = 0.5,
+                          call=None) -> dict:
     """Ask for the documents; retry only when the server did not answer, and only within ``budget_s`` (the
     caller gives less than its state's timeout, so the last try ends before the visit gives up on it).
     Retrying is safe: issuance is idempotent by transaction id, so a retry returns the same document set, never
-    a second one."""
+    a second one.  ``call``: the server's call that issues (``server.issue``; an e-application's intake,
+    ``server.submit_application``, is idempotent the same way)."""
     from firmware.server_client import ServerUnavailable
+
+    call = call or server.issue
 
     deadline = time.monotonic() + budget_s
     for attempt in range(1, attempts + 1):
         remaining = deadline - time.monotonic()
         try:
-            return await server.issue(session, transaction_id, quote_id, amount_paid, timeout_s=remaining)
+            return await call(session, transaction_id, quote_id, amount_paid, timeout_s=remaining)
         except ServerUnavailable:
             pause = pause_s * attempt
             if attempt == attempts or deadline - time.monotonic() - pause < MIN_ATTEMPT_S:

@@ -163,6 +163,23 @@ class ServerClient:
             raise wire.ProtocolError("issuance: reply is not an envelope object")
         return data
 
+    async def application_forms(self, session: wire.Session) -> list:
+        _, data = await self._call("GET", wire.PATH_APPLICATION_FORMS, token=session.token)
+        return wire.parse_forms(data)
+
+    async def application_quote(self, session: wire.Session, service: str, answers: dict) -> wire.ApplicationQuote:
+        body = {"service": service, "answers": answers}
+        _, data = await self._call("POST", wire.PATH_APPLICATION_QUOTES, token=session.token, body=body)
+        return wire.ApplicationQuote.parse(data)
+
+    async def submit_application(self, session: wire.Session, transaction_id: str, quote_id: str, amount_paid: int,
+                                 timeout_s: float | None = None) -> dict:
+        """The intake: the receipt's envelope (the same one again on a retry with the same transaction id)."""
+        body = {"transaction_id": transaction_id, "quote_id": quote_id, "amount_paid": amount_paid}
+        _, data = await self._call("POST", wire.PATH_APPLICATIONS, token=session.token, body=body,
+                                   timeout_s=timeout_s)
+        return data
+
     async def send_telemetry(self, batch: dict) -> dict:
         """POST a telemetry batch; the reply's ``acked_seq`` and ``commands`` (docs/kiosk-server-protocol.md)."""
         _, data = await self._call("POST", wire.PATH_TELEMETRY, body=batch)

@@ -66,6 +66,12 @@ class Visit:
     message: str | None = None
     busy: bool = False
     outcome: str = "abandoned"
+    # an e-application (firmware.visit_application): the forms the server offers, the one chosen, the answers
+    # (the phone among them: memory only, never in the journal, a log or the view)
+    forms: list = field(default_factory=list)  # certs.services.Form
+    service: str | None = None
+    answers: dict = field(default_factory=dict)
+    problem_field: str | None = None  # the field the last message is about
 
 
 # --- the resident's intents (what a screen, a keypad or a scenario sends) ---------------------------------
@@ -105,6 +111,23 @@ class EnterPin(Intent):
 @dataclass(frozen=True)
 class ChooseCertificate(Intent):
     certificate: str
+
+
+@dataclass(frozen=True)
+class ChooseService(Intent):
+    """An e-application from the menu (its form is shown in the options step)."""
+    service: str
+
+
+@dataclass(frozen=True, eq=False)
+class SubmitForm(Intent):
+    """The form's answers.  They may hold personal data (a phone number): never in a repr."""
+    answers: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"SubmitForm(<{len(self.answers)} answers>)"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -185,3 +208,11 @@ class VisitView:
     items_to_take: tuple[str, ...] = ()  # "document", "slip" (the refund slip), "change"
     out_of_service_reason: str | None = None
     reminder_level: int = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer too, 2 staff beacon too
+    services: tuple[tuple[str, str], ...] = ()  # e-applications offered: (service, title_ja)
+    service: str | None = None  # the e-application chosen (then ``form`` is its description)
+    form: dict | None = None  # certs.services.Form.to_dict(), the choices filled in by the server
+    answers: dict[str, Any] = field(default_factory=dict)  # as given; a personal field only as "…" + 2 digits
+    problem_field: str | None = None  # the field ``message`` is about
+    payment: str | None = None  # the application's: none | cash | stickers
+    application_fee: int = 0  # the items' fees (with stickers: what the stickers cost)
+    stickers: tuple[tuple[int, int], ...] = ()  # (value, count) to buy, stickers mode

@@ -31,8 +31,8 @@ class PaymentSteps:
         if reason:
             self._enter(S.RETURN_CARD, f"cannot_sell.{reason}")
             return
-        if self.quote_at_confirm:  # version 2: the quote's answer, fetched now, shows the server link is up
-            visit = self.visit
+        if self.quote_at_confirm and not self.visit.service:  # version 2: the quote's answer, fetched now, shows
+            visit = self.visit                                  # the server link is up (an application was quoted)
             self._spawn("quote", self.server.quote(visit.session, visit.certificate, visit.options, visit.copies))
             return
         self._spawn("health", self.server.health())
@@ -55,6 +55,9 @@ class PaymentSteps:
         visit.txn = txn
         self.cashier.begin(txn, quote.total_fee)
         self.audit.emit("payment.started", visit=visit.number, txn=txn, fee=quote.total_fee)
+        if quote.total_fee == 0:  # an application with no fee, or paid with stickers: no money is taken
+            await self._payment_complete()
+            return
         self._enter(S.PAYING)
         await self.cashier.start_accepting()
 
@@ -92,8 +95,9 @@ class PaymentSteps:
         self._enter(S.ISSUING)
         self.journal.note(visit.txn, "issue_requested")
         budget = max(self.settings.timeouts.get("issuing", 30.0) - ISSUE_MARGIN_S, 1.0)
+        call = self.server.submit_application if visit.service else self.server.issue  # an e-application's
         self._spawn("issue", ops.fetch_documents(self.server, visit.session, visit.txn, visit.quote.quote_id,
-                                                 self.cashier.paid(), budget_s=budget))
+                                                 self.cashier.paid(), budget_s=budget, call=call))  # intake
 
     async def _done_issue(self, envelope: dict | None, error: BaseException | None) -> None:
         visit = self.visit

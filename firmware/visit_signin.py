@@ -87,6 +87,7 @@ class SigninSteps:
         self.audit.emit("signin.succeeded", visit=visit.number,
                         method="jpki" if visit.card.kind is CardKind.MY_NUMBER else "citizen")
         self._enter(S.MENU)
+        self._fetch_forms()  # the e-applications, if this kiosk offers them (firmware.visit_application)
 
     def _choose(self, certificate: str) -> None:
         offer = next((o for o in self.visit.offers if o.certificate.value == certificate), None)
@@ -94,6 +95,7 @@ class SigninSteps:
             self.visit.message = "not_available" if offer is None else f"reason.{offer.reason.value}"
             return
         self.visit.certificate, self.visit.options, self.visit.copies = certificate, {}, 1
+        self.visit.service = None
         self._enter(S.OPTIONS)
 
     def _set_options(self, intent: SetOptions) -> None:

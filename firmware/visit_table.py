@@ -66,6 +66,14 @@ ROWS: tuple[Row, ...] = (
     Row(_states(S.PIN), "EnterPin", "_on_enter_pin", "(pin: sign-in runs)", "not busy"),
     Row(_states(S.PIN), "done:sign_in", "_done_sign_in", "menu, pin (wrong PIN), return_card"),
     Row(_states(S.MENU), "ChooseCertificate", "_on_choose", "options", "not busy"),
+    Row(_states(S.MENU, S.OPTIONS), "FormsArrived", "_on_forms_arrived", "(same); menu if the form went",
+        note="e-applications offered (firmware.visit_application)"),
+    Row(_states(S.MENU), "ChooseService", "_on_choose_service", "options (the application's form)", "not busy"),
+    Row(_states(S.OPTIONS), "SubmitForm", "_on_submit_form", "(options: checked here, then the quote runs)",
+        "not busy"),
+    Row(_states(S.OPTIONS), "done:application_quote", "_done_application_quote",
+        "confirm, options (answer refused: message), return_card"),
+    Row(_states(S.OPTIONS), "Back", "_on_application_back", "menu", "application, not busy"),
     Row(_states(S.OPTIONS), "SetOptions", "_on_set_options", "(options: the quote runs)", "not busy"),
     Row(_states(S.OPTIONS, S.CONFIRM), "done:quote", "_done_quote",
         "confirm, options (refused option), return_card; at confirm: paying, confirm (fee changed)",
@@ -96,6 +104,7 @@ ROWS: tuple[Row, ...] = (
 GUARDS: dict[str, Callable[[object, object], bool]] = {
     "not busy": lambda kiosk, item: not kiosk.visit.busy,  # a double tap while the card or server works does one thing
     "deadline armed": lambda kiosk, item: kiosk._deadline is not None,
+    "application, not busy": lambda kiosk, item: kiosk.visit.service is not None and not kiosk.visit.busy,
     "cash device failed": lambda kiosk, item: item.state.out_of_service,
 }
 

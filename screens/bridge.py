@@ -57,7 +57,8 @@ class Bridge:
             if self._pending.get(kind) == self._generation:
                 return False
             self._pending[kind] = self._generation
-        self.sent.append(intent if not isinstance(intent, intents.EnterPin) else intents.EnterPin(None))
+        self.sent.append(intents.EnterPin(None) if isinstance(intent, intents.EnterPin)  # no PIN, no phone number
+                         else intents.SubmitForm({}) if isinstance(intent, intents.SubmitForm) else intent)  # kept
         self.kiosk.send(intent)
         return True
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from certs import wire
 from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, PATH_RENEWAL, PATH_UNPAIR
-from server import enrolment, issuing, refunds, settlement, signin
+from server import applications, enrolment, issuing, refunds, settlement, signin
 from server.config import ServerConfig
 from server.db import iso, utcnow
 from server.error_codes import error_responses
@@ -29,6 +29,7 @@ from server.models import SessionRecord
 from server.schemas import (ChallengeReply, CitizenCardSignin, Empty, Envelope, ErrorDocument, Health,
                             IssuanceRequest, JpkiSignin, Menu, QuoteReply, QuoteRequest, ResultRequest,
                             SessionMenuReply, SessionReply, Settled, SignedOut, SigninRequest)
+from server.schemas_applications import ApplicationQuoteReply, ApplicationQuoteRequest, FormsReply
 from server.schemas_telemetry import TelemetryBatch, TelemetryReply
 from server.schemas_enrolment import CaReply, EnrolmentReply, EnrolmentRequest, ReadinessReport, RenewalRequest
 from server.services import Services
@@ -198,6 +199,22 @@ def _routes(app: FastAPI) -> None:
                          200: {"model": Envelope, "description": "the same envelope again (a replay)"}})
     def issue(kiosk: KioskDb, session: SignedIn, svc: Svc, db: Db, body: IssuanceRequest) -> Response:
         status, envelope = issuing.issue(svc, db, session, kiosk, body)
+        return Response(content=envelope, status_code=status, media_type="application/json")
+
+    @app.get(wire.PATH_APPLICATION_FORMS, response_model=FormsReply, responses=_COMMON)
+    def application_forms(session: SignedIn, svc: Svc, db: Db) -> dict:
+        return applications.forms(svc, db, session)
+
+    @app.post(wire.PATH_APPLICATION_QUOTES, response_model=ApplicationQuoteReply, responses=_errors(409))
+    def application_quote(session: SignedIn, svc: Svc, db: Db, body: ApplicationQuoteRequest) -> dict:
+        return applications.quote(svc, db, session, body.service, body.answers)
+
+    @app.post(wire.PATH_APPLICATIONS, status_code=201, response_class=Response,
+              responses={**_errors(402, 404, 409, 410),
+                         201: {"model": Envelope, "description": "the receipt's envelope, the application taken now"},
+                         200: {"model": Envelope, "description": "the same envelope again (a replay)"}})
+    def submit_application(kiosk: KioskDb, session: SignedIn, svc: Svc, db: Db, body: IssuanceRequest) -> Response:
+        status, envelope = applications.submit(svc, db, session, kiosk, body)
         return Response(content=envelope, status_code=status, media_type="application/json")
 
     @app.post(wire.PATH_ISSUANCES + "/{transaction_id}/result", response_model=Settled,

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from server import cli_admin, cli_dashboard, cli_telemetry, cli_updates, cli_verify
+from server import cli_admin, cli_applications, cli_dashboard, cli_telemetry, cli_updates, cli_verify
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     cli_verify.add_command(commands)
     cli_updates.add_command(commands)
     cli_telemetry.add_commands(commands)
+    cli_applications.add_command(commands)
     args = parser.parse_args(argv)
 
     if args.command in cli_admin.COMMANDS:
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli_updates.run(args)
     if args.command in cli_telemetry.COMMANDS:
         return cli_telemetry.run(args)
+    if args.command == cli_applications.COMMAND:
+        return cli_applications.run(args)
 
     if args.command == "devinit":
         from server.devinit import AlreadyInitialised, devinit

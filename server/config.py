@@ -14,6 +14,8 @@ from pathlib import Path
 
 from certs.catalog import CATALOG, CertificateType
 from server.config_vpn import VpnSettings, parse_vpn
+from server.config_applications import DEV_SECTION as APPLICATIONS_DEV_SECTION
+from server.config_applications import ApplicationSettings, parse_applications
 from server.config_city import (ConfigError, Hours, RegistrySettings, parse_copies, parse_fees, parse_hours,
                                 parse_registry)
 
@@ -66,6 +68,7 @@ class ServerConfig:
     device_ca_key: Path | None = None  # [tls].device_ca_key: signs enrolled kiosks' certificates (else no enrolment)
     vpn: "VpnSettings | None" = None  # [vpn]: the WireGuard network kiosks enrol into (server/vpn.py)
     updates_repository: Path | None = None  # [updates].repository: the TUF repository served to kiosks (mTLS)
+    applications: ApplicationSettings = field(default_factory=ApplicationSettings)  # [applications]: 電子申請
 
 
 def _resolve(base: Path, value: object, name: str) -> Path:
@@ -161,6 +164,7 @@ def load_config(path: str | Path) -> ServerConfig:
         vpn=parse_vpn(base, data["vpn"]) if "vpn" in data else None,
         updates_repository=(_resolve(base, _table(data, "updates").get("repository"), "updates.repository")
                             if "updates" in data else None),
+        applications=parse_applications(data.get("applications", {})),
     )
 
 
@@ -243,4 +247,4 @@ quote_seconds = 600
 [dev]
 enabled = {"true" if dev_enabled else "false"}
 fault = "{fault}"                 # "none" | "wrong_subject_page" | "extra_copy" | "other_kiosk" (kiosk tests only)
-"""
+""" + APPLICATIONS_DEV_SECTION

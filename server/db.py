@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server import models_admin  # noqa: F401  (registers the administration tables on Base.metadata)
 from server import models_telemetry  # noqa: F401  (registers the telemetry, command and staff tables)
 from server import models_dashboard  # noqa: F401  (registers the dashboard's sessions and audit)
+from server import models_applications  # noqa: F401  (registers the e-applications)
 from server.models import Base
 
 

@@ -31,12 +31,18 @@ ERROR_CODES: dict[str, tuple[tuple[int, ...], str]] = {
     "wrong_password": ((401,), "citizen card password wrong; detail.tries_left (1-3) is what the card has left"),
     "card_locked": ((403,), "the citizen card is locked (3 wrong passwords): staff unlock it; detail.tries_left = 0"),
     "busy": ((503,), "the server could not finish in time (the issuance log stayed contended, or other tries with "
-                     "the same citizen card were still being checked): send the same request again"),
+                     "the same citizen card were still being checked, or an application's place on a collection "
+                     "day was taken at the same moment): send the same request again"),
     "revocation_unknown": ((503,), "the server's CRL is past its next update: no sign-in until it is renewed"),
     "not_eligible": ((403,), "detail.reason is an IneligibleReason code"),
     "unknown_certificate": ((400,), "the quote names no certificate of the catalogue"),
     "bad_option": ((400,), "an option the certificate does not take, or a value it does not allow"),
     "bad_copies": ((400,), "copies outside 1..max_copies"),
+    "unknown_service": ((400,), "the application names no form this city takes at kiosks"),
+    "bad_answer": ((400,), "an answer does not fit its form (detail.field, detail.problem: required, "
+                           "not_a_choice, format, too_few, too_many, unknown_field); never the answer itself"),
+    "date_not_offered": ((409,), "the date chosen is no longer offered (taken since the form was shown): choose "
+                                 "another; detail.field names it"),
     "quote_unknown": ((404,), "no such quote in this session (a quote of another session or kiosk included)"),
     "quote_expired": ((410,), "the quote is older than its expires_at"),
     "payment_insufficient": ((402,), "amount_paid is below the quote's total_fee; detail has both"),

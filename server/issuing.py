@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -116,6 +117,26 @@ def _fingerprint(values: dict) -> str:
 def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
           request: IssuanceRequest) -> tuple[int, bytes]:
     """Returns (HTTP status, envelope bytes): 201 the first time, 200 on a replay of the same request."""
+    def certificates(quote: QuoteRecord, resident: Resident) -> tuple[bytes, list]:
+        reason = ineligibility(db, svc.config.city, offered(svc), resident, CertificateType(quote.certificate),
+                               svc.now())
+        if reason is not None:
+            raise _refuse(reason)
+        return build_envelope(svc, db, session, resident, quote, request.transaction_id, kiosk_id), []
+
+    return issue_once(db, session, kiosk_id, request, certificates)
+
+
+Prepare = Callable[[QuoteRecord, Resident], tuple[bytes, list]]
+"""Checks a quote's purchase again and makes its envelope; returns (envelope bytes, more rows to store with it)."""
+
+
+def issue_once(db: Session, session: SessionRecord, kiosk_id: str, request: IssuanceRequest,
+               prepare: Prepare, contended: ApiError | None = None) -> tuple[int, bytes]:
+    """The once-only part of an issuance, for certificates and application receipts alike: the replay, the
+    quote's checks, ``prepare``, then the quote claimed and the envelope (and ``prepare``'s rows) stored in one
+    write, or nothing.  ``contended``: the answer when a row of ``prepare``'s lost a race on a unique key of its
+    own (not the transaction's)."""
     txn = request.transaction_id
     fingerprint = _fingerprint({"quote_id": request.quote_id, "session_id": session.session_id, "kiosk_id": kiosk_id})
     existing = db.get(Issuance, txn)
@@ -132,10 +153,7 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
         raise ApiError(402, "payment_insufficient", "the amount paid is below the fee",
                        {"total_fee": quote.total_fee, "amount_paid": request.amount_paid})
     resident = _resident(db, session)
-    reason = ineligibility(db, svc.config.city, offered(svc), resident, CertificateType(quote.certificate), svc.now())
-    if reason is not None:
-        raise _refuse(reason)
-    envelope = build_envelope(svc, db, session, resident, quote, txn, kiosk_id)
+    envelope, rows = prepare(quote, resident)
     # One write transaction, after the rendering: claim the quote AND store the document set, or neither.  The
     # conditional UPDATE serialises claims of one quote (a racing claim waits for this row, then finds it taken)
     # and the primary key on transaction_id admits one document set per transaction; whoever loses gets the
@@ -151,12 +169,15 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
     db.add(Issuance(transaction_id=txn, fingerprint=fingerprint, kiosk_id=kiosk_id, session_id=session.session_id,
                     quote_id=quote.quote_id, amount_paid=request.amount_paid, total_fee=quote.total_fee,
                     envelope=envelope, issued_at=utcnow()))
+    db.add_all(rows)
     try:
         db.commit()
     except IntegrityError:  # the same transaction issued at the same moment by another request or process
         db.rollback()
         winner = db.get(Issuance, txn)
         if winner is None:
+            if contended is not None:
+                raise contended from None
             raise
         return _replay(winner, fingerprint)
     log.info("issued txn=%s kiosk=%s session=%s copies=%d", txn, kiosk_id, session.session_id, quote.copies)

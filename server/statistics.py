@@ -7,7 +7,10 @@ the fees.  Here:
 - **by certificate type**: documents whose result was ``printed``, per Japanese fiscal year (April to March, on
   the calendar in Japan), with the share of the year's total in % (one decimal, rounded half up, as the seed);
 - **per terminal**: the same count per kiosk id, with its share;
-- **fees**: per fiscal year and kiosk, the ledger's transactions, fees earned, refunds owed and the net.
+- **fees**: per fiscal year and kiosk, the ledger's transactions, fees earned, refunds owed and the net;
+- **電子申請** (the seed's 〈電子申請の利用件数〉): e-applications taken, per application and channel (``kiosk``;
+  ``pc`` where a city's web applications are loaded into the same table), per fiscal year.  An application's
+  receipt is a document of the issuance log but not a certificate: it is left out of the certificate tables.
 
 ``kiosk-server report --format md|csv [--fiscal-year Y]`` prints it.  Only ids and counts: no personal data.
 """
@@ -26,8 +29,11 @@ from sqlalchemy.orm import Session
 from certs.catalog import CATALOG, CertificateType
 from server.ledger import business_day
 from server.models_admin import IssuanceLogEntry, LedgerEntry
+from server.models_applications import Application
 
 ISSUED = "printed"
+RECEIPT = "application_receipt"  # certs.services.DocumentKind.APPLICATION_RECEIPT: not a certificate
+CHANNELS = {"kiosk": "端末", "pc": "パソコン"}
 
 
 def fiscal_year(day: date) -> int:
@@ -60,6 +66,7 @@ class Statistics:
     by_type: Counter = field(default_factory=Counter)  # (fy, certificate) -> documents
     by_kiosk: Counter = field(default_factory=Counter)  # (fy, kiosk) -> documents
     fees: dict = field(default_factory=dict)  # (fy, kiosk) -> [transactions, earned, refunded]
+    applications: Counter = field(default_factory=Counter)  # (fy, service, channel) -> applications
 
     def year_total(self, year: int) -> int:
         return sum(n for (fy, _), n in self.by_type.items() if fy == year)
@@ -81,7 +88,7 @@ def collect(db: Session, only_year: int | None = None) -> Statistics:
     for recorded_at, certificate, kiosk in rows:
         moment = datetime.fromisoformat(recorded_at).replace(tzinfo=None)  # stored as UTC
         year = fiscal_year(business_day(moment))
-        if only_year is None or year == only_year:
+        if certificate != RECEIPT and (only_year is None or year == only_year):
             stats.by_type[(year, certificate)] += 1
             stats.by_kiosk[(year, kiosk)] += 1
     ledger_rows = db.execute(select(LedgerEntry.business_day, LedgerEntry.kiosk_id, LedgerEntry.fee_earned,
@@ -93,7 +100,13 @@ def collect(db: Session, only_year: int | None = None) -> Statistics:
             totals[0] += 1
             totals[1] += earned
             totals[2] += refunded
+    for received_at, service, channel in db.execute(select(Application.received_at, Application.service,
+                                                           Application.channel)):
+        year = fiscal_year(business_day(received_at))
+        if only_year is None or year == only_year:
+            stats.applications[(year, service, channel)] += 1
     stats.years = sorted({fy for fy, _ in stats.by_type} | {fy for fy, _ in stats.fees}
+                         | {fy for fy, _, _ in stats.applications}
                          | ({only_year} if only_year is not None else set()))
     return stats
 
@@ -132,6 +145,14 @@ def render_markdown(stats: Statistics) -> str:
                 out.append(f"| FY{year} | {kiosk} | {n} | {earned} | {refunded} | {earned - refunded} |")
         n, earned, refunded = (sum(v[i] for (fy, _), v in stats.fees.items() if fy == year) for i in range(3))
         out.append(f"| FY{year} | **total** | {n} | {earned} | {refunded} | {earned - refunded} |")
+    out += ["", "## 電子申請の利用件数 — e-applications by channel", "",
+            "| 申請 | 経路 |" + "".join(f" FY{y} {era_label(y)} |" for y in stats.years),
+            "|---|---|" + "---:|" * len(stats.years)]
+    for service, channel in sorted({(s, c) for _, s, c in stats.applications}):
+        counts = "".join(f" {stats.applications[(y, service, channel)]} |" for y in stats.years)
+        out.append(f"| {service} | {CHANNELS.get(channel, channel)} |{counts}")
+    totals = "".join(f" {sum(n for (fy, _, _), n in stats.applications.items() if fy == y)} |" for y in stats.years)
+    out.append(f"| 合計 total | |{totals}")
     return "\n".join(out) + "\n"
 
 
@@ -153,6 +174,10 @@ def render_csv(stats: Statistics) -> str:
             if (year, kiosk) in stats.fees:
                 n, earned, refunded = stats.fees[(year, kiosk)]
                 writer.writerow(["fees", year, kiosk, kiosk, "", "", n, earned, refunded, earned - refunded])
+        for (fy, service, channel), n in sorted(stats.applications.items()):
+            if fy == year:
+                writer.writerow(["applications", year, f"{service}:{channel}", CHANNELS.get(channel, channel), n,
+                                 "", "", "", "", ""])
     return out.getvalue()
 
 

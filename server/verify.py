@@ -54,7 +54,7 @@ class Verdict:
         """The report: what was verified, never who the certificate is about."""
         out = [("VALID" if self.valid else "INVALID")]
         for code in self.pages:
-            out.append(f"  document {code.document_id}  {code.certificate.value} ({CATALOG[code.certificate].name_ja})"
+            out.append(f"  document {code.document_id}  {code.certificate.value} ({_label(code.certificate)})"
                        f"  page {code.page}/{code.pages}  issued {code.issued_on.isoformat()}")
         out += [f"  checked: {c}" for c in self.checks]
         out += [f"  problem: {p}" for p in self.problems]
@@ -193,3 +193,7 @@ def _check_record(verdict: Verdict, sessions: sessionmaker[Session], code: PageC
         verdict.checks.append(_SUBJECT_CHECKED)
         verdict.checks.append("issuance record: the file is byte for byte the issued document (SHA-256)")
 
+
+def _label(kind) -> str:
+    """The Japanese name of a certificate type, or of an application's receipt."""
+    return CATALOG[kind].name_ja if kind in CATALOG else "電子申請の受付票"

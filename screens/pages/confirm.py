@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from firmware.visit import Confirm
 from screens.pages.base import Page
+from screens.pages.form import confirm_lines, title
 from screens.pages.options import choice_label
 
 
@@ -13,12 +14,32 @@ class ConfirmPage(Page):
     def render(self, view, t) -> None:
         super().render(view, t)
         self.clear()
+        if view.service and view.form:
+            self._application(view, t)
+            return
         self.add_text(t(f"cert.{view.certificate}"), role="title")
         for name, value in view.options.items():
             self.add_text(f"{t(f'opt.{name}')}:  {choice_label(t, name, value)}")
         self.add_text(t("copies.n", n=view.copies) if view.copies else "")
         self.add_text(f"{t('confirm.total')}  {t.money(view.fee)}", role="title")
         self.pay = self.button(t("btn.pay"), "confirm.pay", self._pay, disabled=view.busy)
+        self.ids.content.add_widget(self.pay)
+
+    def _application(self, view, t) -> None:
+        self.add_text(title(t, view.form), role="title")
+        for line in confirm_lines(view, t):
+            self.add_text(line)
+        if view.payment == "stickers":
+            stickers = t("form.and").join(t("form.sticker", value=t.money(v), count=n) for v, n in view.stickers)
+            self.add_text(t("form.stickers", fee=t.money(view.application_fee), stickers=stickers))
+            button = "btn.apply"
+        elif view.fee:
+            self.add_text(f"{t('confirm.total')}  {t.money(view.fee)}", role="title")
+            button = "btn.pay"
+        else:
+            self.add_text(t("form.no_fee"))
+            button = "btn.apply"
+        self.pay = self.button(t(button), "confirm.pay", self._pay, disabled=view.busy)
         self.ids.content.add_widget(self.pay)
 
     def _pay(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from kivy.metrics import dp
 from kivy.uix.gridlayout import GridLayout
 
-from firmware.visit import ChooseCertificate
+from firmware.visit import ChooseCertificate, ChooseService
 from screens.pages.base import Page
 
 
@@ -17,7 +17,7 @@ class MenuPage(Page):
         if view.message:
             self.add_notice(t.message(view.message), kind="warn")
         self._available = []
-        grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
+        grid = GridLayout(cols=3 if view.services else 2, spacing=dp(8), size_hint_y=None)
         grid.bind(minimum_height=grid.setter("height"))
         for offer in view.offers:
             name = t(f"cert.{offer.certificate}")
@@ -31,11 +31,18 @@ class MenuPage(Page):
                 button = self.button(f"{name}\n{t.reason(offer.reason)}", f"cert.{offer.certificate}", None,
                                      kind="secondary", disabled=True, size_class="menu")
             grid.add_widget(button)
+        for service, title_ja in view.services:  # e-applications (their forms come with the view)
+            self._available.append(("service", service))
+            label = t(f"svc.{service}") if t.has(f"svc.{service}") else title_ja
+            grid.add_widget(self.button(f"{len(self._available)}.  {label}\n{t('menu.application')}", f"svc.{service}",
+                                        lambda s=service: self.app.bridge.send(ChooseService(s)), kind="chosen",
+                                        size_class="menu"))
         self.ids.content.add_widget(grid)
 
     def on_digit(self, digit: str) -> bool:
         index = int(digit) - 1
         if 0 <= index < len(self._available):
-            self.app.bridge.send(ChooseCertificate(self._available[index]))
+            chosen = self._available[index]
+            self.app.bridge.send(ChooseService(chosen[1]) if isinstance(chosen, tuple) else ChooseCertificate(chosen))
             return True
         return False

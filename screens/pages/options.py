@@ -10,6 +10,7 @@ from kivy.uix.gridlayout import GridLayout
 
 from firmware.visit import Back, SetOptions
 from screens.pages.base import Page
+from screens.pages.form import FormDrawer
 
 CHOICES = {"scope": ("self", "household")}  # every other option is include (True) / leave out (False)
 NOT_ASKED = {"members"}  # free text (chosen household members): this screen offers "only me" or "whole household"
@@ -31,6 +32,11 @@ class OptionsPage(Page):
     _key = None
 
     def render(self, view, t) -> None:
+        if view.service and view.form:  # an e-application: its form, drawn from its description
+            self._form = getattr(self, "_form", None) or FormDrawer(self)
+            self._view = view
+            self._form.draw(view, t)
+            return
         offer = next((o for o in view.offers if o.certificate == view.certificate), None)
         key = (view.visit, view.certificate)
         if key != self._key:  # a fresh choice: defaults, and start with the options step if there is one
@@ -93,13 +99,17 @@ class OptionsPage(Page):
 
     def back(self) -> None:
         """The footer's Back: from copies to options (on this screen), else to the menu (the firmware)."""
-        if self.step == "copies" and self.chosen:
+        if self._view.service:
+            self.app.bridge.send(Back())
+        elif self.step == "copies" and self.chosen:
             self.step = "options"
             self._draw()
         else:
             self.app.bridge.send(Back())
 
     def on_digit(self, digit: str) -> bool:
+        if self._view.service and getattr(self, "_form", None):
+            return self._form.digit(digit)
         n = int(digit)
         if self.step == "copies" and self._offer and 1 <= n <= self._offer.max_copies:
             self._copies(n)
@@ -107,4 +117,6 @@ class OptionsPage(Page):
         return False
 
     def default_button(self):
+        if self._view.service and getattr(self, "_form", None):
+            return self._form.next
         return self.next

@@ -11,7 +11,7 @@ class TakeItemsPage(Page):
         super().render(view, t)
         self.clear()
         if "document" in view.items_to_take:
-            self.add_text("▶ " + t("take.document"), role="big")
+            self.add_text("▶ " + t("take.receipt" if view.service else "take.document"), role="big")
         if "slip" in view.items_to_take:
             self.add_text("▶ " + t("take.slip"), role="big")
         if "change" in view.items_to_take:

@@ -206,6 +206,9 @@ def test_remote_commands_hold_release_and_silence_the_beacon(dev_world, telemetr
     asyncio.run(main())
 
 
+APPLICANT_PHONE = "080-2468-1357"
+
+
 def _personal(sessions) -> list[str]:
     texts = []
     with sessions() as db:
@@ -221,7 +224,7 @@ def test_no_personal_data_in_the_outbox_or_the_servers_events_after_visits(dev_w
                                                                            tmp_path):
     server, sessions = telemetry_server
     kiosk = kiosk_ids[2]
-    data = config_for(dev_world, tmp_path, server.url, kiosk)
+    data = config_for(dev_world, tmp_path, server.url, kiosk, **{"kiosk.applications": True})
 
     async def main():
         async with KioskSession(data, tmp_path) as k:
@@ -238,6 +241,20 @@ def test_no_personal_data_in_the_outbox_or_the_servers_events_after_visits(dev_w
             await k.to_payment()
             for _ in range(3):
                 await k.do("insert_coin", value=100)
+            await k.wait("return_card")
+            await k.do("lift_card")
+            await k.wait("take_items")
+            await k.do("take_document")
+            await k.wait("idle")
+            await k.sign_in()  # an e-application: the phone number is the resident's (issue #15)
+            while not k.kiosk.view.services or k.kiosk.view.busy:
+                await asyncio.sleep(0.01)
+            await k.do("service", service="water_notice")
+            await k.wait("options")
+            day = next(f for f in k.kiosk.view.form["fields"] if f["name"] == "date")["choices"][0]["value"]
+            await k.do("form", answers={"notice": "start", "date": day, "phone": APPLICANT_PHONE})
+            await k.wait("confirm")
+            await k.do("confirm")
             await k.wait("return_card")
             await k.do("lift_card")
             await k.wait("take_items")
@@ -262,7 +279,7 @@ def test_no_personal_data_in_the_outbox_or_the_servers_events_after_visits(dev_w
                                                               .where(TelemetryEvent.kiosk_id == kiosk))])
         sent += repr(db.get(KioskSummary, kiosk).gauges)
     assert "staff_call" in sent and "kiosk_started" in sent  # the scan does see the events
-    personal = _personal(sessions)
+    personal = _personal(sessions) + [APPLICANT_PHONE, APPLICANT_PHONE.replace("-", "")]
     assert len(personal) > 20
     for text in personal:
         assert text not in sent, text

@@ -20,4 +20,4 @@ def test_openapi_names_every_contract_path():
                      "/v1/quotes",
                      "/v1/issuances", "/v1/issuances/{transaction_id}/result", "/v1/enrolment",
                      "/v1/enrolment/ca", "/v1/enrolment/renew", "/v1/enrolment/unpair", "/v1/readiness",
-                     "/v1/telemetry"}
+                     "/v1/telemetry", "/v1/applications", "/v1/applications/forms", "/v1/applications/quotes"}
