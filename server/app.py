@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from certs import wire
 from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, PATH_RENEWAL, PATH_UNPAIR
 from server import enrolment, issuing, refunds, settlement, signin
+from server.admission import Admission
 from server.config import ServerConfig
-from server.db import iso, utcnow
+from server.db import REQUEST_THREADS, iso, utcnow
 from server.error_codes import error_responses
 from server.errors import BodyGuard, ApiError, install_error_handlers
 from server.models import SessionRecord
@@ -145,6 +146,7 @@ def create_app(config: ServerConfig | None) -> FastAPI:
         app.state.services = Services.from_config(config)
     install_error_handlers(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(Admission, limit=REQUEST_THREADS)  # outermost: requests wait for a place before anything
     _routes(app)
     return app
 

@@ -11,6 +11,7 @@ from server import models_admin  # noqa: F401  (registers the administration tab
 from server import models_telemetry  # noqa: F401  (registers the telemetry, command and staff tables)
 from server import models_dashboard  # noqa: F401  (registers the dashboard's sessions and audit)
 from server.models import Base
+from server.sqlite_writer import queue_writers
 
 
 def utcnow() -> datetime:
@@ -22,10 +23,20 @@ def iso(moment: datetime) -> str:
     return moment.replace(tzinfo=timezone.utc).isoformat()
 
 
+# Requests a server process lets in at once (server/admission.py), the threads that run them (server/serve.py) and
+# so the connections it keeps: a request holds one connection while it runs.  Two cores gain nothing from more threads than this (they
+# only queue for the GIL), and a node's pool stays small enough that N nodes x workers fit max_connections.
+REQUEST_THREADS = 8
+
+
 def make_engine(url: str) -> Engine:
     """hide_parameters: a database error's message never carries the values (they may be personal data)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+                               pool_size=REQUEST_THREADS, max_overflow=REQUEST_THREADS // 2)
+        path = engine.url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            queue_writers(engine, path)  # writers queue in the kernel, not in SQLite's sleeping busy handler
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # driver settings, not SQL the app depends on
@@ -35,9 +46,11 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
     else:
-        # Every request holds one connection while it runs (FastAPI's thread pool has 40 threads).
-        engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30, pool_timeout=30,
-                               hide_parameters=True)
+        # One connection per request thread, a few more for the rare request that holds two.  No ping before each
+        # use (a round trip per request): a connection that died with the database fails its statement, SQLAlchemy
+        # then drops the whole pool, and the kiosk retries that request with the same transaction id.
+        engine = create_engine(url, pool_pre_ping=False, pool_size=REQUEST_THREADS, max_overflow=REQUEST_THREADS // 2,
+                               pool_timeout=30, pool_recycle=3600, hide_parameters=True)
     return engine
 
 
