@@ -245,10 +245,15 @@ def revoke_kiosk(db: Session, kiosk_id: str, staff_id: str, reason: str) -> int:
 
 def refuse_if_revoked(db: Session, kiosk_id: str, serial_hex: str) -> None:
     """403 ``kiosk_revoked`` for a certificate this server must no longer accept."""
-    cert = db.get(KioskCertificate, serial_hex)
-    if cert is not None:
-        refused = cert.kiosk_id != kiosk_id or cert.revoked_at is not None
+    certificate = select(KioskCertificate).where(KioskCertificate.serial_hex == serial_hex)
+    kiosk = select(KioskRecord.revoked_at).where(KioskRecord.kiosk_id == kiosk_id)
+    row = db.execute(select(  # one round trip: the certificate's row if any, else the kiosk's
+        certificate.with_only_columns(KioskCertificate.kiosk_id).scalar_subquery(),
+        certificate.with_only_columns(KioskCertificate.revoked_at).scalar_subquery(),
+        kiosk.scalar_subquery())).one()
+    if row[0] is not None:
+        refused = row[0] != kiosk_id or row[1] is not None
     else:
-        refused = db.scalar(select(KioskRecord.revoked_at).where(KioskRecord.kiosk_id == kiosk_id)) is not None
+        refused = row[2] is not None
     if refused:
         raise ApiError(403, "kiosk_revoked", "this kiosk's certificate has been revoked")

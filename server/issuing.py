@@ -13,7 +13,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from certs.envelope import canonical_json
 from server.db import iso, utcnow
 from server.errors import ApiError
 from server.models import Issuance, QuoteRecord, Resident, SessionRecord
+from server.household import load_household
 from server.eligibility import NotInHousehold, ineligibility, selectable_members
 from server.issuance_documents import build_envelope, pages_per_copy
 from server.schemas import IssuanceRequest, QuoteRequest
@@ -71,7 +72,8 @@ def _refuse(reason) -> ApiError:
 
 
 def _resident(db: Session, session: SessionRecord) -> Resident:
-    resident = db.get(Resident, session.resident_id)
+    """The session's resident, with their household read once for the whole request (server.household)."""
+    resident = load_household(db, session.resident_id)
     if resident is None:
         raise ApiError(401, "unauthenticated", "the session's resident is no longer registered")
     return resident
@@ -118,10 +120,9 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
     """Returns (HTTP status, envelope bytes): 201 the first time, 200 on a replay of the same request."""
     txn = request.transaction_id
     fingerprint = _fingerprint({"quote_id": request.quote_id, "session_id": session.session_id, "kiosk_id": kiosk_id})
-    existing = db.get(Issuance, txn)
+    quote, existing = _quote_and_issuance(db, request.quote_id, txn)
     if existing is not None:
         return _replay(existing, fingerprint)
-    quote = db.get(QuoteRecord, request.quote_id)
     if quote is None or quote.session_id != session.session_id:
         raise ApiError(404, "quote_unknown", "no such quote in this session")
     if quote.transaction_id not in (None, txn):
@@ -140,7 +141,9 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
     # conditional UPDATE serialises claims of one quote (a racing claim waits for this row, then finds it taken)
     # and the primary key on transaction_id admits one document set per transaction; whoever loses gets the
     # winner's bytes (same request) or a conflict (another request).  One commit: one fsync per issuance.
-    db.commit()  # end the reads (nothing is written yet): the write transaction starts fresh, no stale snapshot
+    if db.get_bind().dialect.name == "sqlite":
+        db.commit()  # end the reads (nothing is written yet): the write transaction starts fresh, no stale snapshot
+    # (PostgreSQL at READ COMMITTED takes a fresh snapshot for every statement: no round trip needed for that)
     claimed = db.execute(update(QuoteRecord).where(QuoteRecord.quote_id == quote.quote_id,
                                                    (QuoteRecord.transaction_id.is_(None))
                                                    | (QuoteRecord.transaction_id == txn))
@@ -161,6 +164,15 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
         return _replay(winner, fingerprint)
     log.info("issued txn=%s kiosk=%s session=%s copies=%d", txn, kiosk_id, session.session_id, quote.copies)
     return 201, envelope
+
+
+def _quote_and_issuance(db: Session, quote_id: str, txn: str) -> tuple[QuoteRecord | None, Issuance | None]:
+    """The quote and the issuance already made for this transaction (if any), in one query."""
+    row = db.execute(select(QuoteRecord, Issuance).outerjoin(Issuance, Issuance.transaction_id == txn)
+                     .where(QuoteRecord.quote_id == quote_id)).first()
+    if row is None:  # no such quote: a replay names its quote, so only a conflict can still be found
+        return None, db.get(Issuance, txn)
+    return row[0], row[1]
 
 
 def _replay(existing: Issuance, fingerprint: str) -> tuple[int, bytes]:
