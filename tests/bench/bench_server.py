@@ -1,8 +1,13 @@
 """Benchmark the reference server: signed one-page issuances per second and their latency with 50 concurrent kiosks.
 
 Run: ``PYTHONPATH=. .venv/bin/python tests/bench/bench_server.py [--db sqlite|postgresql|both] [--kiosks 50]
-[--issues 6] [--workers 2]``.  Not a test: it prints numbers and exits non-zero only if an issuance goes wrong.
-Target (issue #3): >= 200 issuances/s and p99 <= 250 ms on a 2-core machine.
+[--issues 6] [--workers 2] [--baseline GIT-REV]``.  Not a test: it prints numbers and exits non-zero only if an
+issuance goes wrong.  Target (issues #3, #16): >= 200 issuances/s and p99 <= 250 ms on a 2-core machine, and
+server CPU per issuance <= 8 ms on SQLite, <= 10 ms server + database on PostgreSQL.
+
+``--baseline REV`` runs the server of another revision (``git archive REV`` unpacked in a temp dir, same venv, same
+development world, same kiosks) right before this tree's, on each database, so the two are measured side by side
+under the same load.
 
 Real parts only: the server is ``kiosk-server serve`` over HTTPS with mTLS (``--workers`` processes on one
 socket), SQLite in WAL with synchronous=FULL, or a throw-away PostgreSQL cluster with fsync ON (durable, like
@@ -22,6 +27,7 @@ import os
 import resource
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -60,12 +66,12 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def run(db: str, dev: Path, kiosks, issues: int, workers: int) -> dict:
+def run(db: str, dev: Path, kiosks, issues: int, workers: int, repo: Path | None = None, tag: str = "") -> dict:
     cluster = start_cluster(durable=True) if db == "postgresql" else None
     try:
-        url = cluster.create_database("bench") if cluster else f"sqlite:///{dev / 'bench.db'}"
-        server = start_server(dev, config=write_config_variant(dev, f"bench-{db}", database_url=url),
-                              args=("--workers", str(workers)))
+        url = cluster.create_database("bench") if cluster else f"sqlite:///{dev / f'bench{tag}.db'}"
+        server = start_server(dev, config=write_config_variant(dev, f"bench-{db}{tag}", database_url=url),
+                              args=("--workers", str(workers)), repo=repo)
         try:
             enrol_residents(url, kiosks, dev / "jpki" / "ca.pem")
             return _load(server, kiosks, issues, {"server": server.pid, **({"postgres": cluster.pid} if cluster
@@ -140,31 +146,50 @@ def main() -> int:
     parser.add_argument("--kiosks", type=int, default=50)
     parser.add_argument("--issues", type=int, default=6, help="timed issuances per kiosk")
     parser.add_argument("--workers", type=int, default=2, help="server processes on the one socket")
+    parser.add_argument("--baseline", metavar="GIT-REV", help="also run this revision's server, side by side")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         dev = make_dev_world(Path(tmp) / "dev")
         kiosks = make_storm_kiosks(dev, args.kiosks, prefix="kiosk-bench")
+        trees = [("this tree", None)]
+        if args.baseline:
+            trees.insert(0, (f"baseline {args.baseline}", _unpack(args.baseline, Path(tmp) / "baseline")))
         print(f"server benchmark: {args.kiosks} kiosks x {args.issues} one-page issuances, {args.workers} server "
               f"process(es), {cores} cores, load average {os.getloadavg()[0]:.1f} at start")
         bad = 0
         for db in (("sqlite", "postgresql") if args.db == "both" else (args.db,)):
-            result = run(db, dev, kiosks, args.issues, args.workers)
-            cpu = result["cpu"]
-            shares = ", ".join(f"{name} {seconds:.1f} s ({seconds / (result['wall'] * cores) * 100:.0f}%)"
-                               for name, seconds in cpu.items())
-            verdict = "meets" if result["rate"] >= TARGET_RATE and result["p99"] <= TARGET_P99_MS else "misses"
-            print(f"{db:10s} {result['issuances']} issuances in {result['wall']:.2f} s: {result['rate']:.1f}/s, "
-                  f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms "
-                  f"({verdict} the target of {TARGET_RATE:.0f}/s and p99 {TARGET_P99_MS:.0f} ms)")
-            print(f"{'':10s} CPU over the run ({cores} cores = 100%): {shares}")
-            per = (cpu["server"] + cpu.get("postgres", 0.0)) / result["issuances"]
-            print(f"{'':10s} server{' + PostgreSQL' if 'postgres' in cpu else ''} CPU per issuance {per * 1000:.1f} ms: "
-                  f"ceiling about {cores / per:.0f}/s on {cores} otherwise idle cores")
-            for failure in result["failures"][:5]:
-                print(f"{'':10s} FAILED {failure}")
-            bad += len(result["failures"])
+            for n, (label, repo) in enumerate(trees):
+                print(f"{db} — {label} (load average {os.getloadavg()[0]:.1f}):")
+                bad += _report(db, run(db, dev, kiosks, args.issues, args.workers, repo, tag=f"-{n}"), cores)
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 1 if bad else 0
+
+
+def _unpack(rev: str, into: Path) -> Path:
+    """The tree of ``rev`` (``git archive``), for running its server beside this one."""
+    into.mkdir(parents=True)
+    repo = Path(__file__).resolve().parents[2]
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def _report(db: str, result: dict, cores: int) -> int:
+    cpu = result["cpu"]
+    shares = ", ".join(f"{name} {seconds:.1f} s ({seconds / (result['wall'] * cores) * 100:.0f}%)"
+                       for name, seconds in cpu.items())
+    verdict = "meets" if result["rate"] >= TARGET_RATE and result["p99"] <= TARGET_P99_MS else "misses"
+    print(f"{db:10s} {result['issuances']} issuances in {result['wall']:.2f} s: {result['rate']:.1f}/s, "
+          f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms "
+          f"({verdict} the target of {TARGET_RATE:.0f}/s and p99 {TARGET_P99_MS:.0f} ms)")
+    print(f"{'':10s} CPU over the run ({cores} cores = 100%): {shares}")
+    per = (cpu["server"] + cpu.get("postgres", 0.0)) / result["issuances"]
+    print(f"{'':10s} server{' + PostgreSQL' if 'postgres' in cpu else ''} CPU per issuance {per * 1000:.1f} ms: "
+          f"ceiling about {cores / per:.0f}/s on {cores} otherwise idle cores")
+    for failure in result["failures"][:5]:
+        print(f"{'':10s} FAILED {failure}")
+    return len(result["failures"])
 
 
 if __name__ == "__main__":
