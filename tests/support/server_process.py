@@ -42,10 +42,12 @@ def _env() -> dict:
     return env
 
 
-def make_dev_world(directory: str | Path, *, force: bool = False) -> Path:
-    """Run ``kiosk-server devinit --dir DIR``; returns DIR."""
+def make_dev_world(directory: str | Path, *, force: bool = False, server_ips: tuple[str, ...] = ()) -> Path:
+    """Run ``kiosk-server devinit --dir DIR`` (``server_ips``: more addresses in the server's certificate, e.g. a
+    load balancer's); returns DIR."""
     directory = Path(directory)
     command = [sys.executable, "-m", "server.cli", "devinit", "--dir", str(directory)] + (["--force"] if force else [])
+    command += [arg for ip in server_ips for arg in ("--server-ip", ip)]
     subprocess.run(command, check=True, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, timeout=120)
     return directory
 
