@@ -2,7 +2,7 @@
 and benchmark.
 
     with LoadBalancedHosts(nodes=2) as hosts:      # namespaces lb<pid>-lb, lb<pid>-n1, lb<pid>-n2 (+ a counter)
-        node = hosts.start_node(1, dev, config)    # kiosk-server serve on 10.214.0.11:8443 inside lb<pid>-n1
+        node = hosts.start_node(1, dev, config)    # kiosk-server serve on 10.214.X.11:8443 inside lb<pid>-n1
         hosts.start_haproxy(dev)                   # TCP mode, TLS passed through, on hosts.address:8443
         server_url = hosts.url                     # what kiosks connect to (from this, the root namespace)
         hosts.server_state()                       # {"n1": "UP", "n2": "DOWN"} from HAProxy's stats socket
@@ -59,6 +59,11 @@ def lb_address() -> str:
     return f"10.213.{os.getpid() % 250}.1"
 
 
+def node_subnet() -> str:
+    """The nodes' network (a /24, unique by PID: the root namespace may route to it, see ``direct_route``)."""
+    return f"10.214.{os.getpid() % 250}"
+
+
 class LoadBalancedHosts:
     def __init__(self, nodes: int = 2):
         tag = f"{os.getpid()}{next(_counter)}"
@@ -73,7 +78,7 @@ class LoadBalancedHosts:
 
     @staticmethod
     def node_address(n: int) -> str:
-        return f"10.214.0.{10 + n}"
+        return f"{node_subnet()}.{10 + n}"
 
     def _ip(self, *args: str) -> None:
         subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
@@ -94,7 +99,7 @@ class LoadBalancedHosts:
             self._ip("-n", lb, "link", "set", "kiosks", "up")
             # balancer <-> nodes: a bridge in the balancer's namespace, a veth pair per node
             self._ip("-n", lb, "link", "add", "nodes", "type", "bridge")
-            self._ip("-n", lb, "address", "add", "10.214.0.1/24", "dev", "nodes")
+            self._ip("-n", lb, "address", "add", f"{node_subnet()}.1/24", "dev", "nodes")
             self._ip("-n", lb, "link", "set", "nodes", "up")
             for n in range(1, self.count + 1):
                 node = self.ns[f"n{n}"]
@@ -103,10 +108,18 @@ class LoadBalancedHosts:
                 self._ip("-n", lb, "link", "set", f"to-n{n}", "up")
                 self._ip("-n", node, "address", "add", f"{self.node_address(n)}/24", "dev", "eth0")
                 self._ip("-n", node, "link", "set", "eth0", "up")
+                self._ip("-n", node, "route", "add", "default", "via", f"{node_subnet()}.1")
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def direct_route(self) -> None:
+        """Let this (root) namespace reach the nodes themselves, routed by the balancer's host (not through HAProxy):
+        for measuring what the balancer costs."""
+        subprocess.run([*self.exec_prefix("lb"), "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"], check=True,
+                       capture_output=True)
+        self._ip("route", "add", f"{node_subnet()}.0/24", "via", self.address, "dev", self.kiosk_link)
 
     def exec_prefix(self, host: str) -> tuple[str, ...]:
         return ("ip", "netns", "exec", self.ns[host])
