@@ -9,7 +9,7 @@ The copy lives as long as the session's transaction: a commit or rollback drops 
 """
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from server.models import Household, Resident
@@ -18,13 +18,18 @@ from server.models_registry import ForeignResidentItems
 _KEY = "household"
 
 
+_HOUSEHOLD_OF = (  # built once: constructing a statement costs more CPU than SQLite takes to run it
+    select(Resident, Household, ForeignResidentItems)
+    .join(Household, Household.household_id == Resident.household_id)
+    .outerjoin(ForeignResidentItems, ForeignResidentItems.resident_id == Resident.resident_id)
+    .where(Resident.household_id == select(Resident.household_id)
+           .where(Resident.resident_id == bindparam("resident_id")).scalar_subquery())
+    .order_by(Resident.position))
+
+
 def load_household(db: Session, resident_id: str) -> Resident | None:
     """The resident (None if not registered), with their household read into this session in one query."""
-    home = select(Resident.household_id).where(Resident.resident_id == resident_id).scalar_subquery()
-    rows = db.execute(select(Resident, Household, ForeignResidentItems)
-                      .join(Household, Household.household_id == Resident.household_id)
-                      .outerjoin(ForeignResidentItems, ForeignResidentItems.resident_id == Resident.resident_id)
-                      .where(Resident.household_id == home).order_by(Resident.position)).all()
+    rows = db.execute(_HOUSEHOLD_OF, {"resident_id": resident_id}).all()
     if not rows:
         return None
     # the session's identity map holds objects weakly: the household row is kept here so that db.get finds it

@@ -13,7 +13,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -144,10 +144,7 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
     if db.get_bind().dialect.name == "sqlite":
         db.commit()  # end the reads (nothing is written yet): the write transaction starts fresh, no stale snapshot
     # (PostgreSQL at READ COMMITTED takes a fresh snapshot for every statement: no round trip needed for that)
-    claimed = db.execute(update(QuoteRecord).where(QuoteRecord.quote_id == quote.quote_id,
-                                                   (QuoteRecord.transaction_id.is_(None))
-                                                   | (QuoteRecord.transaction_id == txn))
-                         .values(transaction_id=txn))
+    claimed = db.execute(_CLAIM, {"claimed_quote": quote.quote_id, "claiming_txn": txn})
     if claimed.rowcount != 1:
         db.rollback()
         raise ApiError(409, "transaction_conflict", "this quote was used by another transaction")
@@ -166,10 +163,18 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
     return 201, envelope
 
 
+_QUOTE_AND_ISSUANCE = (select(QuoteRecord, Issuance)  # statements built once, not per request
+                       .outerjoin(Issuance, Issuance.transaction_id == bindparam("txn"))
+                       .where(QuoteRecord.quote_id == bindparam("quote_id")))
+_CLAIM = (update(QuoteRecord)
+          .where(QuoteRecord.quote_id == bindparam("claimed_quote"),
+                 QuoteRecord.transaction_id.is_(None) | (QuoteRecord.transaction_id == bindparam("claiming_txn")))
+          .values(transaction_id=bindparam("claiming_txn")))
+
+
 def _quote_and_issuance(db: Session, quote_id: str, txn: str) -> tuple[QuoteRecord | None, Issuance | None]:
     """The quote and the issuance already made for this transaction (if any), in one query."""
-    row = db.execute(select(QuoteRecord, Issuance).outerjoin(Issuance, Issuance.transaction_id == txn)
-                     .where(QuoteRecord.quote_id == quote_id)).first()
+    row = db.execute(_QUOTE_AND_ISSUANCE, {"txn": txn, "quote_id": quote_id}).first()
     if row is None:  # no such quote: a replay names its quote, so only a conflict can still be found
         return None, db.get(Issuance, txn)
     return row[0], row[1]
