@@ -24,8 +24,9 @@ def iso(moment: datetime) -> str:
 
 
 # Requests a server process lets in at once (server/admission.py), the threads that run them (server/serve.py) and
-# so the connections it keeps: a request holds one connection while it runs.  Two cores gain nothing from more threads than this (they
-# only queue for the GIL), and a node's pool stays small enough that N nodes x workers fit max_connections.
+# so the connections it keeps: a request holds one connection while it runs.  Two cores gain nothing from more
+# threads than this (they only queue for the GIL; 4 measured no better), and a node's pool stays small enough that
+# N nodes x workers x 12 connections fit PostgreSQL's max_connections.
 REQUEST_THREADS = 8
 
 

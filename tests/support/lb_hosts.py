@@ -7,13 +7,14 @@ and benchmark.
         server_url = hosts.url                     # what kiosks connect to (from this, the root namespace)
         hosts.server_state()                       # {"n1": "UP", "n2": "DOWN"} from HAProxy's stats socket
 
-The kiosks (this process) reach the balancer over a veth pair (10.213.X.2 here, 10.213.X.1 the balancer); the
-balancer reaches the nodes over a bridge in its namespace (10.214.0.1, the nodes 10.214.0.1N).  TLS is not ended
-at the balancer: it forwards TCP, so the node checks the kiosk's certificate and the kiosk id still comes from the
-verified certificate.  HAProxy checks each node with an mTLS ``GET /v1/health`` (a certificate of its own from the
-city CA) every 500 ms and takes a node out after two failures: a dead node refuses the check's connection at once,
-so it is out within a second; a node busy with a storm has 3 s to answer before it counts as failed.  The database is the test's PostgreSQL cluster,
-reached through its Unix socket (a file path: namespaces do not separate the file system).
+The kiosks (this process) reach the balancer over a veth pair (10.213.X.2 here, 10.213.X.1 the balancer, X from
+the PID); the balancer reaches the nodes over a bridge in its namespace (10.214.X.1, the nodes 10.214.X.1N).  TLS
+is not ended at the balancer: it forwards TCP, so the node checks the kiosk's certificate and the kiosk id still
+comes from the verified certificate.  HAProxy checks each node with an mTLS ``GET /v1/health`` (a certificate of
+its own from the city CA) every 500 ms and takes a node out after two failures: a dead node refuses the check's
+connection at once, so it is out within a second; a node busy with a storm has 3 s to answer.  The database is
+the test's PostgreSQL cluster, reached through its Unix socket (a file path: namespaces do not separate the file
+system).  ``direct_route`` lets this namespace reach the nodes without HAProxy (routed by the balancer's host).
 
 Every process started here is stopped by its PID on exit, then whatever still runs in the namespaces (``ip netns
 pids``), then the namespaces are deleted, which removes their interfaces.  :func:`available` says whether this
@@ -152,6 +153,8 @@ class LoadBalancedHosts:
         health.touch(mode=0o600)
         health.write_bytes((dev_dir / "tls" / "kiosk-lb-health.pem").read_bytes()
                            + (dev_dir / "tls" / "kiosk-lb-health-key.pem").read_bytes())
+        every = f"{check_interval_ms}ms"
+        timing = f"inter {every} fastinter {every} downinter {every} fall 2 rise 2"
         servers = "\n".join(f"    server n{n} {self.node_address(n)}:{NODE_PORT}" for n in range(1, self.count + 1))
         config = self.work / "haproxy.cfg"
         config.write_text(f"""global
@@ -176,7 +179,7 @@ backend nodes
     option httpchk
     http-check send meth GET uri /v1/health ver HTTP/1.1 hdr Host {self.address}
     http-check expect status 200
-    default-server check check-ssl verify required ca-file {dev_dir / 'tls' / 'ca.pem'} crt {health} inter {check_interval_ms}ms fastinter {check_interval_ms}ms downinter {check_interval_ms}ms fall 2 rise 2
+    default-server check check-ssl verify required ca-file {dev_dir / 'tls' / 'ca.pem'} crt {health} {timing}
 {servers}
 """, encoding="utf-8")
         checked = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True)
