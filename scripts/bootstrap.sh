@@ -27,11 +27,13 @@ VENV=${VENV:-.venv}
 # chromium, chromium-driver: a real browser (headless, driven by Selenium through /usr/bin/chromedriver) logs in to
 #   the operations dashboard and takes its screenshots (tests/server/test_dashboard_browser.py); nothing is
 #   downloaded at test time.
+# haproxy: the load balancer in front of several server nodes (TCP mode, TLS passed through to the node), in the
+#   tests and benchmark of a multi-node deployment (tests/server/test_nodes_behind_haproxy.py).
 PACKAGES=(systemd cage xwayland grim fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev
           gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
           fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2 zbar-tools
-          chromium chromium-driver)
+          chromium chromium-driver haproxy)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

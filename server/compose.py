@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from certs.catalog import CertificateType
 from server.eligibility import latest_fiscal_year, live_seal, register_entry, selectable_members
+from server.household import foreign_items as foreign_items_of
 from server.models import Household, Resident
-from server.models_registry import (AnnexEntry, FamilyRegister, FamilyRegisterEntry, ForeignResidentItems,
-                                    TaxRecord)
+from server.models_registry import AnnexEntry, FamilyRegister, FamilyRegisterEntry, TaxRecord
 from server.render import content as c
 from server.render.dates import wareki
 
@@ -41,7 +41,7 @@ def _home(db: Session, resident: Resident) -> Household:
 
 
 def person_entry(db: Session, member: Resident, *, my_number: bool, foreign_items: bool) -> c.PersonEntry:
-    foreign = db.get(ForeignResidentItems, member.resident_id)
+    foreign = foreign_items_of(db, member)
     shown = foreign if foreign is not None and foreign_items else None
     return c.PersonEntry(
         name=_name(member), birth_date=member.birth_date, sex=member.sex, relationship=member.relationship,

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from certs.enrolment import KIOSK_ID
@@ -243,12 +243,19 @@ def revoke_kiosk(db: Session, kiosk_id: str, staff_id: str, reason: str) -> int:
     return revoked.rowcount
 
 
+_CERTIFICATE = select(KioskCertificate).where(KioskCertificate.serial_hex == bindparam("serial_hex"))
+_REVOCATION = select(  # one round trip, built once: the certificate's row if any, else the kiosk's
+    _CERTIFICATE.with_only_columns(KioskCertificate.kiosk_id).scalar_subquery(),
+    _CERTIFICATE.with_only_columns(KioskCertificate.revoked_at).scalar_subquery(),
+    select(KioskRecord.revoked_at).where(KioskRecord.kiosk_id == bindparam("kiosk_id")).scalar_subquery())
+
+
 def refuse_if_revoked(db: Session, kiosk_id: str, serial_hex: str) -> None:
     """403 ``kiosk_revoked`` for a certificate this server must no longer accept."""
-    cert = db.get(KioskCertificate, serial_hex)
-    if cert is not None:
-        refused = cert.kiosk_id != kiosk_id or cert.revoked_at is not None
+    row = db.execute(_REVOCATION, {"serial_hex": serial_hex, "kiosk_id": kiosk_id}).one()
+    if row[0] is not None:
+        refused = row[0] != kiosk_id or row[1] is not None
     else:
-        refused = db.scalar(select(KioskRecord.revoked_at).where(KioskRecord.kiosk_id == kiosk_id)) is not None
+        refused = row[2] is not None
     if refused:
         raise ApiError(403, "kiosk_revoked", "this kiosk's certificate has been revoked")

@@ -14,7 +14,7 @@ import secrets
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from certs.envelope import canonical_json
 from server.db import iso, utcnow
 from server.errors import ApiError
 from server.models import Issuance, QuoteRecord, Resident, SessionRecord
+from server.household import load_household
 from server.eligibility import NotInHousehold, ineligibility, selectable_members
 from server.issuance_documents import build_envelope, pages_per_copy
 from server.schemas import IssuanceRequest, QuoteRequest
@@ -72,7 +73,8 @@ def _refuse(reason) -> ApiError:
 
 
 def _resident(db: Session, session: SessionRecord) -> Resident:
-    resident = db.get(Resident, session.resident_id)
+    """The session's resident, with their household read once for the whole request (server.household)."""
+    resident = load_household(db, session.resident_id)
     if resident is None:
         raise ApiError(401, "unauthenticated", "the session's resident is no longer registered")
     return resident
@@ -139,10 +141,9 @@ def issue_once(db: Session, session: SessionRecord, kiosk_id: str, request: Issu
     own (not the transaction's)."""
     txn = request.transaction_id
     fingerprint = _fingerprint({"quote_id": request.quote_id, "session_id": session.session_id, "kiosk_id": kiosk_id})
-    existing = db.get(Issuance, txn)
+    quote, existing = _quote_and_issuance(db, request.quote_id, txn)
     if existing is not None:
         return _replay(existing, fingerprint)
-    quote = db.get(QuoteRecord, request.quote_id)
     if quote is None or quote.session_id != session.session_id:
         raise ApiError(404, "quote_unknown", "no such quote in this session")
     if quote.transaction_id not in (None, txn):
@@ -158,11 +159,10 @@ def issue_once(db: Session, session: SessionRecord, kiosk_id: str, request: Issu
     # conditional UPDATE serialises claims of one quote (a racing claim waits for this row, then finds it taken)
     # and the primary key on transaction_id admits one document set per transaction; whoever loses gets the
     # winner's bytes (same request) or a conflict (another request).  One commit: one fsync per issuance.
-    db.commit()  # end the reads (nothing is written yet): the write transaction starts fresh, no stale snapshot
-    claimed = db.execute(update(QuoteRecord).where(QuoteRecord.quote_id == quote.quote_id,
-                                                   (QuoteRecord.transaction_id.is_(None))
-                                                   | (QuoteRecord.transaction_id == txn))
-                         .values(transaction_id=txn))
+    if db.get_bind().dialect.name == "sqlite":
+        db.commit()  # end the reads (nothing is written yet): the write transaction starts fresh, no stale snapshot
+    # (PostgreSQL at READ COMMITTED takes a fresh snapshot for every statement: no round trip needed for that)
+    claimed = db.execute(_CLAIM, {"claimed_quote": quote.quote_id, "claiming_txn": txn})
     if claimed.rowcount != 1:
         db.rollback()
         raise ApiError(409, "transaction_conflict", "this quote was used by another transaction")
@@ -182,6 +182,23 @@ def issue_once(db: Session, session: SessionRecord, kiosk_id: str, request: Issu
         return _replay(winner, fingerprint)
     log.info("issued txn=%s kiosk=%s session=%s copies=%d", txn, kiosk_id, session.session_id, quote.copies)
     return 201, envelope
+
+
+_QUOTE_AND_ISSUANCE = (select(QuoteRecord, Issuance)  # statements built once, not per request
+                       .outerjoin(Issuance, Issuance.transaction_id == bindparam("txn"))
+                       .where(QuoteRecord.quote_id == bindparam("quote_id")))
+_CLAIM = (update(QuoteRecord)
+          .where(QuoteRecord.quote_id == bindparam("claimed_quote"),
+                 QuoteRecord.transaction_id.is_(None) | (QuoteRecord.transaction_id == bindparam("claiming_txn")))
+          .values(transaction_id=bindparam("claiming_txn")))
+
+
+def _quote_and_issuance(db: Session, quote_id: str, txn: str) -> tuple[QuoteRecord | None, Issuance | None]:
+    """The quote and the issuance already made for this transaction (if any), in one query."""
+    row = db.execute(_QUOTE_AND_ISSUANCE, {"txn": txn, "quote_id": quote_id}).first()
+    if row is None:  # no such quote: a replay names its quote, so only a conflict can still be found
+        return None, db.get(Issuance, txn)
+    return row[0], row[1]
 
 
 def _replay(existing: Issuance, fingerprint: str) -> tuple[int, bytes]:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.household import members
 from server.models import CitizenCard, Household, JpkiCard, Resident
 from server.models_registry import (AnnexEntry, DomicileRegistration, FamilyRegister, FamilyRegisterEntry,
                                     ForeignResidentItems, SealRegistration, TaxRecord)
@@ -169,8 +170,7 @@ def age_on(birth: date, today: date) -> int:
 
 
 def household_members(db: Session, resident: Resident) -> list[Resident]:
-    return list(db.scalars(select(Resident).where(Resident.household_id == resident.household_id)
-                           .order_by(Resident.position)))
+    return members(db, resident)  # from the request's one read of the household, if it made one
 
 
 def other_resident(db: Session, resident: Resident) -> Resident:

@@ -14,10 +14,12 @@ import socket
 import ssl
 import sys
 
+import anyio.to_thread
 import uvicorn
 
 from server.app import create_app
 from server.config import ServerConfig
+from server.db import REQUEST_THREADS
 from server.tls_scope import client_cert_protocol
 from server.workers import fork_workers, stop_workers
 
@@ -43,7 +45,16 @@ def tls_context_factory(config: uvicorn.Config, default) -> ssl.SSLContext:
     return context
 
 
-class _AnnouncingServer(uvicorn.Server):
+class _Server(uvicorn.Server):
+    """uvicorn with the request thread pool sized to the database pool (server.db.REQUEST_THREADS, not anyio's 40:
+    forty CPU-bound requests in one process only take turns at the GIL, each holding a database connection)."""
+
+    async def startup(self, sockets=None) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        await super().startup(sockets=sockets)
+
+
+class _AnnouncingServer(_Server):
     def __init__(self, config: uvicorn.Config, url: str):
         super().__init__(config)
         self._url = url
@@ -103,7 +114,7 @@ def serve(config: ServerConfig, workers: int = 1, only_enrolment: bool = False) 
         sock.listen(2048)
         (app.app if only_enrolment else app).state.services.sessions.kw["bind"].dispose()  # no connection may be shared with a child
         wrap = EnrolmentOnly if only_enrolment else (lambda a: a)
-        children = fork_workers(workers - 1, lambda: uvicorn.Server(_uvicorn_config(wrap(create_app(config)),
+        children = fork_workers(workers - 1, lambda: _Server(_uvicorn_config(wrap(create_app(config)),
                                                                                     config)).run(sockets=[sock]))
     server = _AnnouncingServer(_uvicorn_config(app, config), f"https://{host}:{port}")
     try:

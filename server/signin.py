@@ -19,7 +19,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from certs.wire import signin_message
@@ -177,12 +177,15 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+_SESSION_BY_TOKEN = select(SessionRecord).where(SessionRecord.token_hash == bindparam("token_hash"))  # built once
+
+
 def current_session(db: Session, authorization: str | None, kiosk_id: str) -> SessionRecord:
     """The live session named by a ``Bearer`` header, opened at this kiosk; otherwise 401 unauthenticated."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthenticated", "a session token is needed")
-    row = db.scalar(select(SessionRecord).where(SessionRecord.token_hash == _token_hash(token.strip())))
+    row = db.scalar(_SESSION_BY_TOKEN, {"token_hash": _token_hash(token.strip())})
     if row is None or row.kiosk_id != kiosk_id or row.signed_out_at is not None or row.expires_at < utcnow():
         raise ApiError(401, "unauthenticated", "the session is unknown, ended or expired")
     return row

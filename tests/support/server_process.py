@@ -42,10 +42,12 @@ def _env() -> dict:
     return env
 
 
-def make_dev_world(directory: str | Path, *, force: bool = False) -> Path:
-    """Run ``kiosk-server devinit --dir DIR``; returns DIR."""
+def make_dev_world(directory: str | Path, *, force: bool = False, server_ips: tuple[str, ...] = ()) -> Path:
+    """Run ``kiosk-server devinit --dir DIR`` (``server_ips``: more addresses in the server's certificate, e.g. a
+    load balancer's); returns DIR."""
     directory = Path(directory)
     command = [sys.executable, "-m", "server.cli", "devinit", "--dir", str(directory)] + (["--force"] if force else [])
+    command += [arg for ip in server_ips for arg in ("--server-ip", ip)]
     subprocess.run(command, check=True, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, timeout=120)
     return directory
 
@@ -113,15 +115,20 @@ class ServerProcess:
 
 
 def start_server(dev_dir: str | Path, *, config: str | Path | None = None, timeout: float = 30.0,
-                 args: tuple[str, ...] = ()) -> ServerProcess:
+                 args: tuple[str, ...] = (), repo: str | Path | None = None,
+                 command: tuple[str, ...] = ()) -> ServerProcess:
     """Start ``kiosk-server serve`` on 127.0.0.1 with a free port; returns when it listens.  ``args``: more
-    ``serve`` options (e.g. ``("--workers", "2")``)."""
+    ``serve`` options (e.g. ``("--workers", "2")``); ``repo``: another tree's code (a benchmark's baseline);
+    ``command``: what to run it under (e.g. ``ip netns exec NAME``)."""
     dev_dir = Path(dev_dir)
+    tree = Path(repo) if repo else REPO
     config = Path(config) if config else dev_dir / "server.toml"
     log_file = tempfile.NamedTemporaryFile(prefix="kiosk-server-", suffix=".log", delete=False)
+    env = _env()
+    env["PYTHONPATH"] = str(tree) + os.pathsep + env["PYTHONPATH"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--config", str(config), "--port", "0", *args],
-        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1)
+        [*command, sys.executable, "-m", "server.cli", "serve", "--config", str(config), "--port", "0", *args],
+        cwd=tree, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1)
     log_file.close()
     deadline = time.monotonic() + timeout
     result: list[str] = []
