@@ -24,6 +24,7 @@ from hal.card import CardRemoved
 from hal.events import DeviceEvent
 from hal.coins import CoinCounterMoved, CoinCredited, CoinEventsLost
 from hal.notes import NoteCredited, NoteNeedsReconciliation
+from hal.voice.contract import DEFAULT_VOLUME
 from firmware.audit import AuditLog
 from firmware.clock import Clock
 from firmware.recovery import SettlementKind
@@ -109,6 +110,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._fault_after_visit: str | None = None  # the reason to go out of service once this visit has ended
         self._reminder_level = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer, 2 beacon
         self._card_voice_at = 0.0  # when the card-left reminder last spoke
+        self.screens_speak = False  # a screen says what it shows (Speak): the state's fixed prompt is left out
+        self.voice_volume, self.voice_slow = DEFAULT_VOLUME, False  # the keypad's voice keys, for this visit
         self.refund_alarm = False  # a refund is owed that staff have not acknowledged: the beacon stays on
         self.slip_key = None  # the device key that signs refund slips (set by the assembly)
         self.background: list[tuple[str, Callable[[], Awaitable]]] = []  # more tasks to run (telemetry; assembly)
@@ -392,6 +395,10 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._attention_off()
         self.visit = Visit(visit.number)  # drop everything the visit held
         self.language = self.settings.language  # the next resident starts in the kiosk's language
+        if (self.voice_volume, self.voice_slow) != (DEFAULT_VOLUME, False):  # and with the usual voice
+            self.voice_volume, self.voice_slow = DEFAULT_VOLUME, False
+            self.devices.voice.set_volume(DEFAULT_VOLUME)
+            self.devices.voice.set_slow(False)
         self._enter(S.IDLE)
         self._deadline = None
         self._next_readiness = 0.0
@@ -425,7 +432,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             change_due=v.change_paid, refund_owed=v.refund_owed, refund_reference=v.refund_reference,
             pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
-            out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level)
+            out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level,
+            voice_volume=self.voice_volume, voice_slow=self.voice_slow)
         for listener in self._listeners:
             listener(self.view)
 

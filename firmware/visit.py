@@ -138,6 +138,32 @@ class SilenceVoice(Intent):
     pass
 
 
+@dataclass(frozen=True, eq=False)
+class Speak(Intent):
+    """Say ``text`` now, in the visit's language: what a screen shows, the item the keypad's focus moved to.
+    ``by_key``: a key press asked for it (repeat, a focus move), which counts as the resident's activity.  The text
+    may hold a household member's name, so it stays out of every repr (logs, exceptions)."""
+
+    text: str
+    by_key: bool = False
+
+    def __repr__(self) -> str:
+        return f"Speak(<{len(self.text)} characters>)"
+
+    __str__ = __repr__
+
+
+VOICE_CONTROLS = ("tick", "louder", "softer", "slower")
+
+
+@dataclass(frozen=True)
+class VoiceControl(Intent):
+    """The keypad's voice keys: ``tick`` (a neutral click: a PIN digit was taken), ``louder``, ``softer``,
+    ``slower`` (slower speech on/off).  Volume and speed last until the visit ends."""
+
+    action: str
+
+
 @dataclass(frozen=True)
 class CallStaff(Intent):
     pass
@@ -185,3 +211,5 @@ class VisitView:
     items_to_take: tuple[str, ...] = ()  # "document", "slip" (the refund slip), "change"
     out_of_service_reason: str | None = None
     reminder_level: int = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer too, 2 staff beacon too
+    voice_volume: int = 3  # the voice's level (1…5) and slower speech, as the keypad's voice keys left them
+    voice_slow: bool = False

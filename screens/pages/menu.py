@@ -33,6 +33,9 @@ class MenuPage(Page):
             grid.add_widget(button)
         self.ids.content.add_widget(grid)
 
+    def spoken_lines(self, view, t) -> list[str]:
+        return super().spoken_lines(view, t) + [t("speech.menu_keys")]
+
     def on_digit(self, digit: str) -> bool:
         index = int(digit) - 1
         if 0 <= index < len(self._available):

@@ -75,6 +75,7 @@ class OptionsPage(Page):
             self.add_text(f"{t('confirm.total')}  {t.money(fee)}", role="big")
         self.next = self.button(t("btn.next"), "options.next", self._next, disabled=self._view.busy)
         self.ids.content.add_widget(self.next)
+        self.app.narrate(self)  # (a step or a choice drawn here, not by the app)
 
     def _pick(self, name: str, choice) -> None:
         self.chosen[name] = choice
