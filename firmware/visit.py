@@ -142,10 +142,12 @@ class SilenceVoice(Intent):
 class Speak(Intent):
     """Say ``text`` now, in the visit's language: what a screen shows, the item the keypad's focus moved to.
     ``by_key``: a key press asked for it (repeat, a focus move), which counts as the resident's activity.  The text
-    may hold a household member's name, so it stays out of every repr (logs, exceptions)."""
+    may hold a household member's name, so it stays out of every repr (logs, exceptions).  ``language``: another
+    language than the visit's (a language button says its own name in its own language)."""
 
     text: str
     by_key: bool = False
+    language: str | None = None
 
     def __repr__(self) -> str:
         return f"Speak(<{len(self.text)} characters>)"

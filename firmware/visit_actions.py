@@ -49,7 +49,7 @@ class TableActions:
     def _on_speak(self, intent: Speak) -> None:
         if intent.by_key:
             self._activity()
-        text, language = intent.text, self.language
+        text, language = intent.text, intent.language or self.language
 
         async def speak() -> None:
             if not await self.devices.voice.speak(text, language):

@@ -67,8 +67,14 @@ class Narrator:
             self._say(said)
 
     def focused(self, button, t) -> None:
-        if self.enabled and button is not None:
-            self._say([speakable(button_speech(button, t), t, self._reference)], by_key=True)
+        if not self.enabled or button is None:
+            return
+        own = getattr(button, "spoken_language", None)  # a language button speaks its own language
+        if own:
+            from screens.catalogue import Strings
+            self.bridge.send(Speak(speakable(button.text, Strings(own)), by_key=True, language=own))
+            return
+        self._say([speakable(button_speech(button, t), t, self._reference)], by_key=True)
 
     def repeat(self, focused=None) -> None:
         """The repeat key: the whole screen again (and the focused button, if any)."""

@@ -26,6 +26,7 @@ class IdlePage(Page):
                                  lambda lang=language: self.app.bridge.send(ChooseLanguage(lang)),
                                  kind="chosen" if chosen else "secondary")
             button.font_override = self.app.ui.font_for(language)
+            button.spoken_language = language  # the keypad's focus says it in its own language
             grid.add_widget(button)
         self.ids.content.add_widget(grid)
 
