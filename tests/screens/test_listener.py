@@ -201,3 +201,33 @@ def test_a_listener_cancels_after_paying_and_hears_the_money_come_back(gui_confi
     transcript, totals = run(gui_config(), visit)
     print("\n".join(transcript))
     assert totals["kinds"]["refund_paid"]["amount"] == 100 and totals["open_transactions"] == 0
+
+
+def test_the_repeat_volume_and_slower_keys_and_the_voice_is_back_to_normal_for_the_next_resident(gui_config):
+    REPEAT, SOFTER, LOUDER, SLOWER = 61, 287, 288, 289
+
+    async def visit(app):
+        ear = Listener(app, "ja")
+        t = ear.t
+        await ear.begin()
+        menu = await ear.hear(t("prompt.menu"))
+        await ear.press(LOUDER)
+        assert await ear.hear(t("speech.volume", level=4, levels=5))
+        await ear.press(SLOWER)
+        await ear.hear(t("speech.slow_on"))
+        await ear.press(REPEAT)
+        again = await ear.hear(t("prompt.menu"))
+        assert again == menu  # the whole screen, said again
+        repeated = [u for u in ear.voice.heard if u.kind == "speech" and u.text == again][-1]
+        assert (repeated.volume, repeated.slow) == (4, True)
+        await ear.press(SOFTER)
+        await ear.press(SOFTER)
+        await ear.hear(t("speech.volume", level=2, levels=5))
+        await ear.press(STAR)
+        await ear.hear(t("prompt.return_card"))
+        ear.world("lift_card")
+        await ear.hear(t("prompt.idle"))
+        last = [u for u in ear.voice.heard if u.kind == "speech"][-1]
+        return (last.volume, last.slow)
+
+    assert run(gui_config(), visit) == (3, False)  # the next resident starts with the usual voice
