@@ -9,7 +9,7 @@ personal data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from certs.catalog import CertificateType, IneligibleReason
@@ -146,6 +146,32 @@ class Offer:
     fee: int
     max_copies: int
     options: tuple[str, ...]
+    window_fee: int | None = None  # the counter's fee, shown beside the kiosk's (None: the server did not say)
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    """A living member of the resident's household, for a 住民票 of selected members.  The name is shown and
+    spoken during the visit only: it stays out of every repr, and so of logs and exceptions."""
+
+    member_ref: str
+    name: str = field(repr=False)
+    relationship: str = field(repr=False)
+
+
+def parse_household(data: Any) -> tuple[HouseholdMember, ...]:
+    """The menu's ``household`` (absent: none, as from a server before it was added)."""
+    raw = data.get("household", []) if isinstance(data, dict) else []
+    if not isinstance(raw, list):
+        raise ProtocolError("menu: household is not a list")
+    members = []
+    for item in raw:
+        ref, name, relation = (_field(item, key, str, "household member")
+                               for key in ("member_ref", "name", "relationship"))
+        if not re.fullmatch(r"[0-9a-z]{8,64}", ref):
+            raise ProtocolError("household member: member_ref is not an opaque reference")
+        members.append(HouseholdMember(ref, name[:80], relation[:40]))
+    return tuple(members)
 
 
 def parse_menu(data: Any) -> list[Offer]:
@@ -163,7 +189,9 @@ def parse_menu(data: Any) -> list[Offer]:
         if fee < 0 or max_copies < 0 or (available and reason is not None) or (not available and reason is None):
             raise ProtocolError("menu offer: fee, copies or availability are inconsistent")
         options = tuple(str(o) for o in _field(raw, "options", list, "menu offer"))
-        offers.append(Offer(cert, available, reason, fee, max_copies, options))
+        window_fee = raw.get("window_fee")
+        window_fee = window_fee if isinstance(window_fee, int) and window_fee >= 0 else None
+        offers.append(Offer(cert, available, reason, fee, max_copies, options, window_fee))
     return offers
 
 
@@ -197,7 +225,9 @@ class SignedIn:
     """The reply of ``POST /v2/signin``: the session and the resident's menu in one answer."""
     session: Session
     offers: list[Offer]
+    household: tuple[HouseholdMember, ...] = ()
 
     @classmethod
     def parse(cls, data: Any) -> "SignedIn":
-        return cls(Session.parse(data), parse_menu(_field(data, "menu", dict, "sign-in")))
+        menu = _field(data, "menu", dict, "sign-in")
+        return cls(Session.parse(data), parse_menu(menu), parse_household(menu))

@@ -31,7 +31,8 @@ from firmware.recovery import SettlementKind
 from firmware.result_outbox import ResultOutbox
 from firmware.signin_nonce import NonceKeeper
 from firmware.server_client import ServerUnavailable
-from firmware.visit import (Visit, RESIDENT_STATES, EnterPin, Intent, OfferView, VisitState, VisitView)
+from firmware.visit import (Visit, RESIDENT_STATES, EnterPin, Intent, MemberView, OfferView, VisitState,
+                            VisitView)
 from firmware import visit_table
 from firmware.visit_actions import TableActions
 from firmware.visit_attention import CARD_LEFT, AttentionSteps
@@ -423,7 +424,9 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         warn = (self._deadline is not None and self.state in RESIDENT_STATES
                 and self._deadline - now <= self.settings.warn_before_timeout_s)
         offers = tuple(OfferView(o.certificate.value, o.available, o.reason.value if o.reason else None, o.fee,
-                                 min(o.max_copies, self.settings.max_copies), o.options) for o in v.offers)
+                                 min(o.max_copies, self.settings.max_copies), o.options, o.window_fee)
+                       for o in v.offers)
+        household = tuple(MemberView(m.member_ref, m.name, m.relationship) for m in v.household)
         self.view = VisitView(
             state=self.state, visit=v.number, language=self.language, message=v.message, busy=v.busy,
             tries_left=v.tries_left, offers=offers, certificate=v.certificate, options=dict(v.options),
@@ -433,7 +436,7 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
             out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level,
-            voice_volume=self.voice_volume, voice_slow=self.voice_slow)
+            voice_volume=self.voice_volume, voice_slow=self.voice_slow, household=household)
         for listener in self._listeners:
             listener(self.view)
 

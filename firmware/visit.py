@@ -48,6 +48,7 @@ class Visit:
     card: CardRead | None = None
     session: wire.Session | None = None
     offers: list[wire.Offer] = field(default_factory=list)
+    household: tuple[wire.HouseholdMember, ...] = ()  # names: shown and spoken, never journalled or logged
     certificate: str | None = None
     options: dict = field(default_factory=dict)
     copies: int = 1
@@ -186,11 +187,22 @@ class OfferView:
     fee: int
     max_copies: int
     options: tuple[str, ...]
+    window_fee: int | None = None
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A household member the resident may choose for a 住民票 (the name stays out of reprs)."""
+
+    member_ref: str
+    name: str = field(repr=False)
+    relationship: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class VisitView:
-    """A snapshot of the visit for the screens.  It carries no name, address or PIN."""
+    """A snapshot of the visit for the screens.  It carries no address or PIN; the only names are the household's
+    (``household``, for a 住民票 of selected members), which stay out of its repr."""
 
     state: VisitState
     visit: int = 0
@@ -215,3 +227,4 @@ class VisitView:
     reminder_level: int = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer too, 2 staff beacon too
     voice_volume: int = 3  # the voice's level (1…5) and slower speech, as the keypad's voice keys left them
     voice_slow: bool = False
+    household: tuple[MemberView, ...] = field(default=(), repr=False)

@@ -32,8 +32,8 @@ def speakable(text: str, t, reference: str | None = None) -> str:
     return " ".join(text.split())
 
 
-def button_speech(button, t) -> str:
-    words = button.text
+def button_speech(button, t, spoken: str | None = None) -> str:
+    words = button.text if spoken is None else spoken
     if getattr(button, "kind", "") == "chosen":
         words = f"{words}{t('speech.pause')}{t('speech.chosen')}"
     return words
@@ -69,12 +69,14 @@ class Narrator:
     def focused(self, button, t) -> None:
         if not self.enabled or button is None:
             return
-        own = getattr(button, "spoken_language", None)  # a language button speaks its own language
-        if own:
+        own = getattr(button, "spoken_language", None)  # a language button speaks its own language, a name Japanese
+        if own and own != t.language:
             from screens.catalogue import Strings
-            self.bridge.send(Speak(speakable(button.text, Strings(own)), by_key=True, language=own))
+            self.bridge.send(Speak(speakable(button_speech(button, Strings(own)), Strings(own)), by_key=True,
+                                   language=own))
             return
-        self._say([speakable(button_speech(button, t), t, self._reference)], by_key=True)
+        self._say([speakable(button_speech(button, t, getattr(button, "spoken_text", None)), t, self._reference)],
+                  by_key=True)
 
     def repeat(self, focused=None) -> None:
         """The repeat key: the whole screen again (and the focused button, if any)."""

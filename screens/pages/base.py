@@ -47,9 +47,13 @@ def content_lines(root) -> list[str]:
     def visit(widget) -> None:
         if getattr(widget, "opacity", 1) == 0:
             return
+        spoken = getattr(widget, "spoken_text", None)  # what to say instead of the text (a name in kanji, …)
         if isinstance(widget, KButton):
             if widget.text:
-                lines.append(button_speech(widget, App.get_running_app().t()))
+                lines.append(button_speech(widget, App.get_running_app().t(), spoken))
+            return
+        if spoken is not None:
+            lines.append(spoken)
             return
         if isinstance(widget, Notice):
             lines.append(widget.text)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from firmware.visit import Confirm
 from screens.pages.base import Page
-from screens.pages.options import choice_label
+from screens.pages.options import JAPANESE, choice_label, member_names
 
 
 class ConfirmPage(Page):
@@ -15,6 +15,11 @@ class ConfirmPage(Page):
         self.clear()
         self.add_text(t(f"cert.{view.certificate}"), role="title")
         for name, value in view.options.items():
+            if name == "members":  # the chosen members by name (said as a count in a language not Japanese)
+                names = member_names(view, value)
+                label = self.add_text(f"{t('opt.members')}:  {'、'.join(names)}")
+                label.spoken_text = None if t.language in JAPANESE else t("speech.members_n", n=len(names))
+                continue
             self.add_text(f"{t(f'opt.{name}')}:  {choice_label(t, name, value)}")
         self.add_text(t("copies.n", n=view.copies) if view.copies else "")
         self.add_text(f"{t('confirm.total')}  {t.money(view.fee)}", role="title")

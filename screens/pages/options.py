@@ -12,11 +12,20 @@ from firmware.visit import Back, SetOptions
 from screens.pages.base import Page
 
 CHOICES = {"scope": ("self", "household")}  # every other option is include (True) / leave out (False)
-NOT_ASKED = {"members"}  # free text (chosen household members): this screen offers "only me" or "whole household"
+NOT_ASKED = {"members"}  # the chosen household members: asked as names under "selected members", not as text
+JAPANESE = ("ja", "ja-easy")
 
 
-def choices_of(option: str) -> tuple:
+def choices_of(option: str, selectable: bool = False) -> tuple:
+    """An option's choices; ``selectable``: the household is known, so a 住民票 may show selected members."""
+    if option == "scope" and selectable:
+        return CHOICES["scope"] + ("selected",)
     return CHOICES.get(option, (False, True))
+
+
+def member_names(view, refs: str) -> list[str]:
+    chosen = set(refs.split(","))
+    return [f"{m.name}（{m.relationship}）" for m in view.household if m.member_ref in chosen]
 
 
 def choice_label(t, option: str, value) -> str:
@@ -37,6 +46,7 @@ class OptionsPage(Page):
             self._key = key
             self.chosen = {name: choices_of(name)[0] for name in (offer.options if offer else ())
                            if name not in NOT_ASKED}
+            self.members: list[str] = []  # member_refs chosen, for scope "selected"
             self.copies = 1
             self.step = "options" if self.chosen else "copies"
         self._t, self._view, self._offer = t, view, offer
@@ -57,12 +67,14 @@ class OptionsPage(Page):
                 ui = self.app.ui  # a plain label: its text sits centred beside the two buttons
                 row.add_widget(self.label(t(f"opt.{name}"), font_name=ui.font, color=ui.fg,
                                           font_size=sp(24) * ui.scale, size_hint_y=None, height=dp(72)))
-                for choice in choices_of(name):
+                for choice in choices_of(name, self._selectable()):
                     row.add_widget(self.button(choice_label(t, name, choice), f"opt.{name}.{choice}",
                                                lambda n=name, c=choice: self._pick(n, c),
                                                kind="chosen" if choice == value else "secondary",
                                                size_class="menu"))
                 self.ids.content.add_widget(row)
+                if name == "scope" and value == "selected":
+                    self._draw_members(t, view)
         else:
             limit = self._offer.max_copies if self._offer else 1
             row = GridLayout(cols=min(limit, 5), spacing=dp(10), size_hint_y=None)
@@ -73,13 +85,42 @@ class OptionsPage(Page):
             self.ids.content.add_widget(row)
             fee = self._offer.fee * self.copies if self._offer else 0
             self.add_text(f"{t('confirm.total')}  {t.money(fee)}", role="big")
-        self.next = self.button(t("btn.next"), "options.next", self._next, disabled=self._view.busy)
+        waiting = self.step == "options" and self.chosen.get("scope") == "selected" and not self.members
+        self.next = self.button(t("btn.next"), "options.next", self._next, disabled=self._view.busy or waiting)
         self.ids.content.add_widget(self.next)
         self.app.narrate(self)  # (a step or a choice drawn here, not by the app)
+
+    def _selectable(self) -> bool:
+        return bool(self._view.household) and self._offer is not None and "members" in self._offer.options
+
+    def _draw_members(self, t, view) -> None:
+        """One button per household member (name and relationship), chosen or not; the names are said in
+        Japanese (the registry's), and a screen said in another language says "member 2" instead."""
+        self.add_text(t("members.pick"), role="small")
+        grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
+        grid.bind(minimum_height=grid.setter("height"))
+        for n, member in enumerate(view.household, start=1):
+            button = self.button(f"{member.name}（{member.relationship}）", f"member.{n}",
+                                 lambda ref=member.member_ref: self._toggle(ref),
+                                 kind="chosen" if member.member_ref in self.members else "secondary")
+            button.spoken_language = "ja"
+            button.spoken_text = None if t.language in JAPANESE else t("speech.member", n=n)
+            grid.add_widget(button)
+        self.ids.content.add_widget(grid)
+
+    def _toggle(self, ref: str) -> None:
+        self.members = [m for m in self.members if m != ref] if ref in self.members else self.members + [ref]
+        self._draw()
 
     def _pick(self, name: str, choice) -> None:
         self.chosen[name] = choice
         self._draw()
+
+    def _options(self) -> dict:
+        options = dict(self.chosen)
+        if options.get("scope") == "selected":
+            options["members"] = ",".join(m.member_ref for m in self._view.household if m.member_ref in self.members)
+        return options
 
     def _copies(self, n: int) -> None:
         self.copies = n
@@ -89,7 +130,7 @@ class OptionsPage(Page):
         if self.step == "options":
             self.step = "copies"
             self._draw()
-        elif self.app.bridge.send(SetOptions(dict(self.chosen), self.copies)):
+        elif self.app.bridge.send(SetOptions(self._options(), self.copies)):
             self.next.disabled = True
 
     def back(self) -> None:
