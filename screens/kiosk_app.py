@@ -159,7 +159,10 @@ class KioskApp(App):
     def narrate(self, page) -> None:
         """Say what ``page`` shows now (new lines only, if it was already being shown); staff screens are silent."""
         if self.mode == "visit" and page is self.current_page():
-            self.narrator.shown(self.sm.current, page, self.view, self.t())
+            if self.narrator.shown(self.sm.current, page, self.view, self.t()) and self._focus is not None:
+                self._focus = None  # a new screen or step: the keypad's focus starts again from the top
+                for button in self.focusables():
+                    button.focused = False
 
     def _update_bars(self, page, view, t) -> None:
         self.large_button.text = t("btn.large_text")

@@ -51,9 +51,10 @@ class Narrator:
         self._t = None
         self._reference: str | None = None
 
-    def shown(self, name: str, page, view, t) -> None:
+    def shown(self, name: str, page, view, t) -> bool:
+        """Say what ``page`` shows; True if it is a new screen (or a new step of one), said whole."""
         if not self.enabled:
-            return
+            return False
         lines = [speakable(line, t, view.refund_reference) for line in page.spoken_lines(view, t)]
         lines = [line for line in lines if line]
         key = (name, page.ids.heading.text, view.language, view.visit)
@@ -62,9 +63,11 @@ class Narrator:
         else:
             before = set(self._lines)
             said = [line for line in lines if line not in before]
+        new = key != self._key
         self._key, self._lines, self._t, self._reference = key, lines, t, view.refund_reference
         if said:
             self._say(said)
+        return new
 
     def focused(self, button, t) -> None:
         if not self.enabled or button is None:

@@ -19,6 +19,7 @@ class ConfirmPage(Page):
                 names = member_names(view, value)
                 label = self.add_text(f"{t('opt.members')}:  {'、'.join(names)}")
                 label.spoken_text = None if t.language in JAPANESE else t("speech.members_n", n=len(names))
+                label.font_name = self.app.ui.font_for("ja")  # the registry's names are Japanese
                 continue
             self.add_text(f"{t(f'opt.{name}')}:  {choice_label(t, name, value)}")
         self.add_text(t("copies.n", n=view.copies) if view.copies else "")

@@ -54,7 +54,8 @@ class OptionsPage(Page):
 
     def _draw(self) -> None:
         t, view = self._t, self._view
-        self.ids.heading.text = t("prompt.options" if self.step == "options" else "prompt.copies")
+        self.ids.heading.text = t({"options": "prompt.options", "members": "members.pick"}.get(self.step,
+                                                                                           "prompt.copies"))
         self.clear()
         if self.step == "copies":  # (on the options step the buttons need the room; the name was just chosen)
             self.add_text(t(f"cert.{view.certificate}"), role="title")
@@ -73,8 +74,8 @@ class OptionsPage(Page):
                                                kind="chosen" if choice == value else "secondary",
                                                size_class="menu"))
                 self.ids.content.add_widget(row)
-                if name == "scope" and value == "selected":
-                    self._draw_members(t, view)
+        elif self.step == "members":
+            self._draw_members(t, view)
         else:
             limit = self._offer.max_copies if self._offer else 1
             row = GridLayout(cols=min(limit, 5), spacing=dp(10), size_hint_y=None)
@@ -85,7 +86,7 @@ class OptionsPage(Page):
             self.ids.content.add_widget(row)
             fee = self._offer.fee * self.copies if self._offer else 0
             self.add_text(f"{t('confirm.total')}  {t.money(fee)}", role="big")
-        waiting = self.step == "options" and self.chosen.get("scope") == "selected" and not self.members
+        waiting = self.step == "members" and not self.members
         self.next = self.button(t("btn.next"), "options.next", self._next, disabled=self._view.busy or waiting)
         self.ids.content.add_widget(self.next)
         self.app.narrate(self)  # (a step or a choice drawn here, not by the app)
@@ -94,9 +95,9 @@ class OptionsPage(Page):
         return bool(self._view.household) and self._offer is not None and "members" in self._offer.options
 
     def _draw_members(self, t, view) -> None:
-        """One button per household member (name and relationship), chosen or not; the names are said in
-        Japanese (the registry's), and a screen said in another language says "member 2" instead."""
-        self.add_text(t("members.pick"), role="small")
+        """The "selected members" step: one button per household member (name and relationship), chosen or not;
+        the names are said in Japanese (the registry's), and a screen said in another language says "member 2"."""
+        self.add_text(t(f"cert.{view.certificate}"), role="title")
         grid = GridLayout(cols=2, spacing=dp(8), size_hint_y=None)
         grid.bind(minimum_height=grid.setter("height"))
         for n, member in enumerate(view.household, start=1):
@@ -104,6 +105,7 @@ class OptionsPage(Page):
                                  lambda ref=member.member_ref: self._toggle(ref),
                                  kind="chosen" if member.member_ref in self.members else "secondary")
             button.spoken_language = "ja"
+            button.font_override = self.app.ui.font_for("ja")  # registry names are Japanese, in any language
             button.spoken_text = None if t.language in JAPANESE else t("speech.member", n=n)
             grid.add_widget(button)
         self.ids.content.add_widget(grid)
@@ -128,6 +130,9 @@ class OptionsPage(Page):
 
     def _next(self) -> None:
         if self.step == "options":
+            self.step = "members" if self.chosen.get("scope") == "selected" and self._selectable() else "copies"
+            self._draw()
+        elif self.step == "members":
             self.step = "copies"
             self._draw()
         elif self.app.bridge.send(SetOptions(self._options(), self.copies)):
@@ -136,6 +141,9 @@ class OptionsPage(Page):
     def back(self) -> None:
         """The footer's Back: from copies to options (on this screen), else to the menu (the firmware)."""
         if self.step == "copies" and self.chosen:
+            self.step = "members" if self.chosen.get("scope") == "selected" and self._selectable() else "options"
+            self._draw()
+        elif self.step == "members":
             self.step = "options"
             self._draw()
         else:

@@ -248,6 +248,9 @@ def test_a_listener_gets_a_residence_record_of_selected_members_and_no_name_reac
         await ear.hear(t("prompt.options"))
         await ear.move_until(t("opt.scope.selected"))
         await ear.press(ENTER)
+        await ear.hear(t("opt.scope.selected"), t("speech.chosen"))
+        await ear.move_until(t("btn.next"))
+        await ear.press(ENTER)
         await ear.hear(t("members.pick"))
         for name in ("太郎", "一郎"):
             await ear.move_until(name)
