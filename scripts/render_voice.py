@@ -13,6 +13,11 @@ holds kanji is then refused, naming the ids that need a kana reading; the exit s
 half-written.  Prompts with placeholders (``{amount}``) are left out: the screens say those at run time with the
 number in them (screens/narration.py, ``AplayVoice.speak``).
 
+With ``--speech-cache DIR`` it also renders every fixed text of the catalogue (no placeholder), sentence by
+sentence as the screens say them, into ``DIR/<language>/<key>.wav`` (``hal.voice.player.speech_key``): point
+``[devices.voice] speech_cache`` there and a screen's heading and fixed lines play from the cache, so only the
+changing parts (amounts, tries, names) are synthesised while the resident waits.
+
 These are synthetic voices for development and a fallback; a municipality replaces the files with recordings.
 """
 from __future__ import annotations
@@ -88,6 +93,29 @@ def render(language: str, texts: dict[str, str], out: Path, espeak: str, espeak_
     return len(texts)
 
 
+def render_speech_cache(strings_dir: Path, language: str, out: Path) -> int:
+    """Every fixed catalogue text, cut into sentences the way the voice driver cuts what it is asked to say."""
+    from hal.voice.player import speech_key, split_sentences
+
+    table = tomllib.loads((strings_dir / f"{language}.toml").read_text(encoding="utf-8"))
+    stop = table.get("speech.sentence", ".")
+    sentences = set()
+    for key, text in table.items():
+        if "{" in text or key.startswith(("speech.pause", "speech.sentence", "lang.")):
+            continue
+        text = " ".join(text.replace("▶", "").split())
+        if text and text[-1] not in ".。!?！？:：":
+            text += stop
+        sentences.update(split_sentences(text))
+    target = out / language
+    target.mkdir(parents=True, exist_ok=True)
+    for sentence in sorted(sentences):
+        path = target / f"{speech_key(sentence)}.wav"
+        if not path.exists():
+            path.write_bytes(engines.synthesise(sentence, language).wav())
+    return len(sentences)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strings", type=Path, default=ROOT / "screens" / "strings")
@@ -95,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "voice")
     parser.add_argument("--lang", action="append", help="a catalogue language (default: every catalogue)")
     parser.add_argument("--espeak", default="espeak-ng")
+    parser.add_argument("--speech-cache", type=Path, help="also render the catalogue's fixed texts here")
     parser.add_argument("--engine", choices=("auto", "espeak"), default="auto",
                         help="auto: Open JTalk for Japanese, espeak-ng for the rest; espeak: espeak-ng for all")
     args = parser.parse_args(argv)
@@ -109,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         for language, texts in planned.items():
             count = render(language, texts, args.out, args.espeak, espeak_only)
             print(f"{language}: {count} prompts → {args.out / language}")
+            if args.speech_cache:
+                count = render_speech_cache(args.strings, language, args.speech_cache)
+                print(f"{language}: {count} fixed sentences → {args.speech_cache / language}")
     except RenderError as e:
         print(f"render_voice: {e}", file=sys.stderr)
         return 1

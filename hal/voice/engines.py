@@ -15,7 +15,6 @@ standard output.
 """
 from __future__ import annotations
 
-import array
 import io
 import math
 import os
@@ -24,6 +23,8 @@ import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np  # (installed with pyopenjtalk and Kivy)
 
 DICTIONARY = Path("/var/lib/mecab/dic/open-jtalk/naist-jdic")
 ESPEAK_VOICES = {"en": "en-us", "ko": "ko", "pt": "pt-br", "vi": "vi", "zh": "cmn"}
@@ -50,9 +51,7 @@ class Sound:
     def scaled(self, gain: float) -> "Sound":
         if gain == 1.0:
             return self
-        data = array.array("h", self.samples)
-        data = array.array("h", (max(-32768, min(32767, int(v * gain))) for v in data))
-        return Sound(data.tobytes(), self.rate)
+        return Sound(_int16((np.frombuffer(self.samples, dtype="<i2").astype(np.float32) * gain)), self.rate)
 
     def wav(self) -> bytes:
         out = io.BytesIO()
@@ -99,8 +98,11 @@ def _open_jtalk_module():
 def _open_jtalk(text: str, slow: bool) -> Sound:
     jtalk = _open_jtalk_module()
     samples, rate = jtalk.tts(text, speed=SLOW if slow else 1.0)
-    data = array.array("h", (max(-32768, min(32767, int(v))) for v in samples))
-    return Sound(data.tobytes(), int(rate))
+    return Sound(_int16(samples), int(rate))
+
+
+def _int16(samples) -> bytes:
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
 
 
 def _espeak(text: str, voice: str, slow: bool) -> Sound:
@@ -112,11 +114,11 @@ def _espeak(text: str, voice: str, slow: bool) -> Sound:
                           capture_output=True, timeout=30)
     if done.returncode != 0 or not done.stdout:
         raise RuntimeError(f"espeak-ng failed with exit status {done.returncode}")  # (its text is not logged)
-    with wave.open(io.BytesIO(_fix_stream_header(done.stdout)), "rb") as w:
+    with wave.open(io.BytesIO(fix_stream_header(done.stdout)), "rb") as w:
         return Sound(w.readframes(w.getnframes()), w.getframerate())
 
 
-def _fix_stream_header(data: bytes) -> bytes:
+def fix_stream_header(data: bytes) -> bytes:
     """espeak-ng writes a streamed WAV whose sizes say 0x7fffffff; make them match what came."""
     if data[:4] != b"RIFF" or data[36:40] != b"data":
         return data
@@ -127,5 +129,5 @@ def _fix_stream_header(data: bytes) -> bytes:
 def click(rate: int = 22050, seconds: float = 0.03) -> Sound:
     """The neutral key click: a short 1.2 kHz blip with a soft end."""
     n = int(rate * seconds)
-    data = array.array("h", (int(9000 * math.sin(2 * math.pi * 1200 * i / rate) * (1 - i / n)) for i in range(n)))
-    return Sound(data.tobytes(), rate)
+    i = np.arange(n)
+    return Sound(_int16(9000 * np.sin(2 * math.pi * 1200 * i / rate) * (1 - i / n)), rate)

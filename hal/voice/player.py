@@ -112,9 +112,23 @@ class AplayVoice:
             return False
 
     async def speak(self, text: str, language: str) -> bool:
+        """Sentence by sentence: the first is synthesised (or found in the cache) and starts playing; the others
+        are synthesised while it plays and streamed after it, so a whole screen's text starts as soon as a short
+        one would."""
         try:
-            sound = await asyncio.to_thread(self._sound_of, text, language, self.slow)
-            return await asyncio.to_thread(self._play, sound.scaled(GAINS[self.volume]).wav(), SPEECH, language)
+            gain, slow = GAINS[self.volume], self.slow
+            sentences = split_sentences(text)
+            first = (await asyncio.to_thread(self._sound_of, sentences[0], language, slow)).scaled(gain)
+
+            def chunks():
+                yield first.samples
+                for sentence in sentences[1:]:
+                    sound = self._sound_of(sentence, language, slow)
+                    if sound.rate != first.rate:  # (a cached file of another rate) synthesise it afresh
+                        sound = engines.synthesise(sentence, language, slow)
+                    yield sound.scaled(gain).samples
+
+            return await asyncio.to_thread(self._play, chunks(), SPEECH, language, first.rate)
         except Exception as e:  # a spoken text never ends a visit; the text itself is not logged
             log.warning("%s: a text (%s) not spoken: %s", self.name, _safe(language), e.__class__.__name__)
             return False
@@ -190,8 +204,9 @@ class AplayVoice:
                         return engines.Sound(w.readframes(w.getnframes()), w.getframerate())
         return engines.synthesise(text, language, slow)
 
-    def _play(self, wav: bytes, label: str, language: str) -> bool:
-        """Play WAV bytes given on aplay's standard input (nothing is written to a file)."""
+    def _play(self, wav, label: str, language: str, rate: int | None = None) -> bool:
+        """Play WAV bytes, or chunks of 16-bit mono samples at ``rate`` (streamed as they come), given on aplay's
+        standard input (nothing is written to a file)."""
         with self._lock:
             self._end_current()
             try:
@@ -201,7 +216,8 @@ class AplayVoice:
                                            env={**os.environ, "LC_ALL": "C"})
             except OSError as e:
                 return self._fail(label, language, f"{self.player} cannot run ({e.strerror})")
-            threading.Thread(target=_feed, args=(process, wav), daemon=True, name="aplay-stdin").start()
+            data = [wav] if rate is None else _stream(rate, wav)
+            threading.Thread(target=_feed, args=(process, data), daemon=True, name="aplay-stdin").start()
             started, detail = _wait_started(process)
             if not started:
                 _end(process)
@@ -268,13 +284,37 @@ def _wait_started(process: subprocess.Popen) -> tuple[bool, str]:
     return False, last[:120]
 
 
-def _feed(process: subprocess.Popen, data: bytes) -> None:
+def split_sentences(text: str) -> list[str]:
+    """A text cut after each sentence's full stop (。！？ . ! ?), never into nothing."""
+    parts = [p.strip() for p in SENTENCE_END.split(text)]
+    return [p for p in parts if p] or [text]
+
+
+SENTENCE_END = re.compile(r"(?<=[。！？])|(?<=[.!?])\s+")
+
+
+def _stream(rate: int, chunks):
+    """A WAV header that says "as long as it lasts" (as espeak-ng --stdout writes), then the chunks."""
+    size = 0x7FFFFFF0
+    yield (b"RIFF" + (size + 36).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
+           + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + rate.to_bytes(4, "little")
+           + (rate * 2).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+           + b"data" + size.to_bytes(4, "little"))
+    yield from chunks
+
+
+def _feed(process: subprocess.Popen, chunks) -> None:
     try:
         assert process.stdin is not None
-        process.stdin.write(data)
+        for chunk in chunks:
+            process.stdin.write(chunk)
+            process.stdin.flush()
         process.stdin.close()
-    except (BrokenPipeError, OSError, ValueError):
-        pass  # stopped before it had all of it
+    except Exception:  # stopped before it had all of it (BrokenPipeError), or a sentence failed to synthesise
+        try:
+            process.stdin.close()
+        except Exception:
+            pass
 
 
 def _end(process: subprocess.Popen) -> None:

@@ -76,3 +76,14 @@ def test_open_jtalk_reads_a_kanji_prompt_with_no_reading(tmp_path):
     (strings / "ja.toml").write_text('"prompt.idle" = "カードを置いてください"\n', encoding="utf-8")
     assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out)]) == 0
     assert wav_problem(out / "ja" / "prompt.idle.wav") is None
+
+
+def test_the_speech_cache_holds_each_fixed_sentence_and_the_player_uses_it(tmp_path):
+    from hal.voice.player import speech_key
+
+    strings, readings = catalogue(tmp_path)
+    out, cache = tmp_path / "voice", tmp_path / "cache"
+    assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out),
+                              "--speech-cache", str(cache), "--lang", "en"]) == 0
+    assert (cache / "en" / f"{speech_key('Place your card on the reader.')}.wav").is_file()
+    assert len(list((cache / "en").iterdir())) == 2  # the two fixed texts; no placeholder text
