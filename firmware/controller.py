@@ -27,6 +27,7 @@ from hal.notes import NoteCredited, NoteNeedsReconciliation
 from hal.voice.contract import DEFAULT_VOLUME
 from firmware.audit import AuditLog
 from firmware.clock import Clock
+from firmware.opening_hours import OUT_OF_HOURS, POLL_S as OPENING_POLL_S, OpeningHours
 from firmware.recovery import SettlementKind
 from firmware.result_outbox import ResultOutbox
 from firmware.signin_nonce import NonceKeeper
@@ -111,6 +112,7 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._fault_after_visit: str | None = None  # the reason to go out of service once this visit has ended
         self._reminder_level = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer, 2 beacon
         self._card_voice_at = 0.0  # when the card-left reminder last spoke
+        self.opening_hours = OpeningHours()  # kiosk-wide hours from the server (firmware/opening_hours.py)
         self.screens_speak = False  # a screen says what it shows (Speak): the state's fixed prompt is left out
         self.voice_volume, self.voice_slow = DEFAULT_VOLUME, False  # the keypad's voice keys, for this visit
         self.refund_alarm = False  # a refund is owed that staff have not acknowledged: the beacon stays on
@@ -146,6 +148,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             self._spawn_forever(self.nonces.run(), "signin-nonce")
         for name, job in self.background:
             self._background_tasks.add(asyncio.create_task(job(), name=name))
+        if hasattr(self.server, "opening_hours"):
+            self._spawn_forever(self._watch_opening_hours(), "opening-hours")
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
         self._spawn_forever(self._ticker(), "kiosk-ticker")
         await self._queue.put(Tick())
@@ -164,6 +168,17 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
                 log.error("kiosk task %s did not stop within %g s", task.get_name(), STOP_TIMEOUT_S)
         await self.devices.stop_all()
         self.audit.emit("kiosk.stopped")
+
+    async def _watch_opening_hours(self) -> None:
+        while True:
+            try:
+                answer = await self.server.opening_hours()
+            except Exception as e:  # (a server that is down: the other checks see it)
+                log.info("opening hours not fetched: %s", type(e).__name__)
+            else:
+                self.opening_hours.update(answer, self.clock.now())
+                self._next_readiness = 0.0
+            await self.clock.sleep(OPENING_POLL_S)
 
     def subscribe(self, listener: Callable[[VisitView], None]) -> None:
         self._listeners.append(listener)
@@ -436,7 +451,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
             out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level,
-            voice_volume=self.voice_volume, voice_slow=self.voice_slow, household=household)
+            voice_volume=self.voice_volume, voice_slow=self.voice_slow, household=household,
+            opens_at=self.opening_hours.opens_at if self.out_of_service_reason == OUT_OF_HOURS else None)
         for listener in self._listeners:
             listener(self.view)
 

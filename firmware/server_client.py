@@ -95,6 +95,12 @@ class ServerClient:
         _, data = await self._call("GET", wire.PATH_HEALTH, timeout_s=timeout_s)
         return isinstance(data, dict) and data.get("status") == "ok"
 
+    async def opening_hours(self, timeout_s: float = 5.0) -> dict | None:
+        """The kiosk-wide opening hours the server's health answer carries (None: it says nothing of them)."""
+        _, data = await self._call("GET", wire.PATH_HEALTH, timeout_s=timeout_s)
+        hours = data.get("hours") if isinstance(data, dict) else None
+        return hours if isinstance(hours, dict) else None
+
     async def challenge(self) -> wire.Challenge:
         _, data = await self._call("POST", wire.PATH_CHALLENGE, body={})
         return wire.Challenge.parse(data)

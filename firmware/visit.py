@@ -228,3 +228,4 @@ class VisitView:
     voice_volume: int = 3  # the voice's level (1…5) and slower speech, as the keypad's voice keys left them
     voice_slow: bool = False
     household: tuple[MemberView, ...] = field(default=(), repr=False)
+    opens_at: str | None = None  # out of hours: when the kiosk opens ("06:30")

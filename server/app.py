@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from certs import wire
 from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, PATH_RENEWAL, PATH_UNPAIR
 from server import enrolment, issuing, refunds, settlement, signin
+from server.opening import opening
 from server.config import ServerConfig
 from server.db import iso, utcnow
 from server.error_codes import error_responses
@@ -156,8 +157,9 @@ def _routes(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
     @app.get(wire.PATH_HEALTH, response_model=Health, responses=_COMMON)
-    def health(kiosk: Kiosk) -> dict:
-        return {"status": "ok", "server_time": iso(utcnow()), "protocol_versions": list(wire.PROTOCOL_VERSIONS)}
+    def health(kiosk: Kiosk, svc: Svc) -> dict:
+        return {"status": "ok", "server_time": iso(utcnow()), "protocol_versions": list(wire.PROTOCOL_VERSIONS),
+                "hours": opening(svc.config.city.hours, svc.now())}
 
     @app.post(wire.PATH_CHALLENGE, response_model=ChallengeReply, responses=_COMMON)
     def challenge(kiosk: Kiosk, svc: Svc, body: Annotated[Empty | None, Body()] = None) -> dict:

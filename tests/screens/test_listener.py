@@ -289,3 +289,29 @@ def test_a_listener_gets_a_residence_record_of_selected_members_and_no_name_reac
             for name in ("太郎", "一郎", "花子"):
                 assert name.encode() not in data, f"{name} in {path}"
     assert not any(n in r.getMessage() for r in caplog.records for n in ("太郎", "一郎", "花子"))
+
+
+def test_out_of_hours_the_kiosk_says_when_it_opens_and_does_not_read_a_card(gui_config, screenshots):
+    async def visit(app):
+        ear = Listener(app, "ja")
+        t = ear.t
+        kiosk = app.parts.kiosk
+        await ear.hear(t("prompt.idle"))
+        while not kiosk.opening_hours.known:  # the server's first answer (open: the dev server keeps no hours)
+            await asyncio.sleep(0.05)
+        kiosk.opening_hours.update({"open": False, "opens_in_s": 3600, "opens_at": "2026-05-06T06:30+09:00"},
+                                   kiosk.clock.now())  # as the server answers at 05:30
+        kiosk._next_readiness = 0.0
+        closed = await ear.hear(t("oos.out_of_hours"))
+        assert t("oos.opens_at", time="06:30") in closed
+        app.screenshot(screenshots / "out-of-hours.png")
+        ear.world("place_card", card="resident-a")
+        await asyncio.sleep(1.5)
+        states = {app.view.state.value}
+        ear.world("lift_card")
+        await asyncio.sleep(0.5)
+        return states, ear.transcript
+
+    states, transcript = run(gui_config(), visit)
+    assert states == {"out_of_service"}  # never reading, never the PIN screen
+    assert not any(Strings("ja")("prompt.pin") in line for line in transcript)

@@ -25,6 +25,7 @@ def views(language: str) -> list[tuple[str, VisitView]]:
     return [
         ("idle", v(S.IDLE)),
         ("out-of-service", v(S.OUT_OF_SERVICE, out_of_service_reason="printer_paper_out")),
+        ("out-of-hours", v(S.OUT_OF_SERVICE, out_of_service_reason="out_of_hours", opens_at="06:30")),
         ("reading", v(S.READING, busy=True)),
         ("pin", v(S.PIN, tries_left=3)),
         ("pin-wrong-last-try", v(S.PIN, tries_left=1, message="pin_last_try")),
