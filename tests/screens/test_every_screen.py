@@ -82,11 +82,20 @@ def _overflowing(app, may_scroll: bool = False) -> list[str]:
     return bad
 
 
+STAFF_ENGLISH = ("Maintenance", "Test print", "Leave", "Staff PIN")
+
+
+def staff_texts(app) -> str:
+    from screens.testing import texts
+
+    return texts(app)
+
+
 def test_every_screen_in_every_language(gui_config, screenshots):
     from screens.app import run_kiosk_app
 
     async def draw_all(app):
-        problems, count = [], 0
+        problems, count, staff_count = [], 0, 0
         modes = [(False, False)] + [(True, False), (False, True)]
         for language in LANGUAGES:
             for large, contrast in modes if language in ("ja", "en") else modes[:1]:
@@ -112,11 +121,25 @@ def test_every_screen_in_every_language(gui_config, screenshots):
                     if name == "options-members":
                         app.sm.current_screen._key = None  # the next options view starts afresh
                     count += 1
+                for mode in ("staff_pin", "maintenance") if not contrast else ():  # the staff screens too
+                    app.mode = mode
+                    app._render()
+                    await asyncio.sleep(0.05)
+                    texts = staff_texts(app)
+                    problems += [f"{language}/{mode}{suffix}: {p}" for p in _overflowing(app, may_scroll=large)]
+                    if language not in ("ja", "en") and any(word in texts for word in STAFF_ENGLISH):
+                        problems.append(f"{language}/{mode}: English staff words left: {texts[:120]!r}")
+                    app.screenshot(screenshots / "languages" / language / f"{mode}{suffix}.png")
+                    staff_count += 1
                 app.mode = "visit"
         app._on_view(app.bridge.kiosk.view)
-        return problems, count
+        return problems, count, staff_count
 
-    problems, count = asyncio.run(run_kiosk_app(gui_config(), draw_all))
+    from firmware.maintenance import hash_staff_pin
+
+    config = gui_config(maintenance={"staff_pin": hash_staff_pin("2468", rounds=1000)})
+    problems, count, staff_count = asyncio.run(run_kiosk_app(config, draw_all))
+    assert staff_count == 2 * (len(LANGUAGES) + 2)  # staff PIN and maintenance: every language, large text too
     assert count == len(LANGUAGES) * len(views("ja")) + 2 * len(views("ja")) + 2 * len(MODE_SAMPLES)
     assert problems == [], "\n".join(problems)
 
