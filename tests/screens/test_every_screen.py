@@ -96,6 +96,7 @@ def test_every_screen_in_every_language(gui_config, screenshots):
 
     async def draw_all(app):
         problems, count, staff_count = [], 0, 0
+        spoken.clear()
         modes = [(False, False)] + [(True, False), (False, True)]
         for language in LANGUAGES:
             for large, contrast in modes if language in ("ja", "en") else modes[:1]:
@@ -104,6 +105,8 @@ def test_every_screen_in_every_language(gui_config, screenshots):
                 for name, view in views(language):
                     if contrast and name not in MODE_SAMPLES:
                         continue
+                    voice = app.parts.devices.voice
+                    before = len(voice.heard)
                     app._on_view(view)
                     app._render()
                     if name == "options-members":  # the resident chose "selected members", then two of them
@@ -115,6 +118,13 @@ def test_every_screen_in_every_language(gui_config, screenshots):
                     await asyncio.sleep(0.03)
                     if name == "idle":
                         app._thanks_until = 0
+                    if not (large or contrast):  # what the voice said for it (screens/narration.py)
+                        for _ in range(50):
+                            if len(voice.heard) > before:
+                                break
+                            await asyncio.sleep(0.02)
+                        await asyncio.sleep(0.02)
+                        spoken[(language, name)] = " ".join(u.text for u in voice.heard[before:] if u.kind == "speech")
                     # large text may scroll; in every size, every text must fit its button or its box
                     problems += [f"{language}/{name}{suffix}: {p}" for p in _overflowing(app, may_scroll=large)]
                     app.screenshot(screenshots / "languages" / language / f"{name}{suffix}.png")
@@ -138,10 +148,41 @@ def test_every_screen_in_every_language(gui_config, screenshots):
     from firmware.maintenance import hash_staff_pin
 
     config = gui_config(maintenance={"staff_pin": hash_staff_pin("2468", rounds=1000)})
+    spoken: dict[tuple[str, str], str] = {}
     problems, count, staff_count = asyncio.run(run_kiosk_app(config, draw_all))
+    check_what_was_said(spoken)
     assert staff_count == 2 * (len(LANGUAGES) + 2)  # staff PIN and maintenance: every language, large text too
     assert count == len(LANGUAGES) * len(views("ja")) + 2 * len(views("ja")) + 2 * len(MODE_SAMPLES)
     assert problems == [], "\n".join(problems)
+
+
+def check_what_was_said(spoken: dict[tuple[str, str], str]) -> None:
+    """Every screen said what it shows, in its language: the menu with fees and reasons, the tries left, what is
+    still due, the change, a refund owed with its reference spelled out, the members by name or by number."""
+    from screens.catalogue import Strings
+    from tests.screens.views import OFFERS
+
+    for language in LANGUAGES:
+        t = Strings(language)
+        yen = lambda n: t("yen.spoken", amount=n) if "¥" in t.money(n) else t.money(n)  # noqa: E731
+        for name, _ in views(language):
+            assert spoken.get((language, name)), f"{language}/{name}: nothing was said"
+        menu = spoken[(language, "menu")]
+        for offer in OFFERS:
+            assert t(f"cert.{offer.certificate}") in menu
+            assert (yen(offer.fee) if offer.available else t.reason(offer.reason)) in menu, (language, offer)
+        assert t("pin.tries", tries=3) in spoken[(language, "pin")]
+        assert f"{t('paying.due')} {yen(100)}" in spoken[(language, "paying")]
+        assert yen(400) in spoken[(language, "take-items")]
+        assert "K 7 Q M 4 T X A 9 P R C" in spoken[(language, "refund-owed")], spoken[(language, "refund-owed")]
+        assert "K7QM" not in spoken[(language, "refund-owed")]
+        assert t("oos.opens_at", time="06:30") in spoken[(language, "out-of-hours")]
+        members = spoken[(language, "confirm-members")]
+        if language in ("ja", "ja-easy"):
+            assert "試験 太郎" in members
+        else:
+            assert t("speech.members_n", n=2) in members and "試験" not in members, members
+        assert "¥" not in " ".join(spoken[(language, n)] for n, _ in views(language))
 
 
 def test_japanese_renders_in_the_app_not_as_boxes(gui_config, tmp_path):
