@@ -18,7 +18,7 @@ from firmware.visit import Speak, VoiceControl
 from hal.voice.contract import VOLUME_LEVELS
 
 _YEN = re.compile(r"¥\s?([\d,]+)")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def speakable(text: str, t, reference: str | None = None) -> str:

@@ -89,3 +89,23 @@ def test_a_long_text_starts_with_its_first_sentence_and_the_rest_follows_in_the_
     (w,) = played(heard, 1)
     whole = engines.synthesise(text, "en").seconds
     assert w.getnframes() / w.getframerate() > 0.8 * whole  # every sentence was said, one after the other
+
+
+def test_spoken_texts_and_clicks_go_to_the_headphones_while_they_are_plugged_in(tmp_path):
+    calls = tmp_path / "devices.txt"
+    fake = tmp_path / "fake-aplay"
+    fake.write_text(f"#!/bin/sh\necho \"$2\" >> {calls}\necho 'Playing WAVE stdin' >&2\ncat > /dev/null\n")
+    fake.chmod(0o755)
+    cards = tmp_path / "asound"
+    cards.mkdir()
+    voice = AplayVoice(tmp_path, audio_device="speaker", player=str(fake), headphone_card="Headset",
+                       headphone_device="plughw:CARD=Headset", cards_dir=cards)
+
+    async def main():
+        assert await voice.speak("Take your card", "en")
+        (cards / "Headset").mkdir()  # plugged in
+        assert await voice.speak("Take your card", "en")
+        assert await voice.tick()
+    asyncio.run(main())
+    time.sleep(0.2)
+    assert calls.read_text().split() == ["speaker", "plughw:CARD=Headset", "plughw:CARD=Headset"]
