@@ -147,6 +147,30 @@ class Offer:
     max_copies: int
     options: tuple[str, ...]
     window_fee: int | None = None  # the counter's fee, shown beside the kiosk's (None: the server did not say)
+    option_details: tuple["OptionDetail", ...] = ()  # the server's label, default and choices of each option
+
+
+@dataclass(frozen=True)
+class OptionDetail:
+    name: str
+    label_ja: str
+    default: Any
+    choices: tuple | None  # None: yes / no
+    free_text: bool = False
+
+
+def parse_option_details(raw: Any) -> tuple[OptionDetail, ...]:
+    """The menu offer's ``option_details`` (absent or malformed entries are left out: the kiosk then asks as
+    before, by its own catalogue)."""
+    details = []
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        choices = item.get("choices")
+        choices = tuple(c for c in choices if isinstance(c, (str, bool, int))) if isinstance(choices, list) else None
+        details.append(OptionDetail(item["name"], str(item.get("label_ja") or ""), item.get("default"), choices,
+                                    bool(item.get("free_text"))))
+    return tuple(details)
 
 
 @dataclass(frozen=True)
@@ -191,7 +215,8 @@ def parse_menu(data: Any) -> list[Offer]:
         options = tuple(str(o) for o in _field(raw, "options", list, "menu offer"))
         window_fee = raw.get("window_fee")
         window_fee = window_fee if isinstance(window_fee, int) and window_fee >= 0 else None
-        offers.append(Offer(cert, available, reason, fee, max_copies, options, window_fee))
+        details = parse_option_details(raw.get("option_details"))
+        offers.append(Offer(cert, available, reason, fee, max_copies, options, window_fee, details))
     return offers
 
 

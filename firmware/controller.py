@@ -439,7 +439,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         warn = (self._deadline is not None and self.state in RESIDENT_STATES
                 and self._deadline - now <= self.settings.warn_before_timeout_s)
         offers = tuple(OfferView(o.certificate.value, o.available, o.reason.value if o.reason else None, o.fee,
-                                 min(o.max_copies, self.settings.max_copies), o.options, o.window_fee)
+                                 min(o.max_copies, self.settings.max_copies), o.options, o.window_fee,
+                                 o.option_details)
                        for o in v.offers)
         household = tuple(MemberView(m.member_ref, m.name, m.relationship) for m in v.household)
         self.view = VisitView(

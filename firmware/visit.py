@@ -188,6 +188,7 @@ class OfferView:
     max_copies: int
     options: tuple[str, ...]
     window_fee: int | None = None
+    option_details: tuple = ()  # certs.wire.OptionDetail: the server's label, default and choices per option
 
 
 @dataclass(frozen=True)

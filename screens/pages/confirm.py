@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from firmware.visit import Confirm
 from screens.pages.base import Page
-from screens.pages.options import JAPANESE, choice_label, member_names
+from screens.pages.options import JAPANESE, choice_label, member_names, option_label
 
 
 class ConfirmPage(Page):
@@ -21,7 +21,9 @@ class ConfirmPage(Page):
                 label.spoken_text = None if t.language in JAPANESE else t("speech.members_n", n=len(names))
                 label.font_name = self.app.ui.font_for("ja")  # the registry's names are Japanese
                 continue
-            self.add_text(f"{t(f'opt.{name}')}:  {choice_label(t, name, value)}")
+            detail = next((d for o in view.offers if o.certificate == view.certificate for d in o.option_details
+                           if d.name == name), None)
+            self.add_text(f"{option_label(t, name, detail)}:  {choice_label(t, name, value)}")
         self.add_text(t("copies.n", n=view.copies) if view.copies else "")
         self.add_text(f"{t('confirm.total')}  {t.money(view.fee)}", role="title")
         self.pay = self.button(t("btn.pay"), "confirm.pay", self._pay, disabled=view.busy)

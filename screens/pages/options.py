@@ -31,7 +31,21 @@ def member_names(view, refs: str) -> list[str]:
 def choice_label(t, option: str, value) -> str:
     if isinstance(value, bool):
         return t("opt.yes") if value else t("opt.no")
-    return t(f"opt.{option}.{value}")
+    return t(f"opt.{option}.{value}") if t.has(f"opt.{option}.{value}") else str(value)
+
+
+def option_label(t, option: str, detail=None) -> str:
+    """The catalogue's name for an option; else the server's Japanese label; else its id."""
+    if t.has(f"opt.{option}"):
+        return t(f"opt.{option}")
+    return detail.label_ja if detail is not None and detail.label_ja else option
+
+
+def server_default(detail, choices: tuple):
+    """The server's default for an option when it is one of the choices this screen offers, else the first."""
+    if detail is not None and detail.default in choices:
+        return detail.default
+    return choices[0]
 
 
 class OptionsPage(Page):
@@ -44,8 +58,11 @@ class OptionsPage(Page):
         key = (view.visit, view.certificate)
         if key != self._key:  # a fresh choice: defaults, and start with the options step if there is one
             self._key = key
-            self.chosen = {name: choices_of(name)[0] for name in (offer.options if offer else ())
-                           if name not in NOT_ASKED}
+            details = {d.name: d for d in (offer.option_details if offer else ())}
+            self.details = details
+            self.chosen = {name: server_default(details.get(name), choices_of(name))
+                           for name in (offer.options if offer else ())
+                           if name not in NOT_ASKED and not (details.get(name) and details[name].free_text)}
             self.members: list[str] = []  # member_refs chosen, for scope "selected"
             self.copies = 1
             self.step = "options" if self.chosen else "copies"
@@ -66,7 +83,8 @@ class OptionsPage(Page):
                 row = GridLayout(cols=3, spacing=dp(8), size_hint_y=None)
                 row.bind(minimum_height=row.setter("height"))
                 ui = self.app.ui  # a plain label: its text sits centred beside the two buttons
-                row.add_widget(self.label(t(f"opt.{name}"), font_name=ui.font, color=ui.fg,
+                label = option_label(t, name, self.details.get(name))
+                row.add_widget(self.label(label, font_name=ui.font, color=ui.fg,
                                           font_size=sp(24) * ui.scale, size_hint_y=None, height=dp(72)))
                 for choice in choices_of(name, self._selectable()):
                     row.add_widget(self.button(choice_label(t, name, choice), f"opt.{name}.{choice}",

@@ -23,3 +23,18 @@ def test_a_reference_is_spelled_and_marks_and_line_breaks_become_pauses():
 def test_a_spoken_text_never_shows_in_a_repr():
     intent = Speak("試験 花子（妻）")
     assert "花子" not in repr(intent) and "花子" not in str(intent)
+
+
+def test_the_servers_option_default_and_label_are_used_where_the_kiosk_has_none():
+    from certs.wire import OptionDetail, parse_option_details
+    from screens.pages.options import option_label, server_default
+
+    details = parse_option_details([{"name": "household_head", "label_ja": "世帯主・続柄", "default": True,
+                                     "choices": None, "free_text": False},
+                                    {"name": "new_thing", "label_ja": "新しい項目", "default": False, "choices": None},
+                                    "not a detail"])
+    assert [d.name for d in details] == ["household_head", "new_thing"]
+    assert server_default(details[0], (False, True)) is True  # the server's default, not the first choice
+    assert server_default(OptionDetail("scope", "", "nobody", ("self",)), ("self", "household")) == "self"
+    assert option_label(Strings("en"), "new_thing", details[1]) == "新しい項目"  # no catalogue text: the server's
+    assert option_label(Strings("en"), "household_head", details[0]) == Strings("en")("opt.household_head")
