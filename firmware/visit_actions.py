@@ -50,9 +50,14 @@ class TableActions:
         if intent.by_key:
             self._activity()
         text, language = intent.text, intent.language or self.language
+        fallback = None if intent.by_key or self.state is S.OUT_OF_SERVICE else f"prompt.{self.state.value}"
 
         async def speak() -> None:
-            if not await self.devices.voice.speak(text, language):
+            # no speech engine (or it failed): the state's recorded prompt, else the buzzer; a key's echo stays quiet
+            voice = self.devices.voice
+            if await voice.speak(text, language) or fallback is None:
+                return
+            if not await voice.say(fallback, language):
                 self.devices.signals.buzz(BuzzerPattern.ATTENTION)
 
         self._spawn_forever(speak(), "voice")

@@ -315,3 +315,22 @@ def test_out_of_hours_the_kiosk_says_when_it_opens_and_does_not_read_a_card(gui_
     states, transcript = run(gui_config(), visit)
     assert states == {"out_of_service"}  # never reading, never the PIN screen
     assert not any(Strings("ja")("prompt.pin") in line for line in transcript)
+
+
+def test_without_a_speech_engine_a_screen_falls_back_to_its_recorded_prompt(gui_config):
+    async def visit(app):
+        voice = app.parts.devices.voice
+        original = voice.speak
+
+        async def no_engine(text, language):
+            return False
+        voice.speak = no_engine
+        app.bridge.dev("place_card", card="resident-a")
+        for _ in range(200):
+            if ("prompt.pin", "ja") in voice.said:
+                break
+            await asyncio.sleep(0.02)
+        voice.speak = original
+        return list(voice.said)
+
+    assert ("prompt.pin", "ja") in run(gui_config(), visit)
