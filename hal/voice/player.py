@@ -217,8 +217,11 @@ class AplayVoice:
             except OSError as e:
                 return self._fail(label, language, f"{self.player} cannot run ({e.strerror})")
             data = [wav] if rate is None else _stream(rate, wav)
-            threading.Thread(target=_feed, args=(process, data), daemon=True, name="aplay-stdin").start()
+            started_event = threading.Event()  # the rest is synthesised only once aplay plays the first sentence:
+            threading.Thread(target=_feed, args=(process, data, started_event), daemon=True,  # (Open JTalk holds
+                             name="aplay-stdin").start()                                     # the GIL meanwhile)
             started, detail = _wait_started(process)
+            started_event.set()
             if not started:
                 _end(process)
                 return self._fail(label, language, f"{self.player} did not play it ({detail})")
@@ -303,12 +306,14 @@ def _stream(rate: int, chunks):
     yield from chunks
 
 
-def _feed(process: subprocess.Popen, chunks) -> None:
+def _feed(process: subprocess.Popen, chunks, started: threading.Event | None = None) -> None:
     try:
         assert process.stdin is not None
-        for chunk in chunks:
+        for n, chunk in enumerate(chunks):
             process.stdin.write(chunk)
             process.stdin.flush()
+            if n == 1 and started is not None:  # the header and the first sentence are in: let aplay start
+                started.wait(START_TIMEOUT)
         process.stdin.close()
     except Exception:  # stopped before it had all of it (BrokenPipeError), or a sentence failed to synthesise
         try:
