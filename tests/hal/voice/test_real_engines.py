@@ -55,7 +55,8 @@ def speech_check(text: str, language: str) -> tuple[float, float]:
     share = len(voiced) / span
     seconds, speech_seconds = sound.seconds, len(voiced) / 50
     characters = sum(2 if c.isascii() and c.isalnum() else 1 for c in text if not c.isspace())
-    assert share > 0.4 and speech_seconds >= 0.06, f"{language} {text!r}: mostly silence ({share:.0%} voiced, {speech_seconds:.2f} s of voice)"
+    assert share > 0.4 and speech_seconds >= 0.06, \
+        f"{language} {text!r}: mostly silence ({share:.0%} voiced, {speech_seconds:.2f} s of voice)"
     assert seconds > 0.15 + 0.02 * characters, f"{language} {text!r}: {seconds:.2f} s is too short for it"
     assert seconds < 1.5 + 0.35 * characters, f"{language} {text!r}: {seconds:.2f} s is too long (fallback noise?)"
     return seconds, share
