@@ -334,3 +334,26 @@ def test_without_a_speech_engine_a_screen_falls_back_to_its_recorded_prompt(gui_
         return list(voice.said)
 
     assert ("prompt.pin", "ja") in run(gui_config(), visit)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_listener_hears_a_refund_owed_and_its_reference_spelled_when_the_coins_cannot_come_back(gui_config,
+                                                                                                 language):
+    async def visit(app):
+        ear = Listener(app, language)
+        await ear.begin()
+        await ear.choose_residence_record()
+        for hopper in app.parts.devices.hoppers:  # (simulators) the hoppers are empty, though the kiosk
+            hopper.stock = 0                        # believes they are not: the payout runs dry
+        ear.world("insert_coin", value=100)
+        await ear.hear(ear.t("paying.paid"))
+        await ear.press(STAR)
+        said = await ear.hear(ear.t("refund.reference", reference="").strip())
+        t = ear.t
+        amount = t("yen.spoken", amount=100) if "¥" in t.money(100) else t.money(100)
+        owed = t("refund.owed", amount=amount).replace("。", ".").split(".")[0]
+        assert owed in said, said  # "We could not return 100 yen" / "100円をお返しできませんでした"
+        return said, app.view.refund_reference
+
+    owed, reference = run(gui_config(), visit)
+    assert reference and " ".join(c for c in reference if c != "-") in owed, (owed, reference)
