@@ -9,7 +9,7 @@ personal data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from certs.catalog import CertificateType, IneligibleReason
@@ -150,6 +150,56 @@ class Offer:
     fee: int
     max_copies: int
     options: tuple[str, ...]
+    window_fee: int | None = None  # the counter's fee, shown beside the kiosk's (None: the server did not say)
+    option_details: tuple["OptionDetail", ...] = ()  # the server's label, default and choices of each option
+
+
+@dataclass(frozen=True)
+class OptionDetail:
+    name: str
+    label_ja: str
+    default: Any
+    choices: tuple | None  # None: yes / no
+    free_text: bool = False
+
+
+def parse_option_details(raw: Any) -> tuple[OptionDetail, ...]:
+    """The menu offer's ``option_details`` (absent or malformed entries are left out: the kiosk then asks as
+    before, by its own catalogue)."""
+    details = []
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        choices = item.get("choices")
+        choices = tuple(c for c in choices if isinstance(c, (str, bool, int))) if isinstance(choices, list) else None
+        details.append(OptionDetail(item["name"], str(item.get("label_ja") or ""), item.get("default"), choices,
+                                    bool(item.get("free_text"))))
+    return tuple(details)
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    """A living member of the resident's household, for a 住民票 of selected members.  The name is shown and
+    spoken during the visit only: it stays out of every repr, and so of logs and exceptions."""
+
+    member_ref: str
+    name: str = field(repr=False)
+    relationship: str = field(repr=False)
+
+
+def parse_household(data: Any) -> tuple[HouseholdMember, ...]:
+    """The menu's ``household`` (absent: none, as from a server before it was added)."""
+    raw = data.get("household", []) if isinstance(data, dict) else []
+    if not isinstance(raw, list):
+        raise ProtocolError("menu: household is not a list")
+    members = []
+    for item in raw:
+        ref, name, relation = (_field(item, key, str, "household member")
+                               for key in ("member_ref", "name", "relationship"))
+        if not re.fullmatch(r"[0-9a-z]{8,64}", ref):
+            raise ProtocolError("household member: member_ref is not an opaque reference")
+        members.append(HouseholdMember(ref, name[:80], relation[:40]))
+    return tuple(members)
 
 
 def parse_menu(data: Any) -> list[Offer]:
@@ -167,7 +217,10 @@ def parse_menu(data: Any) -> list[Offer]:
         if fee < 0 or max_copies < 0 or (available and reason is not None) or (not available and reason is None):
             raise ProtocolError("menu offer: fee, copies or availability are inconsistent")
         options = tuple(str(o) for o in _field(raw, "options", list, "menu offer"))
-        offers.append(Offer(cert, available, reason, fee, max_copies, options))
+        window_fee = raw.get("window_fee")
+        window_fee = window_fee if isinstance(window_fee, int) and window_fee >= 0 else None
+        details = parse_option_details(raw.get("option_details"))
+        offers.append(Offer(cert, available, reason, fee, max_copies, options, window_fee, details))
     return offers
 
 
@@ -201,10 +254,12 @@ class SignedIn:
     """The reply of ``POST /v2/signin``: the session and the resident's menu in one answer."""
     session: Session
     offers: list[Offer]
+    household: tuple[HouseholdMember, ...] = ()
 
     @classmethod
     def parse(cls, data: Any) -> "SignedIn":
-        return cls(Session.parse(data), parse_menu(_field(data, "menu", dict, "sign-in")))
+        menu = _field(data, "menu", dict, "sign-in")
+        return cls(Session.parse(data), parse_menu(menu), parse_household(menu))
 
 
 def parse_forms(data: Any) -> list[Form]:

@@ -24,13 +24,16 @@ from hal.card import CardRemoved
 from hal.events import DeviceEvent
 from hal.coins import CoinCounterMoved, CoinCredited, CoinEventsLost
 from hal.notes import NoteCredited, NoteNeedsReconciliation
+from hal.voice.contract import DEFAULT_VOLUME
 from firmware.audit import AuditLog
 from firmware.clock import Clock
+from firmware.opening_hours import OUT_OF_HOURS, POLL_S as OPENING_POLL_S, OpeningHours
 from firmware.recovery import SettlementKind
 from firmware.result_outbox import ResultOutbox
 from firmware.signin_nonce import NonceKeeper
 from firmware.server_client import ServerUnavailable
-from firmware.visit import (Visit, RESIDENT_STATES, EnterPin, Intent, OfferView, VisitState, VisitView)
+from firmware.visit import (Visit, RESIDENT_STATES, EnterPin, Intent, MemberView, OfferView, VisitState,
+                            VisitView)
 from firmware import visit_table
 from firmware.visit_actions import TableActions
 from firmware.visit_application import ApplicationSteps
@@ -111,6 +114,9 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._fault_after_visit: str | None = None  # the reason to go out of service once this visit has ended
         self._reminder_level = 0  # forgotten card/certificate/change: 0 voice, 1 buzzer, 2 beacon
         self._card_voice_at = 0.0  # when the card-left reminder last spoke
+        self.opening_hours = OpeningHours()  # kiosk-wide hours from the server (firmware/opening_hours.py)
+        self.screens_speak = False  # a screen says what it shows (Speak): the state's fixed prompt is left out
+        self.voice_volume, self.voice_slow = DEFAULT_VOLUME, False  # the keypad's voice keys, for this visit
         self.refund_alarm = False  # a refund is owed that staff have not acknowledged: the beacon stays on
         self.slip_key = None  # the device key that signs refund slips (set by the assembly)
         self.background: list[tuple[str, Callable[[], Awaitable]]] = []  # more tasks to run (telemetry; assembly)
@@ -144,6 +150,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             self._spawn_forever(self.nonces.run(), "signin-nonce")
         for name, job in self.background:
             self._background_tasks.add(asyncio.create_task(job(), name=name))
+        if hasattr(self.server, "opening_hours"):
+            self._spawn_forever(self._watch_opening_hours(), "opening-hours")
         self._runner = asyncio.create_task(self._run(), name="kiosk-controller")
         self._spawn_forever(self._ticker(), "kiosk-ticker")
         await self._queue.put(Tick())
@@ -162,6 +170,17 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
                 log.error("kiosk task %s did not stop within %g s", task.get_name(), STOP_TIMEOUT_S)
         await self.devices.stop_all()
         self.audit.emit("kiosk.stopped")
+
+    async def _watch_opening_hours(self) -> None:
+        while True:
+            try:
+                answer = await self.server.opening_hours()
+            except Exception as e:  # (a server that is down: the other checks see it)
+                log.info("opening hours not fetched: %s", type(e).__name__)
+            else:
+                self.opening_hours.update(answer, self.clock.now())
+                self._next_readiness = 0.0
+            await self.clock.sleep(OPENING_POLL_S)
 
     def subscribe(self, listener: Callable[[VisitView], None]) -> None:
         self._listeners.append(listener)
@@ -394,6 +413,10 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         self._attention_off()
         self.visit = Visit(visit.number)  # drop everything the visit held
         self.language = self.settings.language  # the next resident starts in the kiosk's language
+        if (self.voice_volume, self.voice_slow) != (DEFAULT_VOLUME, False):  # and with the usual voice
+            self.voice_volume, self.voice_slow = DEFAULT_VOLUME, False
+            self.devices.voice.set_volume(DEFAULT_VOLUME)
+            self.devices.voice.set_slow(False)
         self._enter(S.IDLE)
         self._deadline = None
         self._next_readiness = 0.0
@@ -418,7 +441,10 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
         warn = (self._deadline is not None and self.state in RESIDENT_STATES
                 and self._deadline - now <= self.settings.warn_before_timeout_s)
         offers = tuple(OfferView(o.certificate.value, o.available, o.reason.value if o.reason else None, o.fee,
-                                 min(o.max_copies, self.settings.max_copies), o.options) for o in v.offers)
+                                 min(o.max_copies, self.settings.max_copies), o.options, o.window_fee,
+                                 o.option_details)
+                       for o in v.offers)
+        household = tuple(MemberView(m.member_ref, m.name, m.relationship) for m in v.household)
         self.view = VisitView(
             state=self.state, visit=v.number, language=self.language, message=v.message, busy=v.busy,
             tries_left=v.tries_left, offers=offers, certificate=v.certificate, options=dict(v.options),
@@ -428,6 +454,8 @@ class Kiosk(TableActions, SigninSteps, PaymentSteps, RefundSteps, ServiceSteps, 
             pages_total=v.pages_total,
             pages_printed=v.pages_printed, timeout_warning=warn, items_to_take=tuple(sorted(v.items)),
             out_of_service_reason=self.out_of_service_reason, reminder_level=self._reminder_level,
+            voice_volume=self.voice_volume, voice_slow=self.voice_slow, household=household,
+            opens_at=self.opening_hours.opens_at if self.out_of_service_reason == OUT_OF_HOURS else None,
             **self._application_view())
         for listener in self._listeners:
             listener(self.view)

@@ -28,6 +28,7 @@ class SignedIn:
     session: wire.Session
     offers: list[wire.Offer]
     nonce_refused: str | None = None  # the server's code for a prefetched nonce it would not take (then retried)
+    household: tuple[wire.HouseholdMember, ...] = ()  # for a 住民票 of selected members (names: memory only)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ async def sign_in_my_number(reader: CardReader, server: ServerClient, kiosk_id: 
         challenge = await server.challenge()
         signature = await reader.sign(digest_info_sha256(wire.signin_message(challenge.nonce, kiosk_id)))
         signed = await server.signed_in_jpki(challenge.nonce, certificate, signature)
-        return SignedIn(signed.session, signed.offers, nonce_refused=refused.code)
-    return SignedIn(signed.session, signed.offers)
+        return SignedIn(signed.session, signed.offers, nonce_refused=refused.code, household=signed.household)
+    return SignedIn(signed.session, signed.offers, household=signed.household)
 
 
 async def sign_in_citizen(server: ServerClient, card_id: str, password: Pin) -> SignedIn | PinRefused:
@@ -88,7 +89,7 @@ async def sign_in_citizen(server: ServerClient, card_id: str, password: Pin) -> 
         raise
     finally:
         password.wipe()
-    return SignedIn(signed.session, signed.offers)
+    return SignedIn(signed.session, signed.offers, household=signed.household)
 
 
 MIN_ATTEMPT_S = 1.0

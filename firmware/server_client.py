@@ -95,6 +95,12 @@ class ServerClient:
         _, data = await self._call("GET", wire.PATH_HEALTH, timeout_s=timeout_s)
         return isinstance(data, dict) and data.get("status") == "ok"
 
+    async def opening_hours(self, timeout_s: float = 5.0) -> dict | None:
+        """The kiosk-wide opening hours the server's health answer carries (None: it says nothing of them)."""
+        _, data = await self._call("GET", wire.PATH_HEALTH, timeout_s=timeout_s)
+        hours = data.get("hours") if isinstance(data, dict) else None
+        return hours if isinstance(hours, dict) else None
+
     async def challenge(self) -> wire.Challenge:
         _, data = await self._call("POST", wire.PATH_CHALLENGE, body={})
         return wire.Challenge.parse(data)
@@ -112,7 +118,7 @@ class ServerClient:
         """The session and the menu: one round trip in version 2, two in version 1."""
         if self.protocol < 2:
             session = await self.sign_in_jpki(nonce, certificate, signature)
-            return wire.SignedIn(session, await self.menu(session))
+            return await self._signed_in_v1(session)
         _, data = await self._call("POST", wire.PATH_SIGNIN_V2, body=_jpki_body(nonce, certificate, signature))
         return wire.SignedIn.parse(data)
 
@@ -120,7 +126,7 @@ class ServerClient:
         """The session and the menu: one round trip in version 2, two in version 1.  (The caller wipes the Pin.)"""
         if self.protocol < 2:
             session = await self.sign_in_citizen(card_id, password)
-            return wire.SignedIn(session, await self.menu(session))
+            return await self._signed_in_v1(session)
         return wire.SignedIn.parse(await self._citizen_call(wire.PATH_SIGNIN_V2, card_id, password))
 
     async def sign_in_citizen(self, card_id: str, password: Pin) -> wire.Session:
@@ -144,6 +150,10 @@ class ServerClient:
 
     async def sign_out(self, session: wire.Session) -> None:
         await self._call("POST", wire.PATH_SIGNOUT, token=session.token, body={})
+
+    async def _signed_in_v1(self, session: wire.Session) -> wire.SignedIn:
+        _, data = await self._call("GET", wire.PATH_MENU, token=session.token)
+        return wire.SignedIn(session, wire.parse_menu(data), wire.parse_household(data))
 
     async def menu(self, session: wire.Session) -> list[wire.Offer]:
         _, data = await self._call("GET", wire.PATH_MENU, token=session.token)

@@ -48,6 +48,7 @@ class Visit:
     card: CardRead | None = None
     session: wire.Session | None = None
     offers: list[wire.Offer] = field(default_factory=list)
+    household: tuple[wire.HouseholdMember, ...] = ()  # names: shown and spoken, never journalled or logged
     certificate: str | None = None
     options: dict = field(default_factory=dict)
     copies: int = 1
@@ -161,6 +162,34 @@ class SilenceVoice(Intent):
     pass
 
 
+@dataclass(frozen=True, eq=False)
+class Speak(Intent):
+    """Say ``text`` now, in the visit's language: what a screen shows, the item the keypad's focus moved to.
+    ``by_key``: a key press asked for it (repeat, a focus move), which counts as the resident's activity.  The text
+    may hold a household member's name, so it stays out of every repr (logs, exceptions).  ``language``: another
+    language than the visit's (a language button says its own name in its own language)."""
+
+    text: str
+    by_key: bool = False
+    language: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Speak(<{len(self.text)} characters>)"
+
+    __str__ = __repr__
+
+
+VOICE_CONTROLS = ("tick", "louder", "softer", "slower")
+
+
+@dataclass(frozen=True)
+class VoiceControl(Intent):
+    """The keypad's voice keys: ``tick`` (a neutral click: a PIN digit was taken), ``louder``, ``softer``,
+    ``slower`` (slower speech on/off).  Volume and speed last until the visit ends."""
+
+    action: str
+
+
 @dataclass(frozen=True)
 class CallStaff(Intent):
     pass
@@ -181,11 +210,23 @@ class OfferView:
     fee: int
     max_copies: int
     options: tuple[str, ...]
+    window_fee: int | None = None
+    option_details: tuple = ()  # certs.wire.OptionDetail: the server's label, default and choices per option
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """A household member the resident may choose for a 住民票 (the name stays out of reprs)."""
+
+    member_ref: str
+    name: str = field(repr=False)
+    relationship: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class VisitView:
-    """A snapshot of the visit for the screens.  It carries no name, address or PIN."""
+    """A snapshot of the visit for the screens.  It carries no address or PIN; the only names are the household's
+    (``household``, for a 住民票 of selected members), which stay out of its repr."""
 
     state: VisitState
     visit: int = 0
@@ -216,3 +257,7 @@ class VisitView:
     payment: str | None = None  # the application's: none | cash | stickers
     application_fee: int = 0  # the items' fees (with stickers: what the stickers cost)
     stickers: tuple[tuple[int, int], ...] = ()  # (value, count) to buy, stickers mode
+    voice_volume: int = 3  # the voice's level (1…5) and slower speech, as the keypad's voice keys left them
+    voice_slow: bool = False
+    household: tuple[MemberView, ...] = field(default=(), repr=False)
+    opens_at: str | None = None  # out of hours: when the kiosk opens ("06:30")

@@ -7,8 +7,10 @@ from hal.card import CardPlaced, CardRemoved
 from hal.notes import NoteEscrowed
 from hal.printer import DocumentTaken
 from hal.signals import DoorClosed, DoorOpened
+from hal.signals import BuzzerPattern
+from hal.voice.contract import VOLUME_LEVELS
 from firmware.visit import (Back, ChooseCertificate, ChooseLanguage, EnterPin, MoreTime, SetOptions, SilenceVoice,
-                            TakeChange, VisitState as S)
+                            Speak, TakeChange, VoiceControl, VisitState as S)
 
 
 class TableActions:
@@ -38,11 +40,44 @@ class TableActions:
 
     def _on_language(self, intent: ChooseLanguage) -> None:
         self.language = intent.language
-        if self.state is not S.OUT_OF_SERVICE:
+        if self.state is not S.OUT_OF_SERVICE and not self.screens_speak:
             self._say(f"prompt.{self.state.value}")
 
     def _on_silence(self, intent: SilenceVoice) -> None:
         self.devices.voice.silence()
+
+    def _on_speak(self, intent: Speak) -> None:
+        if intent.by_key:
+            self._activity()
+        text, language = intent.text, intent.language or self.language
+        fallback = None if intent.by_key or self.state is S.OUT_OF_SERVICE else f"prompt.{self.state.value}"
+
+        async def speak() -> None:
+            # no speech engine (or it failed): the state's recorded prompt, else the buzzer; a key's echo stays quiet
+            voice = self.devices.voice
+            if await voice.speak(text, language) or fallback is None:
+                return
+            if not await voice.say(fallback, language):
+                self.devices.signals.buzz(BuzzerPattern.ATTENTION)
+
+        self._spawn_forever(speak(), "voice")
+
+    def _on_voice_control(self, intent: VoiceControl) -> None:
+        voice = self.devices.voice
+        if intent.action == "tick":
+            self._activity()
+            self._spawn_forever(voice.tick(), "voice-tick")
+            return
+        if intent.action in ("louder", "softer"):
+            step = 1 if intent.action == "louder" else -1
+            self.voice_volume = max(1, min(VOLUME_LEVELS, self.voice_volume + step))
+            voice.set_volume(self.voice_volume)
+        elif intent.action == "slower":
+            self.voice_slow = not self.voice_slow
+            voice.set_slow(self.voice_slow)
+        else:
+            return
+        self._activity()
 
     async def _on_card_placed(self, event: CardPlaced) -> None:
         await self._begin_visit(event.kind)

@@ -51,8 +51,8 @@ class AttentionSteps:
             signals.set_light(light, wanted.get(light, LightPattern.OFF))
         if state not in (S.RETURN_CARD, S.TAKE_ITEMS) and signals.buzzer() is BuzzerPattern.REMINDER:
             signals.buzz(BuzzerPattern.SILENT)
-        if state is not S.OUT_OF_SERVICE:
-            self._say(f"prompt.{state.value}")
+        if state is not S.OUT_OF_SERVICE and not self.screens_speak:
+            self._say(f"prompt.{state.value}")  # (with screens, the screen says it, with what it shows)
 
     def _say(self, message_id: str) -> None:
         async def say() -> None:
@@ -94,7 +94,8 @@ class AttentionSteps:
         elif elapsed >= BUZZER_AFTER_S and self._reminder_level < 1:
             self._reminder_level = 1
             self.devices.signals.buzz(BuzzerPattern.REMINDER)
-            self._say(f"prompt.{self.state.value}")
+            if not self.screens_speak:  # (a screen says the reminder it shows)
+                self._say(f"prompt.{self.state.value}")
             self.audit.emit("reminder.escalated", visit=self.visit.number, item=item, level="buzzer")
 
     def _attention_off(self) -> None:

@@ -73,7 +73,10 @@ class RefundSteps:
         return True
 
     def _say_reference(self, reference: str) -> None:
-        """"Your reference is" and then each character, in the visit's language."""
+        """"Your reference is" and then each character, in the visit's language (with screens, the screen says it
+        as it shows it)."""
+        if self.screens_speak:
+            return
         ids = ["prompt.refund_reference"] + [f"prompt.char.{c}" for c in reference if c != "-"]
         language = self.language
 

@@ -12,6 +12,7 @@ from certs import wire
 from hal.card import ReaderState
 from firmware.server_client import ServerUnavailable
 from firmware.visit import VisitState as S
+from firmware.opening_hours import OUT_OF_HOURS
 from firmware.visit_attention import CARD_LEFT
 
 log = logging.getLogger("kiosk.controller")
@@ -29,6 +30,8 @@ class ServiceSteps:
             first = self._unstarted[0]
             return ("printer_offline" if first is d.printer else "card_reader" if first is d.card_reader
                     else "cash_device" if first in (d.notes, d.coins, *d.hoppers) else "device_unavailable")
+        if self.opening_hours.closed(self.clock.now()):
+            return OUT_OF_HOURS  # the city's hours (server): no card is read, so no PIN try can be spent
         if self.link_check is not None and not self.link_check():
             return "vpn"  # the tunnel to the server is down (firmware/network.py): no money without a server
         if not d.signals.door_closed():

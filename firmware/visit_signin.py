@@ -81,7 +81,7 @@ class SigninSteps:
             self._server_trouble("sign_in", error)
             self._enter(S.RETURN_CARD, message_for(error, "signin_failed"))
             return
-        visit.session, visit.offers = result.session, result.offers
+        visit.session, visit.offers, visit.household = result.session, result.offers, result.household
         if result.nonce_refused:  # a prefetched nonce the server would not take: a fresh one was signed instead
             self.audit.emit("signin.nonce_replaced", visit=visit.number, code=result.nonce_refused)
         self.audit.emit("signin.succeeded", visit=visit.number,

@@ -54,6 +54,8 @@ ROWS: tuple[Row, ...] = (
     Row(ANY, "CallStaff", "_on_staff_call", "(same)", note="beacon on"),
     Row(ANY, "ChooseLanguage", "_on_language", "(same)", note="prompt said again in it"),
     Row(ANY, "SilenceVoice", "_on_silence", "(same)"),
+    Row(ANY, "Speak", "_on_speak", "(same)", note="a screen says what it shows (text never logged)"),
+    Row(ANY, "VoiceControl", "_on_voice_control", "(same)", note="click, louder, softer, slower: until the visit ends"),
     # --- idle and out of service ---------------------------------------------------------------------------
     Row(_states(S.IDLE), "CardPlaced", "_on_card_placed", "reading, or out_of_service if it cannot sell"),
     Row(_states(S.OUT_OF_SERVICE), "CardPlaced", "_on_card_placed_out_of_service", "(same)",

@@ -17,7 +17,7 @@ from firmware.visit import Intent, VisitView
 
 log = logging.getLogger("kiosk.screens")
 
-REPEATABLE = (intents.CallStaff, intents.SilenceVoice, intents.MoreTime)
+REPEATABLE = (intents.CallStaff, intents.SilenceVoice, intents.MoreTime, intents.Speak, intents.VoiceControl)
 """Intents that are harmless to repeat (each is one signal, never money or a document)."""
 
 
@@ -47,6 +47,10 @@ class Bridge:
         self._generation += 1
         for listener in self._listeners:
             listener(view)
+
+    def screens_speak(self) -> None:
+        """The screens say what they show (:mod:`screens.narration`): the firmware leaves out its fixed prompts."""
+        self.kiosk.screens_speak = True
 
     # ---- intents ----------------------------------------------------------------------------------------------
 

@@ -11,6 +11,11 @@
 | / / keypad /                          | stop the voice (音声停止)                                       |
 | . / keypad . (Del)                    | call staff                                                      |
 | F2                                    | large text on/off;  F3: high contrast on/off                    |
+| = / keypad = / F5                     | say the screen again (repeat)                                   |
+| F6 / F7                               | voice softer / louder (5 levels; back to the middle after the visit) |
+| F8                                    | slower speech on/off (until the visit ends)                     |
+
+Moving the focus says the focused button; a PIN digit sounds a neutral click, never the digit.
 """
 from __future__ import annotations
 
@@ -24,6 +29,10 @@ SILENCE = {47, 267}
 STAFF = {46, 266}
 LARGE_TEXT = {283}  # F2
 CONTRAST = {284}  # F3
+REPEAT = {61, 272, 286}  # =, keypad =, F5
+SOFTER = {287}  # F6
+LOUDER = {288}  # F7
+SLOWER = {289}  # F8
 
 
 def action_of(key: int) -> tuple[str, str | None]:
@@ -32,7 +41,8 @@ def action_of(key: int) -> tuple[str, str | None]:
         return "digit", DIGITS[key]
     for name, keys in (("enter", ENTER), ("next", NEXT), ("previous", PREVIOUS), ("backspace", BACKSPACE),
                        ("cancel", CANCEL), ("silence", SILENCE), ("staff", STAFF), ("large_text", LARGE_TEXT),
-                       ("contrast", CONTRAST)):
+                       ("contrast", CONTRAST), ("repeat", REPEAT), ("softer", SOFTER), ("louder", LOUDER),
+                       ("slower", SLOWER)):
         if key in keys:
             return name, None
     return "", None

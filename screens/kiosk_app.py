@@ -16,6 +16,7 @@ from firmware.visit import Back, CallStaff, Cancel, MoreTime, SilenceVoice, Visi
 from screens import keys
 from screens.catalogue import Strings
 from screens.devpanel import DevPanel
+from screens.narration import Narrator
 from screens.pages.confirm import ConfirmPage
 from screens.pages.idle import IdlePage
 from screens.pages.maintenance import MaintenancePage, StaffPinPage
@@ -55,6 +56,7 @@ class KioskApp(App):
         self._focus: int | None = None
         self._render_event = None
         self._staff_note_event = None
+        self.narrator = Narrator(bridge)
 
     # ---- building ---------------------------------------------------------------------------------------------
 
@@ -107,6 +109,7 @@ class KioskApp(App):
         return root
 
     def on_start(self):
+        self.bridge.screens_speak()
         self.bridge.listen(self._on_view)
 
     # ---- views ------------------------------------------------------------------------------------------------
@@ -151,6 +154,15 @@ class KioskApp(App):
         self._focus = None
         self._update_bars(page, view, t)
         self.shown_at[name] = Clock.get_boottime()
+        self.narrate(page)
+
+    def narrate(self, page) -> None:
+        """Say what ``page`` shows now (new lines only, if it was already being shown); staff screens are silent."""
+        if self.mode == "visit" and page is self.current_page():
+            if self.narrator.shown(self.sm.current, page, self.view, self.t()) and self._focus is not None:
+                self._focus = None  # a new screen or step: the keypad's focus starts again from the top
+                for button in self.focusables():
+                    button.focused = False
 
     def _update_bars(self, page, view, t) -> None:
         self.large_button.text = t("btn.large_text")
@@ -237,6 +249,7 @@ class KioskApp(App):
             self._focus = 0 if self._focus is None else (self._focus + step) % len(buttons)
             for i, button in enumerate(buttons):
                 button.focused = i == self._focus
+            self.narrator.focused(buttons[self._focus], self.t())
             return True
         if action == "enter":
             buttons = self.focusables()
@@ -247,6 +260,14 @@ class KioskApp(App):
             return True
         if action == "backspace":
             return page.on_backspace() or (self.back() or True)
+        if action == "repeat":
+            buttons = self.focusables()
+            focused = buttons[self._focus] if self._focus is not None and self._focus < len(buttons) else None
+            self.narrator.repeat(focused)
+            return True
+        if action in ("louder", "softer", "slower"):
+            self.narrator.voice_key(action, self.view, self.t())
+            return True
         handlers = {"cancel": self.cancel, "silence": lambda: self.bridge.send(SilenceVoice()),
                     "staff": self.call_staff, "large_text": self.toggle_large_text, "contrast": self.toggle_contrast}
         if action in handlers:

@@ -19,7 +19,8 @@ from typing import Any, Mapping
 from firmware.config import ConfigError
 
 INPUT_KINDS = ("mouse", "mtdev", "hidinput")
-DEV_PANEL_WIDTH = 300  # pixels added to the right of the kiosk area when the dev panel is shown
+DEV_PANEL_WIDTH = 256  # pixels added to the right of the kiosk area when the dev panel is shown
+"""1024 + 256: the app with its dev panel fits a 1280 × 800 screen (300 cut the panel's right column off)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ VENV=${VENV:-.venv}
 # xvfb, xauth, libmtdev1: the touchscreen app's GUI tests under a virtual X server.
 # postgresql: the tests run the server against a throw-away PostgreSQL cluster as well as SQLite.
 # alsa-utils: aplay, which plays the voice prompts.
-# espeak-ng: scripts/render_voice.py renders the voice prompts from the string catalogue (and its test).
+# espeak-ng: the voice for every language but Japanese (hal/voice/engines.py, scripts/render_voice.py).
+# open-jtalk-mecab-naist-jdic, cmake, g++: Japanese speech. pyopenjtalk (the 'voice' extra) has no wheel for this
+#   Python and builds from its sdist with cmake and a C++ compiler (~1.5 min, once); at run time it reads Debian's
+#   dictionary (/var/lib/mecab/dic/open-jtalk/naist-jdic) instead of downloading one.
 # fonts-noto-cjk, fonts-dejavu-core: the touchscreen's fonts for Chinese/Korean (IPAex has no Hangul and few
 #   simplified hanzi) and for Vietnamese diacritics (screens/fonts.py).
 # wireguard-go, wireguard-tools, iproute2: the kiosk's VPN (firmware/network.py: wireguard-go where the kernel has
@@ -32,6 +35,7 @@ VENV=${VENV:-.venv}
 PACKAGES=(systemd cage xwayland grim fonts-ipaexfont-gothic fonts-ipaexfont-mincho python3-venv libpcsclite-dev
           gcc python3-dev
           pcscd vsmartcard-vpcd opensc xvfb xauth libmtdev1 postgresql alsa-utils espeak-ng
+          open-jtalk-mecab-naist-jdic cmake g++
           fonts-noto-cjk fonts-dejavu-core wireguard-go wireguard-tools iproute2 zbar-tools
           chromium chromium-driver haproxy)
 
@@ -58,5 +62,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[server,devices,ui,dev,updates]"
+"$VENV/bin/python" -m pip install -q -e ".[server,devices,ui,voice,dev,updates]"
 echo "bootstrap: ready ($VENV)"

@@ -23,6 +23,7 @@ from certs import wire
 from certs.enrolment import PATH_ENROLMENT, PATH_ENROLMENT_CA, PATH_READINESS, PATH_RENEWAL, PATH_UNPAIR
 from server import applications, enrolment, issuing, refunds, settlement, signin
 from server.admission import Admission
+from server.opening import opening
 from server.config import ServerConfig
 from server.db import REQUEST_THREADS, iso, utcnow
 from server.error_codes import error_responses
@@ -182,8 +183,9 @@ def _routes(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
     @app.get(wire.PATH_HEALTH, response_model=Health, responses=_COMMON)
-    def health(kiosk: Kiosk) -> dict:
-        return {"status": "ok", "server_time": iso(utcnow()), "protocol_versions": list(wire.PROTOCOL_VERSIONS)}
+    def health(kiosk: Kiosk, svc: Svc) -> dict:
+        return {"status": "ok", "server_time": iso(utcnow()), "protocol_versions": list(wire.PROTOCOL_VERSIONS),
+                "hours": opening(svc.config.city.hours, svc.now())}
 
     @app.post(wire.PATH_CHALLENGE, response_model=ChallengeReply, responses=_COMMON)
     def challenge(kiosk: Kiosk, svc: Svc, body: Annotated[Empty | None, Body()] = None) -> dict:

@@ -34,10 +34,19 @@ class ErrorDocument(BaseModel):
     error: ErrorBody
 
 
+class OpeningHours(BaseModel):
+    open: bool = Field(description="the kiosks may serve residents now")
+    closes_in_s: int | None = Field(description="while open: seconds until today's service ends")
+    opens_at: str | None = Field(description="while closed: when service starts again (local time, ISO 8601)")
+    opens_in_s: int | None = Field(description="while closed: seconds until then (the kiosk's clock may be off)")
+    service: str = Field(description="the daily service hours, e.g. 06:30-23:00")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     server_time: str
     protocol_versions: list[int] = Field(description="the protocol versions this server speaks")
+    hours: OpeningHours | None = Field(None, description="kiosk-wide opening hours (server/opening.py)")
 
 
 class ChallengeReply(BaseModel):

@@ -38,6 +38,36 @@ def _key_of(widget):
     return None
 
 
+def content_lines(root) -> list[str]:
+    """The texts of the widgets under ``root`` in reading order: labels, notices, and buttons (with "chosen")."""
+    from screens.narration import button_speech
+
+    lines: list[str] = []
+
+    def visit(widget) -> None:
+        if getattr(widget, "opacity", 1) == 0:
+            return
+        spoken = getattr(widget, "spoken_text", None)  # what to say instead of the text (a name in kanji, …)
+        if isinstance(widget, KButton):
+            if widget.text:
+                lines.append(button_speech(widget, App.get_running_app().t(), spoken))
+            return
+        if spoken is not None:
+            lines.append(spoken)
+            return
+        if isinstance(widget, Notice):
+            lines.append(widget.text)
+            return
+        if isinstance(widget, (KLabel, PlainLabel)):
+            lines.append(widget.text)
+            return
+        for child in reversed(widget.children):  # Kivy keeps children last-added first
+            visit(child)
+
+    visit(root)
+    return [line for line in lines if line and line.strip()]
+
+
 class Page(Screen):
     """A screen.  :meth:`render` draws a :class:`~firmware.visit.VisitView` in the resident's language ``t``."""
 
@@ -108,6 +138,11 @@ class Page(Screen):
 
     def on_digit(self, digit: str) -> bool:
         return False
+
+    def spoken_lines(self, view, t) -> list[str]:
+        """What the voice says for this screen (:mod:`screens.narration`): the heading, then every text, notice and
+        button of the content in reading order."""
+        return [self.ids.heading.text] + content_lines(self.ids.content)
 
     def on_backspace(self) -> bool:
         return False

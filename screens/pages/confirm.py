@@ -4,7 +4,7 @@ from __future__ import annotations
 from firmware.visit import Confirm
 from screens.pages.base import Page
 from screens.pages.form import confirm_lines, title
-from screens.pages.options import choice_label
+from screens.pages.options import JAPANESE, choice_label, member_names, option_label
 
 
 class ConfirmPage(Page):
@@ -19,7 +19,15 @@ class ConfirmPage(Page):
             return
         self.add_text(t(f"cert.{view.certificate}"), role="title")
         for name, value in view.options.items():
-            self.add_text(f"{t(f'opt.{name}')}:  {choice_label(t, name, value)}")
+            if name == "members":  # the chosen members by name (said as a count in a language not Japanese)
+                names = member_names(view, value)
+                label = self.add_text(f"{t('opt.members')}:  {'、'.join(names)}")
+                label.spoken_text = None if t.language in JAPANESE else t("speech.members_n", n=len(names))
+                label.font_name = self.app.ui.font_for("ja")  # the registry's names are Japanese
+                continue
+            detail = next((d for o in view.offers if o.certificate == view.certificate for d in o.option_details
+                           if d.name == name), None)
+            self.add_text(f"{option_label(t, name, detail)}:  {choice_label(t, name, value)}")
         self.add_text(t("copies.n", n=view.copies) if view.copies else "")
         self.add_text(f"{t('confirm.total')}  {t.money(view.fee)}", role="title")
         self.pay = self.button(t("btn.pay"), "confirm.pay", self._pay, disabled=view.busy)

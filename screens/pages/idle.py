@@ -7,7 +7,7 @@ from kivy.uix.gridlayout import GridLayout
 from firmware.config import LANGUAGES
 from firmware.visit import ChooseLanguage
 from screens.catalogue import Strings
-from screens.pages.base import Page
+from screens.pages.base import Page, content_lines
 
 
 class IdlePage(Page):
@@ -26,8 +26,14 @@ class IdlePage(Page):
                                  lambda lang=language: self.app.bridge.send(ChooseLanguage(lang)),
                                  kind="chosen" if chosen else "secondary")
             button.font_override = self.app.ui.font_for(language)
+            button.spoken_language = language  # the keypad's focus says it in its own language
             grid.add_widget(button)
         self.ids.content.add_widget(grid)
+
+    def spoken_lines(self, view, t) -> list[str]:
+        lines = [self.ids.heading.text] + [line for line in content_lines(self.ids.content)
+                                           if line != t("idle.languages")][:2]  # not the language buttons
+        return lines + [t("speech.languages"), t("speech.keys")]
 
     def on_digit(self, digit: str) -> bool:
         index = int(digit) - 1

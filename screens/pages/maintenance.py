@@ -1,4 +1,5 @@
-"""Staff screens (Japanese with English, for ward-office staff): the staff PIN pad and maintenance mode.
+"""Staff screens in the kiosk's current language (Japanese with English by default; ``staff.*`` and ``maint.*``
+in every catalogue): the staff PIN pad and maintenance mode.
 
 Entry: hold the top-left corner of the idle or out-of-service screen for 2 s, then the staff PIN; or place a
 staff card.  Either alone opens the limited mode (status, test print, out of service / back in service, beacon
@@ -21,9 +22,8 @@ from screens.pages.pin import wipe
 from screens.widgets import KLabel
 
 STAFF_FONT_LANGUAGE = "ja"
-ANSWERS = {"wrong": "暗証番号が違います / Wrong PIN", "locked_out": "ロック中 / Locked for a while",
-           "not_configured": "職員暗証番号が未設定 / No staff PIN configured ([maintenance] staff_pin)",
-           "busy": "利用中は入れません / A visit is in progress"}
+ANSWERS = ("wrong", "locked_out", "not_configured", "busy")
+"""What the maintenance model may answer to a staff PIN (each has its ``staff.<answer>`` text)."""
 REFILL_STEP = 50
 """Coins per tap of a hopper's refill button (staff tap it once per roll of 50)."""
 
@@ -35,8 +35,8 @@ class StaffPinPage(Page):
 
     def render(self, view, t) -> None:
         m = self.app.bridge.maintenance
-        self.ids.heading.text = ("現金操作: 職員暗証番号 / Cash: staff PIN" if m is not None and m.wants_pin_for_cash
-                                 else "職員暗証番号 / Staff PIN")
+        self._t = t
+        self.ids.heading.text = t("staff.pin_cash" if m is not None and m.wants_pin_for_cash else "staff.pin")
         self.clear()
         self.answer = self.add_text("", role="muted")
         self.dots = KLabel(role="big", halign="center")
@@ -45,7 +45,7 @@ class StaffPinPage(Page):
         grid.bind(minimum_height=grid.setter("height"))
         for key in "123456789":
             grid.add_widget(self.button(key, f"staff.{key}", lambda d=key: self.on_digit(d), kind="secondary"))
-        grid.add_widget(self.button("戻る Back", "staff.back", self.app.close_staff, kind="secondary"))
+        grid.add_widget(self.button(t("staff.back"), "staff.back", self.app.close_staff, kind="secondary"))
         grid.add_widget(self.button("0", "staff.0", lambda: self.on_digit("0"), kind="secondary"))
         grid.add_widget(self.button("OK", "staff.ok", self.submit))
         self.ids.content.add_widget(grid)
@@ -78,57 +78,60 @@ class StaffPinPage(Page):
         if answer == "ok":
             self.app.open_maintenance()
         else:
-            self.answer.text = ANSWERS.get(answer, answer)
+            self.answer.text = self._t(f"staff.{answer}") if answer in ANSWERS else answer
             self._refresh()
 
 
 class MaintenancePage(Page):
     def render(self, view, t) -> None:
         m = self.app.bridge.maintenance
-        self.ids.heading.text = "点検モード / Maintenance" + ("" if m.cash_unlocked else " (限定 / limited)")
+        t = t or self._t
+        self._t, self._view = t, view
+        self.ids.heading.text = t("maint.title") + ("" if m.cash_unlocked else t("maint.limited"))
         self.clear()
-        row = GridLayout(cols=5, spacing=dp(8), size_hint_y=None)  # the actions first, the report below
+        cols = 3 if self.app.ui.large_text else 5  # (large text: the words would break in five columns)
+        row = GridLayout(cols=cols, spacing=dp(8), size_hint_y=None)  # the actions first, the report below
         row.bind(minimum_height=row.setter("height"))
-        row.add_widget(self.button("テスト印刷\nTest print", "maint.test_print", self._test_print, kind="secondary"))
+        row.add_widget(self.button(t("maint.test_print"), "maint.test_print", self._test_print, kind="secondary"))
         if m.keeps_out_of_service:
-            row.add_widget(self.button("運用再開\nBack in service", "maint.in_service", self._in_service,
+            row.add_widget(self.button(t("maint.in_service"), "maint.in_service", self._in_service,
                                        kind="secondary"))
         else:
-            row.add_widget(self.button("休止にする\nOut of service", "maint.out_of_service", self._out_of_service,
+            row.add_widget(self.button(t("maint.out_of_service"), "maint.out_of_service", self._out_of_service,
                                        kind="secondary"))
-        row.add_widget(self.button("呼出灯を消す\nBeacon off", "maint.beacon_off", self._beacon_off,
+        row.add_widget(self.button(t("maint.beacon_off"), "maint.beacon_off", self._beacon_off, kind="secondary"))
+        row.add_widget(self.button(t("maint.refresh"), "maint.refresh", lambda: self.render(view, t),
                                    kind="secondary"))
-        row.add_widget(self.button("更新\nRefresh", "maint.refresh", lambda: self.render(view, t), kind="secondary"))
-        row.add_widget(self.button("終了\nLeave", "maint.leave", self.app.close_staff))
+        row.add_widget(self.button(t("maint.leave"), "maint.leave", self.app.close_staff))
         self.ids.content.add_widget(row)
         if m.cash_unlocked:
-            self.ids.content.add_widget(self._cash_row(m))
+            self.ids.content.add_widget(self._cash_row(m, t))
         elif m.wants_pin_for_cash:
-            self.ids.content.add_widget(self.button("現金操作: 職員暗証番号\nCash: staff PIN", "maint.cash_pin",
-                                                    self.app.open_staff_pin, kind="secondary"))
+            self.ids.content.add_widget(self.button(t("maint.cash_pin"), "maint.cash_pin", self.app.open_staff_pin,
+                                                    kind="secondary"))
         else:
-            self.add_text("現金操作は職員カードと暗証番号で / Cash needs the staff card and the staff PIN",
-                          role="small")
+            self.add_text(t("maint.cash_needs"), role="small")
         self.status = self.add_text("…", role="small")
         asyncio.get_event_loop().create_task(self._fill())
 
-    def _cash_row(self, m) -> GridLayout:
+    def _cash_row(self, m, t) -> GridLayout:
         row = GridLayout(cols=4, spacing=dp(8), size_hint_y=None)
         row.bind(minimum_height=row.setter("height"))
         for hopper in m.kiosk.devices.hoppers:
             value = hopper.coin_value
-            row.add_widget(self.button(f"補充 {value}円 +{REFILL_STEP}\nRefill", f"maint.refill.{value}",
+            row.add_widget(self.button(t("maint.refill", value=t.money(value), step=REFILL_STEP),
+                                       f"maint.refill.{value}",
                                        lambda v=value: self._cash(lambda: m.refill_hopper(v, REFILL_STEP)),
                                        kind="secondary"))
-        for device, label in ((m.kiosk.devices.notes, "紙幣庫回収\nNote box emptied"),
-                              (m.kiosk.devices.coins, "硬貨庫回収\nCoin box emptied")):
+        for device, label in ((m.kiosk.devices.notes, t("maint.note_box")),
+                              (m.kiosk.devices.coins, t("maint.coin_box"))):
             if device is not None:
                 row.add_widget(self.button(label, f"maint.box.{device.name}",
                                            lambda n=device.name: self._cash(lambda: m.cash_box_emptied(n)),
                                            kind="secondary"))
-        row.add_widget(self.button("硬貨機リセット\nReset coin acceptor", "maint.reset_coins", self._reset_coins,
+        row.add_widget(self.button(t("maint.reset_coins"), "maint.reset_coins", self._reset_coins,
                                    kind="secondary"))
-        row.add_widget(self.button("現金確認済み\nCash counted", "maint.cash_reconciled",
+        row.add_widget(self.button(t("maint.cash_counted"), "maint.cash_reconciled",
                                    lambda: self._cash(m.cash_reconciled), kind="secondary"))
         return row
 
@@ -136,20 +139,22 @@ class MaintenancePage(Page):
         m = self.app.bridge.maintenance
         if not m.active:
             return
+        t = self._t
         devices = await m.device_status()
-        lines = ["機器 / Devices: " + ", ".join(f"{name} {state}" for name, state in devices.items())]
+        lines = [f"{t('maint.devices')}: " + ", ".join(f"{name} {state}" for name, state in devices.items())]
         if m.cash_unlocked:
             cash = m.cash_counts()
             today = m.journal_today()
             owed = m.refunds_owed(5)
-            lines += ["硬貨 / Hopper coins: " + ", ".join(f"{v}円×{n}" for v, n in cash["hoppers"].items())]
-            lines += ["本日 / Today: " + json.dumps(today.get("transactions", {}), ensure_ascii=False)]
+            lines += [f"{t('maint.hopper_coins')}: "
+                      + ", ".join(f"{t.money(int(v))}×{n}" for v, n in cash["hoppers"].items())]
+            lines += [f"{t('maint.today')}: " + json.dumps(today.get("transactions", {}), ensure_ascii=False)]
             kinds = today.get("kinds", {})
-            lines += ["  " + ", ".join(f"{k} {v['count']} ({v['amount']}円)" for k, v in sorted(kinds.items()))]
-            lines += ["累計 / Totals: " + ", ".join(f"{k} {v['amount']}円" for k, v in
-                                                    sorted(cash["totals"].get("kinds", {}).items()))]
-            lines += ["返金未済 / Refunds owed: " + (", ".join(f"{o['txn'][:8]}… {o['amount']}円" for o in owed)
-                                                     or "—")]
+            lines += ["  " + ", ".join(f"{k} {v['count']} ({t.money(v['amount'])})" for k, v in sorted(kinds.items()))]
+            lines += [f"{t('maint.totals')}: " + ", ".join(f"{k} {t.money(v['amount'])}" for k, v in
+                                                          sorted(cash["totals"].get("kinds", {}).items()))]
+            lines += [f"{t('maint.refunds_owed')}: "
+                      + (", ".join(f"{o['txn'][:8]}… {t.money(o['amount'])}" for o in owed) or "—")]
         self.status.text = "\n".join(lines)
 
     def _note(self, text: str) -> None:
@@ -161,7 +166,7 @@ class MaintenancePage(Page):
         except (PermissionError, ValueError) as exc:
             self._note(f"× {exc}")
             return
-        self._note(f"記録 / Recorded ({result})")
+        self._note(f"{self._t('maint.recorded')} ({result})")
 
     def _reset_coins(self) -> None:
         async def run():
@@ -170,23 +175,23 @@ class MaintenancePage(Page):
             except (PermissionError, ValueError) as exc:
                 self._note(f"× {exc}")
                 return
-            self._note(f"硬貨機 / Coin acceptor: {state}")
+            self._note(f"{self._t('maint.coin_acceptor')}: {state}")
         asyncio.get_event_loop().create_task(run())
 
     def _beacon_off(self) -> None:
         self.app.bridge.maintenance.acknowledge_beacon()
-        self._note("呼出灯 消灯 / Beacon off")
+        self._note(self._t("maint.beacon_is_off"))
 
     def _test_print(self) -> None:
         async def run():
             state = await self.app.bridge.maintenance.test_print()
-            self._note(f"テスト印刷 / Test print: {state}")
+            self._note(f"{self._t('maint.test_print_done')}: {state}")
         asyncio.get_event_loop().create_task(run())
 
     def _out_of_service(self) -> None:
         self.app.bridge.maintenance.take_out_of_service()
-        self.render(None, None)
+        self.render(self._view, self._t)
 
     def _in_service(self) -> None:
         self.app.bridge.maintenance.put_back_in_service()
-        self.render(None, None)
+        self.render(self._view, self._t)

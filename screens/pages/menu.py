@@ -24,6 +24,8 @@ class MenuPage(Page):
             if offer.available:
                 self._available.append(offer.certificate)
                 label = f"{len(self._available)}.  {name}\n{t.money(offer.fee)}"
+                if offer.window_fee and offer.window_fee > offer.fee:  # the server's counter fee: the saving
+                    label += f"  {t('menu.window_fee', amount=t.money(offer.window_fee))}"
                 button = self.button(label, f"cert.{offer.certificate}",
                                      lambda c=offer.certificate: self.app.bridge.send(ChooseCertificate(c)),
                                      size_class="menu")
@@ -38,6 +40,9 @@ class MenuPage(Page):
                                         lambda s=service: self.app.bridge.send(ChooseService(s)), kind="chosen",
                                         size_class="menu"))
         self.ids.content.add_widget(grid)
+
+    def spoken_lines(self, view, t) -> list[str]:
+        return super().spoken_lines(view, t) + [t("speech.menu_keys")]
 
     def on_digit(self, digit: str) -> bool:
         index = int(digit) - 1

@@ -9,5 +9,10 @@ class OutOfServicePage(Page):
         super().render(view, t)
         self.clear()
         self.add_notice(t.out_of_service(view.out_of_service_reason), kind="warn")
+        if view.out_of_service_reason == "out_of_hours":  # (the city's hours, from the server)
+            if view.opens_at:
+                self.add_text(t("oos.opens_at", time=view.opens_at), role="big")
+            self.add_text(t("idle.hours", hours=self.app.settings.hours), role="muted")
+            return
         self.add_text(t("oos.counter"), role="big")
         self.add_text(t("idle.hours", hours=self.app.settings.hours), role="muted")

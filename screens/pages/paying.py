@@ -23,3 +23,9 @@ class PayingPage(Page):
             grid.add_widget(KLabel(text=t.money(amount), role=role, halign="right"))
         self.ids.content.add_widget(grid)
         self.add_notice(t("paying.cancel_note"))
+
+    def spoken_lines(self, view, t) -> list[str]:
+        """Each amount with its label ("Still due 200 yen"): after a coin or a note, the new amounts are said."""
+        due = max(view.fee - view.paid, 0)
+        return [self.ids.heading.text] + [f"{t(label)} {t.money(amount)}" for label, amount in (
+            ("paying.fee", view.fee), ("paying.paid", view.paid), ("paying.due", due))] + [t("paying.cancel_note")]

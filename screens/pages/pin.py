@@ -118,7 +118,27 @@ class PinPage(Page):
         if len(self._digits) < PIN_LENGTH and not self._view.busy:
             self._digits.append(ord(digit))
             self._refresh()
+            self.app.narrator.tick()  # a neutral click: the digit itself is never said
         return True
+
+    def spoken_lines(self, view, t) -> list[str]:
+        """The heading, a refused PIN, the tries left (or the last-try warning); never the pad's keys."""
+        lines = [self.ids.heading.text]
+        if view.message in ("pin_wrong", "pin_format"):
+            lines.append(t.message(view.message))
+        if view.tries_left == 1:
+            lines.append(t("pin.last_try"))
+        elif view.tries_left is not None:
+            lines.append(t("pin.tries", tries=view.tries_left))
+        if view.busy:
+            lines.append(t("pin.checking"))
+        else:
+            lines.append(t("speech.pin_keys"))
+        return lines
+
+    def focus_order(self):
+        """Clear and OK only: focus moving over the digit keys would say the digits aloud."""
+        return [b for b in super().focus_order() if not b.name[4:].isdigit()]
 
     def on_backspace(self) -> bool:
         if self._digits:

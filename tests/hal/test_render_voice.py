@@ -53,15 +53,37 @@ def test_every_prompt_renders_from_its_reading_and_plays(tmp_path):
     assert asyncio.run(play()) is True
 
 
-def test_a_japanese_prompt_with_kanji_and_no_reading_is_refused_and_nothing_is_written(tmp_path, capsys):
+def test_with_espeak_alone_a_japanese_prompt_with_kanji_and_no_reading_is_refused_and_nothing_is_written(
+        tmp_path, capsys):
     strings, readings, out = tmp_path / "strings", tmp_path / "readings", tmp_path / "out"
     strings.mkdir()
     readings.mkdir()
     (strings / "ja.toml").write_text('"prompt.idle" = "カードを置いてください"\n"prompt.menu" = "えらんでください"\n',
                                      encoding="utf-8")
-    assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out)]) == 1
+    espeak = ["--engine", "espeak"]
+    assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out)] + espeak) == 1
     assert "add kana readings for ['prompt.idle']" in capsys.readouterr().err
     assert not (out / "ja").exists()
     (readings / "ja.toml").write_text('"prompt.idle" = "カードを おいて ください"\n', encoding="utf-8")
-    assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out)]) == 0
+    assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out)] + espeak) == 0
     assert sorted(p.name for p in (out / "ja").iterdir()) == ["prompt.idle.wav", "prompt.menu.wav"]
+
+
+def test_open_jtalk_reads_a_kanji_prompt_with_no_reading(tmp_path):
+    strings, readings, out = tmp_path / "strings", tmp_path / "readings", tmp_path / "out"
+    strings.mkdir()
+    readings.mkdir()
+    (strings / "ja.toml").write_text('"prompt.idle" = "カードを置いてください"\n', encoding="utf-8")
+    assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out)]) == 0
+    assert wav_problem(out / "ja" / "prompt.idle.wav") is None
+
+
+def test_the_speech_cache_holds_each_fixed_sentence_and_the_player_uses_it(tmp_path):
+    from hal.voice.player import speech_key
+
+    strings, readings = catalogue(tmp_path)
+    out, cache = tmp_path / "voice", tmp_path / "cache"
+    assert render_voice.main(["--strings", str(strings), "--readings", str(readings), "--out", str(out),
+                              "--speech-cache", str(cache), "--lang", "en"]) == 0
+    assert (cache / "en" / f"{speech_key('Place your card on the reader.')}.wav").is_file()
+    assert len(list((cache / "en").iterdir())) == 2  # the two fixed texts; no placeholder text

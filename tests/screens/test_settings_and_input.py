@@ -68,3 +68,27 @@ def test_a_double_tap_sends_one_intent_until_the_view_moves_on():
     assert bridge.send(Confirm())  # the same view as before, but a new one: a new tap, not a double tap
     assert bridge.send(CallStaff()) and bridge.send(CallStaff())  # harmless to repeat
     assert [type(i).__name__ for i in kiosk.got] == ["Confirm", "Confirm", "Confirm", "CallStaff", "CallStaff"]
+
+
+def test_the_dev_panel_fits_a_1280_by_800_window_and_every_button_text_fits(gui_config, screenshots):
+    import asyncio
+
+    from screens.app import run_kiosk_app
+
+    async def look(app):
+        from kivy.core.window import Window  # (imported once the app has configured the window's size)
+
+        from screens.devpanel import DevPanel
+        from screens.widgets import KButton
+
+        await asyncio.sleep(0.2)
+        panel = next(w for w in app.root.walk(restrict=True) if isinstance(w, DevPanel))
+        cut = [b.text for b in panel.walk(restrict=True) if isinstance(b, KButton)
+               and (b.texture_size[0] > b.width + 2 or b.right > panel.right + 1
+                    or (" " not in b.text and b.texture_size[1] > b.font_size * 1.7))]  # a word broken in two
+        app.root.export_to_png(str(screenshots / "dev-panel.png"))
+        return Window.size, panel.right, cut
+
+    (width, height), right, cut = asyncio.run(run_kiosk_app(gui_config(), look))
+    assert width <= 1280 and height <= 800 and right <= 1280
+    assert cut == []
