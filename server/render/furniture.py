@@ -135,7 +135,7 @@ def render_pages(title: str, pages: Sequence[Sequence[Block]], statement: Sequen
             _certification(canvas, face, statement, issuer, seal, BODY_BOTTOM + CERTIFICATION_HEIGHT)
         code = PageCode(binding.document_id, binding.page, binding.pages, binding.transaction_id,
                         binding.subject_ref, identity.certificate, issuer.issued_on).sign(signing_key)
-        _footer(canvas, face, binding, code)
+        _footer(canvas, face, binding, code, _paper_noun(identity))
         canvas.showPage()
     canvas.save()
     return RenderedDocument(buffer.getvalue(), count)
@@ -170,7 +170,12 @@ def _certification(canvas: Canvas, face: Fonts, statement: Sequence[str], issuer
     canvas.restoreState()
 
 
-def _footer(canvas: Canvas, face: Fonts, binding: PageBinding, code: str) -> None:
+def _paper_noun(identity: DocumentIdentity) -> str:
+    """What the footer calls the paper: a receipt of an e-application is no 証明書."""
+    return "受付票" if getattr(identity.certificate, "value", None) == "application_receipt" else "証明書"
+
+
+def _footer(canvas: Canvas, face: Fonts, binding: PageBinding, code: str, noun: str = "証明書") -> None:
     x_qr, y_qr = RIGHT - QR_SIZE, 11 * mm
     draw_qr(canvas, code, x_qr, y_qr, QR_SIZE)
     canvas.setStrokeColor(RULE)
@@ -178,8 +183,8 @@ def _footer(canvas: Canvas, face: Fonts, binding: PageBinding, code: str) -> Non
     canvas.line(LEFT, 40 * mm, x_qr - 4 * mm, 40 * mm)
     canvas.setFillColor(GREY)
     canvas.setFont(face.gothic, 7)
-    draw_fitted(canvas, LEFT, 35 * mm, "この証明書の背景には複写けん制の地紋があります。右の二次元コードで発行を確認できます。",
-                face.gothic, 7, x_qr - 4 * mm - LEFT)
+    notice = f"この{noun}の背景には複写けん制の地紋があります。右の二次元コードで発行を確認できます。"
+    draw_fitted(canvas, LEFT, 35 * mm, notice, face.gothic, 7, x_qr - 4 * mm - LEFT)
     line = binding.line()
     room = x_qr - 4 * mm - LEFT
     size = min(6.5, 6.5 * room / canvas.stringWidth(line, face.gothic, 6.5))  # one line, never under the QR

@@ -82,6 +82,7 @@ def test_bulky_waste_intake_is_idempotent_and_its_receipt_verifies(http, dev_dir
     text = "".join(texts)
     assert f"E" in text and "いす" in text and "自転車" in text and "1,100円" in text and "収集日の朝" in text
     assert "4321" not in text  # the phone: only its last two digits
+    assert "この受付票の背景" in text and "証明書" not in text  # a receipt, not a certificate, says its footer
 
 
 def test_bad_answers_are_named_and_never_echoed(http, dev_dir):
