@@ -164,7 +164,7 @@ def test_remote_commands_hold_release_and_silence_the_beacon(dev_world, telemetr
 
     def command(kind: str) -> int:
         with sessions() as db:
-            return create_command(db, kiosk, kind, "S0042").command_id
+            return create_command(db, kiosk, kind, "S0042")[0].command_id
 
     async def done(command_id: int) -> KioskCommand:
         for _ in range(150):
