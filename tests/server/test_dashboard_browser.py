@@ -110,12 +110,28 @@ def login(world, staff_id: str, password: str = PASSWORD, lang: str = "ja") -> N
 
 def submit(browser, button) -> None:
     """Click a form's button and wait for the page the POST answers with (the old one goes stale)."""
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     button.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(button))
+    WebDriverWait(browser, 20).until(lambda b: _gone(button))
     WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def _gone(element) -> bool:
+    """The old page's element no longer belongs to the document.  chromedriver says so with "stale element" —
+    or, when it asks at the very moment the new page replaces the old one, with a generic inspector error "Node
+    with given id does not belong to the document" (a clean-clone CI run failed on that), which means the same."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc) or "No node with given id" in str(exc):
+            return True
+        raise
+    return False
 
 
 def text_of(world, element_id: str) -> str:
