@@ -14,6 +14,7 @@ from typing import Any
 
 from certs import wire
 from hal.card import Pin
+from hal.voice.contract import VOLUME_LEVELS
 from firmware.operations import CardRead
 
 
@@ -261,3 +262,9 @@ class VisitView:
     voice_slow: bool = False
     household: tuple[MemberView, ...] = field(default=(), repr=False)
     opens_at: str | None = None  # out of hours: when the kiosk opens ("06:30")
+
+
+def next_volume(level: int, step: int) -> int:
+    """The voice's level after a louder (+1) or softer (-1) key: 1…VOLUME_LEVELS (the firmware applies it; the
+    screen says it, so both use this one rule)."""
+    return max(1, min(VOLUME_LEVELS, level + step))

@@ -8,9 +8,8 @@ from hal.notes import NoteEscrowed
 from hal.printer import DocumentTaken
 from hal.signals import DoorClosed, DoorOpened
 from hal.signals import BuzzerPattern
-from hal.voice.contract import VOLUME_LEVELS
 from firmware.visit import (Back, ChooseCertificate, ChooseLanguage, EnterPin, MoreTime, SetOptions, SilenceVoice,
-                            Speak, TakeChange, VoiceControl, VisitState as S)
+                            Speak, TakeChange, VoiceControl, VisitState as S, next_volume)
 
 
 class TableActions:
@@ -70,7 +69,7 @@ class TableActions:
             return
         if intent.action in ("louder", "softer"):
             step = 1 if intent.action == "louder" else -1
-            self.voice_volume = max(1, min(VOLUME_LEVELS, self.voice_volume + step))
+            self.voice_volume = next_volume(self.voice_volume, step)
             voice.set_volume(self.voice_volume)
         elif intent.action == "slower":
             self.voice_slow = not self.voice_slow

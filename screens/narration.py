@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 
-from firmware.visit import Speak, VoiceControl
-from hal.voice.contract import VOLUME_LEVELS
+from firmware.visit import VOLUME_LEVELS, Speak, VoiceControl, next_volume
 
 _YEN = re.compile(r"¥\s?([\d,]+)")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -94,7 +93,7 @@ class Narrator:
         """Louder, softer, slower: the firmware changes the voice; the resident hears the new setting."""
         self.bridge.send(VoiceControl(action))
         if action in ("louder", "softer"):
-            level = max(1, min(VOLUME_LEVELS, view.voice_volume + (1 if action == "louder" else -1)))
+            level = next_volume(view.voice_volume, 1 if action == "louder" else -1)
             self._say([t("speech.volume", level=level, levels=VOLUME_LEVELS)], by_key=True)
         elif action == "slower":
             self._say([t("speech.slow_off" if view.voice_slow else "speech.slow_on")], by_key=True)
