@@ -11,12 +11,18 @@ this kernel the second open fails with EINVAL).  A driver that restarts — the 
 again — is handed a new pair instead: :meth:`fresh_port` moves the emulator, with everything it holds (its cash
 box, its counters), onto a new pty pair and returns the new slave's path.  The driver's line settings for real
 ports stay as they are.
+
+With ``KIOSK_PTY_TRACE`` set to a directory, every peer appends what crossed its line (and its swaps and close) to
+``<dir>/<thread name>-<pid>.log``, one line each with a monotonic time: the emulators' log for a wire test that
+failed under load (issue #18).  Off by default; it holds frames only, and the emulators' frames carry no resident
+data.
 """
 from __future__ import annotations
 
 import os
 import select
 import threading
+import time
 import tty
 
 
@@ -28,6 +34,8 @@ class PtyPeer:
         self._swap: tuple[int, int] | None = None
         self._swapped = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._trace = _trace_file(name)
+        self._note("open", self.port.encode())
 
     @staticmethod
     def _open_pair() -> tuple[int, int]:
@@ -52,13 +60,17 @@ class PtyPeer:
             if not self._swapped.wait(timeout):
                 raise RuntimeError("the emulator's thread did not move to the new pty pair")
         self.port = os.ttyname(self._slave)
+        self._note("swap", self.port.encode())
         return self.port
 
     def close(self) -> None:
+        self._note("close", b"")
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2)
         self._close_pair()
+        if self._trace is not None:
+            self._trace.close()
 
     def _close_pair(self) -> None:
         for fd in (self._master, self._slave):
@@ -71,10 +83,11 @@ class PtyPeer:
         raise NotImplementedError
 
     def write(self, data: bytes) -> None:
+        self._note("out", data)
         try:
             os.write(self._master, data)
-        except OSError:
-            pass  # closed while answering
+        except OSError as e:
+            self._note("out-failed", str(e).encode())  # closed while answering
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -89,7 +102,23 @@ class PtyPeer:
                 continue
             try:
                 data = os.read(self._master, 512)
-            except OSError:
+            except OSError as e:
+                self._note("in-failed", str(e).encode())
                 continue
             if data:
+                self._note("in", data)
                 self.on_bytes(data)
+
+    def _note(self, what: str, data: bytes) -> None:
+        if self._trace is not None and not self._trace.closed:
+            shown = data.hex(" ") if what in ("in", "out") else data.decode()
+            self._trace.write(f"{time.monotonic():.4f} {self.port} {what} {shown}\n")
+            self._trace.flush()
+
+
+def _trace_file(name: str):
+    folder = os.environ.get("KIOSK_PTY_TRACE")
+    if not folder:
+        return None
+    os.makedirs(folder, exist_ok=True)
+    return open(os.path.join(folder, f"{name}-{os.getpid()}.log"), "a", encoding="ascii")
