@@ -6,6 +6,10 @@ locks after three wrong passwords in a row (staff unlock it: `kiosk-server unloc
 ``card_unlocks``); the counter lives in the database too, and every try is counted before it is checked.  A try
 being checked is also recorded (``citizen_card_tries``), so each answer tells the truth about the card: a try
 that races others is never told "locked" because of tries that were right.
+
+A spent or expired nonce is worth nothing, but its row would stay for ever (a national centre's sign-ins would add
+tens of GB a day): a process deletes the nonces that expired more than a day ago at its first challenge and then
+every ten minutes.  For that day a late sign-in is still told ``nonce_expired``; after it, ``nonce_unknown``.
 """
 from __future__ import annotations
 
@@ -36,6 +40,9 @@ MAX_PASSWORD_TRIES = 3
 TRY_WAIT_S = 10.0  # a try waits this long at most for racing tries of the same card before answering busy
 TRY_STALE_S = 30  # a try still "being compared" after this long died with its process (it stays counted)
 _POLL_S = 0.02
+NONCE_KEPT_S = 86_400  # an expired nonce's row stays this long (still answered nonce_expired), then goes
+PURGE_EVERY_S = 600.0
+_next_purge = 0.0  # monotonic time of this process's next purge (0: at its first challenge)
 
 
 def new_challenge(svc: Services, kiosk_id: str) -> dict:
@@ -43,8 +50,21 @@ def new_challenge(svc: Services, kiosk_id: str) -> dict:
     expires = utcnow() + timedelta(seconds=svc.config.lifetimes.nonce_s)
     with svc.sessions() as db:
         db.add(Nonce(nonce=nonce, kiosk_id=kiosk_id, expires_at=expires, used_at=None))
+        _purge_old_nonces(db)
         db.commit()
     return {"nonce": nonce, "expires_at": iso(expires), "expires_in_s": svc.config.lifetimes.nonce_s}
+
+
+def _purge_old_nonces(db: Session) -> None:
+    """Delete the nonces that expired more than :data:`NONCE_KEPT_S` ago, at most every :data:`PURGE_EVERY_S`
+    per process (in the challenge's own transaction; several processes doing it at once is harmless)."""
+    global _next_purge
+    if time.monotonic() < _next_purge:
+        return
+    _next_purge = time.monotonic() + PURGE_EVERY_S
+    purged = db.execute(delete(Nonce).where(Nonce.expires_at < utcnow() - timedelta(seconds=NONCE_KEPT_S)))
+    if purged.rowcount:
+        log.info("purged %d nonces expired more than %d s ago", purged.rowcount, NONCE_KEPT_S)
 
 
 def _spend_nonce(db: Session, nonce: str, kiosk_id: str) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from server.db import utcnow
 from server.devinit import issue_kiosk_certificate
 from server.models import Issuance, Nonce, QuoteRecord, SessionRecord
-from tests.support.server_process import jpki_signin_body, load_card, sign_in
+from tests.support.server_process import jpki_signin_body, load_card, sign_in, start_server, write_config_variant
 
 RESIDENCE = "residence_record_copy"
 REPORT = {"outcome": "printed", "pages_printed": 1, "fee_collected": 300, "refund_owed": 0}
@@ -85,6 +85,34 @@ def test_replayed_and_expired_nonces(store, dev_dir):
             db.commit()
         refused(http.post("/v1/signin", json=jpki_signin_body(card, stale)), 401, "nonce_expired")
         refused(http.post("/v1/signin", json=jpki_signin_body(card, "A" * 43)), 401, "nonce_unknown")
+
+
+def test_nonces_expired_over_a_day_ago_are_deleted_and_a_late_one_is_still_told_expired(store, dev_dir):
+    server, sessions = store
+    card = load_card(dev_dir, "resident-b")
+    with server.client() as http:
+        issued = http.post("/v1/signin/challenge", json={}).json()["nonce"]
+    now = utcnow()
+    with sessions() as db:
+        kiosk = db.get(Nonce, issued).kiosk_id
+        old, late = "old-" + secrets.token_hex(8), "late-" + secrets.token_hex(8)
+        db.add_all([Nonce(nonce=old, kiosk_id=kiosk, expires_at=now - timedelta(days=1, minutes=1), used_at=None),
+                    Nonce(nonce=late, kiosk_id=kiosk, expires_at=now - timedelta(hours=23), used_at=None)])
+        db.commit()
+    bind = sessions.kw["bind"]  # a new process on the same database: its first challenge purges
+    config = write_config_variant(dev_dir, f"purge-{bind.dialect.name}",
+                                  database_url=bind.url.render_as_string(hide_password=False))
+    fresh = start_server(dev_dir, config=config)
+    try:
+        with fresh.client() as http:
+            http.post("/v1/signin/challenge", json={}).raise_for_status()
+            with sessions() as db:
+                assert db.get(Nonce, old) is None
+                assert db.get(Nonce, late) is not None and db.get(Nonce, issued) is not None
+            refused(http.post("/v1/signin", json=jpki_signin_body(card, late)), 401, "nonce_expired")
+            refused(http.post("/v1/signin", json=jpki_signin_body(card, old)), 401, "nonce_unknown")
+    finally:
+        fresh.stop()
 
 
 def test_expired_and_signed_out_sessions_are_unauthenticated(signed_in, store, dev_dir):
