@@ -3,7 +3,7 @@ staff and audit commands of :mod:`server.cli_admin` (enrol-token, revoke-kiosk, 
 report, refunds, refund-paid), updates (:mod:`server.cli_updates`: signed kiosk releases), the dashboard's
 (:mod:`server.cli_dashboard`: dashboard, staff-add, kiosk-ward), verify (:mod:`server.cli_verify`: a saved or
 scanned certificate, or a refund slip), and the telemetry commands of :mod:`server.cli_telemetry`
-(telemetry-prune, kiosk-command)."""
+(telemetry-prune, envelope-prune, kiosk-command)."""
 from __future__ import annotations
 
 import argparse

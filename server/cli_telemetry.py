@@ -1,10 +1,12 @@
-"""``kiosk-server telemetry-prune`` and ``kiosk-server kiosk-command``: telemetry retention and remote commands.
+"""``kiosk-server telemetry-prune``, ``envelope-prune`` and ``kiosk-command``: retention and remote commands.
 
     kiosk-server telemetry-prune --config server.toml [--days 90]      events received over N days ago go;
                                                                        each kiosk's summary stays
+    kiosk-server envelope-prune --config server.toml [--days 7]        the PDFs of issuances settled over N days
+                                                                       ago go; their signed manifests stay
     kiosk-server kiosk-command --config server.toml --kiosk-id K --kind out_of_service --staff S0042
 
-Both are audited on the ``server.audit`` logger.  A systemd timer (or cron) runs the prune once a day.
+Both are audited on the ``server.audit`` logger.  A systemd timer (or cron) runs the prunes once a day.
 """
 from __future__ import annotations
 
@@ -12,14 +14,19 @@ import argparse
 import sys
 from pathlib import Path
 
-COMMANDS = ("telemetry-prune", "kiosk-command")
+COMMANDS = ("telemetry-prune", "envelope-prune", "kiosk-command")
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_ENVELOPE_DAYS = 7
 
 
 def add_commands(commands) -> None:
     prune = commands.add_parser("telemetry-prune", help="delete telemetry events older than N days (summaries stay)")
     prune.add_argument("--config", required=True, type=Path)
     prune.add_argument("--days", type=int, default=DEFAULT_RETENTION_DAYS)
+    envelopes = commands.add_parser("envelope-prune", help="drop the PDFs of issuances settled over N days ago "
+                                    "(their signed manifests stay)")
+    envelopes.add_argument("--config", required=True, type=Path)
+    envelopes.add_argument("--days", type=int, default=DEFAULT_ENVELOPE_DAYS)
     command = commands.add_parser("kiosk-command", help="queue a remote command for a kiosk (audited)")
     command.add_argument("--config", required=True, type=Path)
     command.add_argument("--kiosk-id", required=True)
@@ -30,7 +37,7 @@ def add_commands(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from server.config import ConfigError, load_config
     from server.db import open_database
-    from server import telemetry
+    from server import envelope_retention, telemetry
 
     try:
         sessions = open_database(load_config(args.config).database_url)
@@ -45,6 +52,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"kiosk-server telemetry-prune: {exc}", file=sys.stderr)
                 return 2
             print(f"{deleted} telemetry event(s) older than {args.days} days deleted; kiosk summaries kept")
+            return 0
+        if args.command == "envelope-prune":
+            try:
+                pruned = envelope_retention.prune_envelopes(db, args.days)
+            except ValueError as exc:
+                print(f"kiosk-server envelope-prune: {exc}", file=sys.stderr)
+                return 2
+            print(f"{pruned} envelope(s) settled over {args.days} days ago pruned to their signed manifests")
             return 0
         done, already = telemetry.create_command(db, args.kiosk_id, args.kind, args.staff)
         if already:

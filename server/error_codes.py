@@ -45,6 +45,8 @@ ERROR_CODES: dict[str, tuple[tuple[int, ...], str]] = {
                                  "another; detail.field names it"),
     "quote_unknown": ((404,), "no such quote in this session (a quote of another session or kiosk included)"),
     "quote_expired": ((410,), "the quote is older than its expires_at"),
+    "envelope_pruned": ((410,), "a replay of a transaction whose result was reported days ago: the server keeps "
+                                "only its signed manifest, no documents"),
     "payment_insufficient": ((402,), "amount_paid is below the quote's total_fee; detail has both"),
     "transaction_conflict": ((409,), "the transaction id, or the quote, was used by another request"),
     "transaction_unknown": ((404,), "a result for a transaction never issued to this kiosk"),

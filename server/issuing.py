@@ -24,6 +24,7 @@ from server.db import iso, utcnow
 from server.errors import ApiError
 from server.models import Issuance, QuoteRecord, Resident, SessionRecord
 from server.household import load_household
+from server.envelope_retention import is_pruned
 from server.eligibility import NotInHousehold, ineligibility, selectable_members
 from server.issuance_documents import build_envelope, pages_per_copy
 from server.schemas import IssuanceRequest, QuoteRequest
@@ -204,5 +205,7 @@ def _quote_and_issuance(db: Session, quote_id: str, txn: str) -> tuple[QuoteReco
 def _replay(existing: Issuance, fingerprint: str) -> tuple[int, bytes]:
     if existing.fingerprint != fingerprint:
         raise ApiError(409, "transaction_conflict", "this transaction id was used for another request")
+    if is_pruned(existing.envelope):  # settled days ago: only the signed manifest is kept
+        raise ApiError(410, "envelope_pruned", "this transaction was settled and its documents are no longer kept")
     log.info("replayed txn=%s", existing.transaction_id)
     return 200, existing.envelope
