@@ -33,7 +33,7 @@ def speakable(text: str, t, reference: str | None = None) -> str:
 
 def button_speech(button, t, spoken: str | None = None) -> str:
     words = button.text if spoken is None else spoken
-    if getattr(button, "kind", "") == "chosen":
+    if getattr(button, "kind", "") == "chosen" and not getattr(button, "only_looks_chosen", False):
         words = f"{words}{t('speech.pause')}{t('speech.chosen')}"
     return words
 
@@ -86,7 +86,8 @@ class Narrator:
             return
         lines = list(self._lines)
         if focused is not None:
-            lines.append(speakable(button_speech(focused, self._t), self._t, self._reference))
+            lines.append(speakable(button_speech(focused, self._t, getattr(focused, "spoken_text", None)), self._t,
+                                   self._reference))
         self._say(lines, by_key=True)
 
     def voice_key(self, action: str, view, t) -> None:

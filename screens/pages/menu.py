@@ -36,9 +36,11 @@ class MenuPage(Page):
         for service, title_ja in view.services:  # e-applications (their forms come with the view)
             self._available.append(("service", service))
             label = t(f"svc.{service}") if t.has(f"svc.{service}") else title_ja
-            grid.add_widget(self.button(f"{len(self._available)}.  {label}\n{t('menu.application')}", f"svc.{service}",
-                                        lambda s=service: self.app.bridge.send(ChooseService(s)), kind="chosen",
-                                        size_class="menu"))
+            button = self.button(f"{len(self._available)}.  {label}\n{t('menu.application')}", f"svc.{service}",
+                                 lambda s=service: self.app.bridge.send(ChooseService(s)), kind="chosen",
+                                 size_class="menu")
+            button.only_looks_chosen = True  # the colour sets applications apart; the voice must not say "selected"
+            grid.add_widget(button)
         self.ids.content.add_widget(grid)
 
     def spoken_lines(self, view, t) -> list[str]:
