@@ -14,6 +14,7 @@ from firmware.config import LANGUAGES
 
 STRINGS_DIR = Path(__file__).with_name("strings")
 DEFAULT_LANGUAGE = "ja"
+JAPANESE = ("ja", "ja-easy")  # the languages whose voice reads the city's Japanese data (names, items) as it is
 
 
 class CatalogueError(Exception):

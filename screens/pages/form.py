@@ -5,6 +5,12 @@ and a column for the typed fields (phone, a customer number) sharing one number 
 Labels: ``svc.<service>``, ``field.<name>`` and ``choice.<field>.<value>`` from the string catalogue when it has
 them, else the form's own Japanese label (a city's own form shows in Japanese until its strings are added).
 What the resident types stays in this widget and in the intent; the view gives a personal answer back masked.
+
+Said as well as shown (:mod:`screens.narration`): each count's −, number and + name their item ("One more chair",
+"Chair: 2"), so the keypad's focus tells a resident who cannot see which line it is on; an item known only by the
+city's Japanese label is "Item 3" in a voice that is not Japanese.  A change made here (a count, a day, a key
+typed) is said at once.  A typed field is said digit by digit as it grows (the resident checks the number by ear;
+it is a contact number, not a secret like the PIN, which is never said), and "empty" while it is.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
 from firmware.visit import MoreTime, SubmitForm
+from screens.catalogue import JAPANESE
 from screens.fonts import FONT_OF_LANGUAGE
 from screens.pages.base import _kept
 from screens.widgets import KLabel
@@ -50,6 +57,11 @@ def field_label(t, spec: dict) -> str:
     key = f"field.{spec['name']}"
     text = t(key) if t.has(key) else spec["label_ja"]
     return text if spec.get("required", True) else f"{text} {t('form.optional')}"
+
+
+def said_item(t, words: str, from_data: bool, number: int) -> str:
+    """An item as the voice says it: its words, or "Item n" where they are the city's Japanese and the voice is not."""
+    return t("speech.item", n=number) if from_data and t.language not in JAPANESE else words
 
 
 def choice_label(t, spec: dict, choice: dict) -> str:
@@ -136,23 +148,29 @@ class FormDrawer:
 
     def _counts(self, column, spec: dict) -> None:
         t, counts = self.t, self.answers[spec["name"]]
-        for choice in spec["choices"]:
+        for number, choice in enumerate(spec["choices"], 1):
             value = choice["value"]
             line = BoxLayout(orientation="horizontal", spacing=dp(4), size_hint_y=None, height=dp(44))
             words, from_data = choice_text(t, spec, choice)
-            name = f"{words}  {t.money(choice['fee'])}" if choice.get("fee") else words
-            line.add_widget(self.page.button(name, f"form.{spec['name']}.{value}", None, kind="quiet",
-                                             size_class="compact",
-                                             font_override=data_font(self.page.app, t.language) if from_data else ""))
-            line.add_widget(self.page.button("−", f"form.{spec['name']}.{value}.less",
-                                             lambda v=value: self._count(spec, v, -1), kind="secondary",
-                                             size_class="compact", disabled=not counts.get(value),
-                                             size_hint_x=None, width=dp(46)))
-            line.add_widget(self.page.button(str(counts.get(value, 0)), f"form.{spec['name']}.{value}.n", None,
-                                             kind="quiet", size_class="compact", size_hint_x=None, width=dp(40)))
-            line.add_widget(self.page.button("+", f"form.{spec['name']}.{value}.more",
-                                             lambda v=value: self._count(spec, v, 1), kind="secondary",
-                                             size_class="compact", size_hint_x=None, width=dp(46)))
+            fee = f"  {t.money(choice['fee'])}" if choice.get("fee") else ""
+            item, count = said_item(t, words, from_data, number), counts.get(value, 0)
+            name = self.page.button(words + fee, f"form.{spec['name']}.{value}", None, kind="quiet",
+                                    size_class="compact",
+                                    font_override=data_font(self.page.app, t.language) if from_data else "")
+            less = self.page.button("−", f"form.{spec['name']}.{value}.less",
+                                    lambda v=value: self._count(spec, v, -1), kind="secondary",
+                                    size_class="compact", disabled=not count, size_hint_x=None, width=dp(46))
+            shown = self.page.button(str(count), f"form.{spec['name']}.{value}.n", None,
+                                     kind="quiet", size_class="compact", size_hint_x=None, width=dp(40))
+            more = self.page.button("+", f"form.{spec['name']}.{value}.more",
+                                    lambda v=value: self._count(spec, v, 1), kind="secondary",
+                                    size_class="compact", size_hint_x=None, width=dp(46))
+            name.spoken_text = item + fee if item != words else None
+            less.spoken_text = t("speech.fewer", item=item)
+            shown.spoken_text = t("speech.count", item=item, n=count)
+            more.spoken_text = t("speech.more", item=item)
+            for button in (name, less, shown, more):
+                line.add_widget(button)
             column.add_widget(line)
         fees = {c["value"]: c.get("fee", 0) for c in spec["choices"]}
         total = sum(fees[k] * n for k, n in counts.items())
@@ -169,14 +187,16 @@ class FormDrawer:
         grid = GridLayout(cols=min(DATE_COLUMNS, len(choices)), spacing=dp(4), size_hint_y=None)
         grid.bind(minimum_height=grid.setter("height"))
         current = self.answers.get(spec["name"])
-        for choice in choices:
+        for number, choice in enumerate(choices, 1):
             words, from_data = choice_text(self.t, spec, choice)
-            grid.add_widget(self.page.button(words, f"form.{spec['name']}.{choice['value']}",
-                                             lambda c=choice["value"]: self._choose(spec, c),
-                                             kind="chosen" if choice["value"] == current else "secondary",
-                                             size_class="compact",
-                                             font_override=data_font(self.page.app, self.t.language) if from_data
-                                             else ""))
+            button = self.page.button(words, f"form.{spec['name']}.{choice['value']}",
+                                      lambda c=choice["value"]: self._choose(spec, c),
+                                      kind="chosen" if choice["value"] == current else "secondary",
+                                      size_class="compact",
+                                      font_override=data_font(self.page.app, self.t.language) if from_data else "")
+            item = said_item(self.t, words, from_data, number)
+            button.spoken_text = item if item != words else None
+            grid.add_widget(button)
         column.add_widget(grid)
 
     def _typed_column(self, typed: list[dict]) -> BoxLayout:
@@ -186,10 +206,13 @@ class FormDrawer:
         for spec in typed:
             column.add_widget(self._heading(spec))
             text = self.answers.get(spec["name"], "")
-            column.add_widget(self.page.button(text or "_ _ _", f"form.{spec['name']}",
-                                               lambda n=spec["name"]: self._type_into(n),
-                                               kind="chosen" if self.typing == spec["name"] else "secondary",
-                                               size_class="compact"))
+            field = self.page.button(text or "_ _ _", f"form.{spec['name']}", lambda n=spec["name"]: self._type_into(n),
+                                     kind="chosen" if self.typing == spec["name"] else "secondary",
+                                     size_class="compact")
+            typed = " ".join(text) if text else self.t("speech.empty")  # digit by digit, not as a number
+            field.spoken_text = f"{field_label(self.t, spec)}{self.t('speech.pause')}{typed}"  # (a pad key says "0")
+            field.only_looks_chosen = True  # the colour marks the field being typed into; each key says it again
+            column.add_widget(field)
         pad = GridLayout(cols=4, spacing=dp(4), size_hint_y=None)
         pad.bind(minimum_height=pad.setter("height"))
         for key in PAD:
@@ -210,20 +233,25 @@ class FormDrawer:
         """A tap on the form is the resident at work: the state's timeout starts again (as any intent does)."""
         self.page.app.bridge.send(MoreTime())
 
+    def _redraw(self) -> None:
+        """Drawn again after a tap or key here (not by the app): the voice says what changed (a count, a choice)."""
+        self.draw(self.view, self.t)
+        self.page.app.narrate(self.page)
+
     def _count(self, spec: dict, value: str, step: int) -> None:
         self._alive()
         counts = self.answers[spec["name"]]
         counts[value] = max(0, counts.get(value, 0) + step)
-        self.draw(self.view, self.t)
+        self._redraw()
 
     def _choose(self, spec: dict, value: str) -> None:
         self._alive()
         self.answers[spec["name"]] = value
-        self.draw(self.view, self.t)
+        self._redraw()
 
     def _type_into(self, name: str) -> None:
         self.typing = name
-        self.draw(self.view, self.t)
+        self._redraw()
 
     def _key(self, key: str) -> None:
         if self.typing is None:
@@ -235,7 +263,7 @@ class FormDrawer:
             self.answers[self.typing] = text
         else:
             self.answers.pop(self.typing, None)
-        self.draw(self.view, self.t)
+        self._redraw()
 
     def digit(self, digit: str) -> bool:
         """A key of the kiosk's keypad types into the field being typed."""

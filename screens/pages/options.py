@@ -9,12 +9,12 @@ from kivy.metrics import dp, sp
 from kivy.uix.gridlayout import GridLayout
 
 from firmware.visit import Back, SetOptions
+from screens.catalogue import JAPANESE
 from screens.pages.base import Page
 from screens.pages.form import FormDrawer
 
 CHOICES = {"scope": ("self", "household")}  # every other option is include (True) / leave out (False)
 NOT_ASKED = {"members"}  # the chosen household members: asked as names under "selected members", not as text
-JAPANESE = ("ja", "ja-easy")
 
 
 def choices_of(option: str, selectable: bool = False) -> tuple:

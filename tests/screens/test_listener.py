@@ -83,7 +83,7 @@ class Listener:
                     break
             if wanted in utterance.text and (language is None or utterance.language == language):
                 return utterance.text
-        raise AssertionError(f"focus never reached {wanted!r}")
+        raise AssertionError(f"focus never reached {wanted!r}; heard:\n" + "\n".join(self.transcript[-limit - 4:]))
 
     def world(self, command: str, **args) -> None:
         self.app.bridge.dev(command, **args)
@@ -357,3 +357,61 @@ def test_a_listener_hears_a_refund_owed_and_its_reference_spelled_when_the_coins
 
     owed, reference = run(gui_config(), visit)
     assert reference and " ".join(c for c in reference if c != "-") in owed, (owed, reference)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_a_listener_applies_for_a_bulky_waste_collection_by_ear(gui_config, language):
+    """The form said line by line: the focus names each item's −, count and +, a press is answered with the new
+    count, an empty phone field says so; the resident types the number on the keypad and pays what was heard."""
+    async def visit(app):
+        from screens.narration import speakable
+        from screens.pages.form import _day
+
+        ear = Listener(app, language)
+        t = ear.t
+        await ear.begin()
+        offered = await ear.hear(t("prompt.menu"))
+        if t("svc.bulky_waste") not in offered:  # the e-applications may come a moment after the certificates
+            offered = await ear.hear(t("svc.bulky_waste"))
+        assert t("speech.chosen") not in offered, offered  # set apart by colour, not "selected"
+        await ear.move_until(t("svc.bulky_waste"))
+        await ear.press(ENTER)
+        form = await ear.hear(t("svc.bulky_waste"))
+        chair = t("choice.items.chair")
+        assert t("speech.count", item=chair, n=0) in form  # the screen said whole: each item with its count
+        await ear.move_until(t("speech.more", item=chair))
+        await ear.press(ENTER)
+        await ear.hear(t("speech.count", item=chair, n=1))  # the press answered with the new count
+        first = app.view.form["fields"][1]["choices"][0]["value"]  # the resident wants the first day offered
+        day = speakable(_day(t, first), t)
+        await ear.move_until(day)
+        await ear.press(ENTER)
+        await ear.hear(day, t("speech.chosen"))
+        await ear.move_until(t("speech.empty"))  # the phone field, still empty
+        await ear.press(ENTER)
+        number = "09012345678"
+        for n, digit in enumerate(number, 1):  # each key answered with the number so far, digit by digit
+            await ear.press(DIGIT[digit])
+            said = await ear.hear(" ".join(number[:n]))
+            assert said.endswith(t("speech.pause") + " ".join(number[:n]) + t("speech.sentence")), said
+        await ear.move_until(t("btn.next"))
+        await ear.press(ENTER)
+        confirm = await ear.hear(t("prompt.confirm"))
+        fee = ear.amounts(confirm)[-1]
+        await ear.press(ENTER)
+        paying = await ear.hear(t("prompt.paying"))
+        assert ear.due_of(paying) == fee
+        ear.world("insert_coin", value=500)
+        await ear.hear(t("prompt.return_card"))
+        ear.world("lift_card")
+        take = await ear.hear(t("prompt.take_items"))
+        change = ear.amounts(take.split(t("take.receipt"))[-1])
+        ear.world("take_document")
+        if change:
+            await ear.press(ENTER)
+        await ear.hear(Strings("ja")("prompt.idle"))
+        return ear.transcript, fee, change, app.parts.journal.totals()
+
+    transcript, fee, change, totals = run(gui_config(**{"kiosk.applications": True}), visit)
+    print("\n".join(transcript))
+    assert fee == 300 and change == [200] and totals["open_transactions"] == 0

@@ -38,3 +38,12 @@ def test_the_servers_option_default_and_label_are_used_where_the_kiosk_has_none(
     assert server_default(OptionDetail("scope", "", "nobody", ("self",)), ("self", "household")) == "self"
     assert option_label(Strings("en"), "new_thing", details[1]) == "新しい項目"  # no catalogue text: the server's
     assert option_label(Strings("en"), "household_head", details[0]) == Strings("en")("opt.household_head")
+
+
+def test_an_item_known_only_by_the_citys_japanese_is_said_by_its_number_in_another_voice():
+    from screens.pages.form import said_item
+
+    assert said_item(Strings("en"), "古いたんす", True, 3) == "Item 3"  # espeak-ng cannot read kanji
+    assert said_item(Strings("ja"), "古いたんす", True, 3) == "古いたんす"
+    assert said_item(Strings("ja-easy"), "古いたんす", True, 3) == "古いたんす"
+    assert said_item(Strings("en"), "Chair", False, 1) == "Chair"  # the catalogue's own words
