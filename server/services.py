@@ -26,6 +26,7 @@ class Services:
     jpki: JpkiVerifier
     signing_key: Ed25519PrivateKey
     subject_secret: bytes
+    next_nonce_purge: float = 0.0  # monotonic time of this process's next purge of old nonces (server.signin)
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> "Services":

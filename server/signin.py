@@ -42,7 +42,6 @@ TRY_STALE_S = 30  # a try still "being compared" after this long died with its p
 _POLL_S = 0.02
 NONCE_KEPT_S = 86_400  # an expired nonce's row stays this long (still answered nonce_expired), then goes
 PURGE_EVERY_S = 600.0
-_next_purge = 0.0  # monotonic time of this process's next purge (0: at its first challenge)
 
 
 def new_challenge(svc: Services, kiosk_id: str) -> dict:
@@ -50,18 +49,18 @@ def new_challenge(svc: Services, kiosk_id: str) -> dict:
     expires = utcnow() + timedelta(seconds=svc.config.lifetimes.nonce_s)
     with svc.sessions() as db:
         db.add(Nonce(nonce=nonce, kiosk_id=kiosk_id, expires_at=expires, used_at=None))
-        _purge_old_nonces(db)
+        _purge_old_nonces(svc, db)
         db.commit()
     return {"nonce": nonce, "expires_at": iso(expires), "expires_in_s": svc.config.lifetimes.nonce_s}
 
 
-def _purge_old_nonces(db: Session) -> None:
-    """Delete the nonces that expired more than :data:`NONCE_KEPT_S` ago, at most every :data:`PURGE_EVERY_S`
-    per process (in the challenge's own transaction; several processes doing it at once is harmless)."""
-    global _next_purge
-    if time.monotonic() < _next_purge:
+def _purge_old_nonces(svc: Services, db: Session) -> None:
+    """Delete the nonces that expired more than :data:`NONCE_KEPT_S` ago, at a process's first challenge and then at
+    most every :data:`PURGE_EVERY_S` (in the challenge's own transaction; several processes doing it at once is
+    harmless).  Only the time of the next purge is kept in the process, no request's state."""
+    if time.monotonic() < svc.next_nonce_purge:
         return
-    _next_purge = time.monotonic() + PURGE_EVERY_S
+    svc.next_nonce_purge = time.monotonic() + PURGE_EVERY_S
     purged = db.execute(delete(Nonce).where(Nonce.expires_at < utcnow() - timedelta(seconds=NONCE_KEPT_S)))
     if purged.rowcount:
         log.info("purged %d nonces expired more than %d s ago", purged.rowcount, NONCE_KEPT_S)
