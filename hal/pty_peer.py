@@ -34,7 +34,7 @@ class PtyPeer:
         self._swap: tuple[int, int] | None = None
         self._swapped = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._trace = _trace_file(name)
+        self._trace = WireTrace(name)
         self._note("open", self.port.encode())
 
     @staticmethod
@@ -69,8 +69,7 @@ class PtyPeer:
         if self._thread.is_alive():
             self._thread.join(2)
         self._close_pair()
-        if self._trace is not None:
-            self._trace.close()
+        self._trace.close()
 
     def _close_pair(self) -> None:
         for fd in (self._master, self._slave):
@@ -110,15 +109,35 @@ class PtyPeer:
                 self.on_bytes(data)
 
     def _note(self, what: str, data: bytes) -> None:
-        if self._trace is not None and not self._trace.closed:
-            shown = data.hex(" ") if what in ("in", "out") else data.decode()
-            self._trace.write(f"{time.monotonic():.4f} {self.port} {what} {shown}\n")
-            self._trace.flush()
+        self._trace.note(self.port, what, data)
 
 
-def _trace_file(name: str):
-    folder = os.environ.get("KIOSK_PTY_TRACE")
-    if not folder:
-        return None
-    os.makedirs(folder, exist_ok=True)
-    return open(os.path.join(folder, f"{name}-{os.getpid()}.log"), "a", encoding="ascii")
+class WireTrace:
+    """An emulator's log of its line when ``KIOSK_PTY_TRACE`` names a directory (else every call does nothing):
+    ``<monotonic time> <port> <what> <bytes in hex | text>``, one line each, flushed at once.  Long frames (a
+    printer's raster bands) show their first 48 bytes and their length."""
+
+    def __init__(self, name: str):
+        folder = os.environ.get("KIOSK_PTY_TRACE")
+        self._file = None
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            self._file = open(os.path.join(folder, f"{name}-{os.getpid()}.log"), "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def note(self, port: str, what: str, data: bytes) -> None:
+        if self._file is None:
+            return
+        if what in ("in", "out"):
+            shown = data[:48].hex(" ") + (f" … ({len(data)} bytes)" if len(data) > 48 else "")
+        else:
+            shown = data.decode(errors="replace")
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(f"{time.monotonic():.4f} {port} {what} {shown}\n")
+                self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()

@@ -19,6 +19,7 @@ Suites are plain pytest functions that run one coroutine with :func:`exercise`::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 from hal.card.contract import CardReader
@@ -184,7 +185,12 @@ def exercise(make_harness: Callable[[], H], body: Callable[[H], Awaitable[None]]
     """Make a harness, start it, run ``body`` with it on a fresh event loop, and stop it whatever happens."""
     async def main() -> None:
         harness = make_harness()
-        await harness.start()
+        try:
+            await harness.start()
+        except BaseException:  # an emulator started before the driver failed is stopped too (its thread, its pty)
+            with contextlib.suppress(Exception):
+                await harness.stop()
+            raise
         try:
             await body(harness)
         finally:

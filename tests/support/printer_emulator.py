@@ -38,6 +38,7 @@ import tty
 from collections import deque
 from dataclasses import dataclass
 
+from hal.pty_peer import WireTrace
 from tests.support.escpos_decoder import Command, EscposDecodeError, NeedMore, next_command
 
 
@@ -88,6 +89,8 @@ class PrinterEmulator:
         self._listener: socket.socket | None = None
         self._client: socket.socket | None = None
         self._send = None
+        self._trace = WireTrace("printer-emulator")  # with KIOSK_PTY_TRACE set: every byte in and out, with times
+        self._where = "-"
 
     # -- transports -----------------------------------------------------------------------------------------------
 
@@ -98,8 +101,10 @@ class PrinterEmulator:
         tty.setraw(slave)
         self._fds += [master, slave]  # the slave stays open here so the master never sees EIO between opens
         self._send = lambda data: os.write(master, data)
+        self._where = os.ttyname(slave)
+        self._trace.note(self._where, "open", f"master fd {master}, slave fd {slave}".encode())
         self._spawn(self._serve_fd, master)
-        return os.ttyname(slave)
+        return self._where
 
     def start_tcp(self) -> tuple[str, int]:
         """Listen on 127.0.0.1 on an ephemeral port; one connection at a time, like a printer's port 9100."""
@@ -111,15 +116,19 @@ class PrinterEmulator:
         return self._listener.getsockname()
 
     def stop(self) -> None:
+        self._trace.note(self._where, "stop", b"")
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=2)
+            if thread.is_alive():
+                self._trace.note(self._where, "thread-still-alive", thread.name.encode())
         for closeable in (self._client, self._listener):
             if closeable is not None:
                 closeable.close()
         for fd in self._fds:
             os.close(fd)
         self._fds.clear()
+        self._trace.close()
 
     def _spawn(self, target, *args) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True, name="printer-emulator")
@@ -132,9 +141,11 @@ class PrinterEmulator:
             if ready:
                 try:
                     data = os.read(fd, 65536)
-                except OSError:  # EIO while nobody holds the slave: nothing to read
+                except OSError as e:  # EIO while nobody holds the slave: nothing to read
+                    self._trace.note(self._where, "in-failed", str(e).encode())
                     time.sleep(0.01)
                     continue
+                self._trace.note(self._where, "in", data)
                 self.feed(data)
 
     def _serve_tcp(self) -> None:
@@ -291,10 +302,11 @@ class PrinterEmulator:
             reply = bytes([0xFF ^ reply[0]]) + reply[1:]  # 1 byte: bit 7 set; 6 bytes: no 10 0F
         if self.script.reply_delay:
             time.sleep(self.script.reply_delay)
+        self._trace.note(self._where, "out", reply)
         try:
             self._send(reply)
-        except OSError:
-            pass
+        except OSError as e:
+            self._trace.note(self._where, "out-failed", str(e).encode())
 
     # -- what the world does to the printer ---------------------------------------------------------------------
 
