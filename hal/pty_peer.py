@@ -89,7 +89,9 @@ class PtyPeer:
             self._note("out-failed", str(e).encode())  # closed while answering
 
     def _serve(self) -> None:
+        last = time.monotonic()
         while not self._stop.is_set():
+            last = self._trace.gap(self.port, last)
             if self._swap is not None:  # swapped in this thread, so no select or read ever sees a closed fd
                 pair, self._swap = self._swap, None
                 self._close_pair()
@@ -136,6 +138,15 @@ class WireTrace:
             if not self._file.closed:
                 self._file.write(f"{time.monotonic():.4f} {port} {what} {shown}\n")
                 self._file.flush()
+
+    def gap(self, port: str, last: float, longest: float = 0.1) -> float:
+        """Called at each turn of an emulator's loop (a turn waits at most a few tens of ms): a turn that came more
+        than ``longest`` s after the last one is noted — the emulator's thread did not run (the process's GIL, the
+        CPU), as opposed to bytes the kernel delivered late (issue #18).  Returns now."""
+        now = time.monotonic()
+        if self._file is not None and now - last > longest:
+            self.note(port, "stalled", f"{now - last:.3f} s since the last turn".encode())
+        return now
 
     def close(self) -> None:
         with self._lock:

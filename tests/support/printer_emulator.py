@@ -136,7 +136,9 @@ class PrinterEmulator:
         self._threads.append(thread)
 
     def _serve_fd(self, fd: int) -> None:
+        last = time.monotonic()
         while not self._stop.is_set():
+            last = self._trace.gap(self._where, last)
             ready, _, _ = select.select([fd], [], [], 0.05)
             if ready:
                 try:
