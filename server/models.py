@@ -75,7 +75,7 @@ class Nonce(Base):
     __tablename__ = "nonces"
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     kiosk_id: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # server.signin purges by it
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
