@@ -45,21 +45,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"kiosk-server {args.command}: {exc}", file=sys.stderr)
         return 2
     with sessions() as db:
-        if args.command == "telemetry-prune":
+        prunes = {"telemetry-prune": (telemetry.prune, "{n} telemetry event(s) older than {days} days deleted; "
+                                                       "kiosk summaries kept"),
+                  "envelope-prune": (envelope_retention.prune_envelopes, "{n} envelope(s) settled over {days} days "
+                                                                         "ago pruned to their signed manifests")}
+        if args.command in prunes:
+            prune, done_text = prunes[args.command]
             try:
-                deleted = telemetry.prune(db, args.days)
+                n = prune(db, args.days)
             except ValueError as exc:
-                print(f"kiosk-server telemetry-prune: {exc}", file=sys.stderr)
+                print(f"kiosk-server {args.command}: {exc}", file=sys.stderr)
                 return 2
-            print(f"{deleted} telemetry event(s) older than {args.days} days deleted; kiosk summaries kept")
-            return 0
-        if args.command == "envelope-prune":
-            try:
-                pruned = envelope_retention.prune_envelopes(db, args.days)
-            except ValueError as exc:
-                print(f"kiosk-server envelope-prune: {exc}", file=sys.stderr)
-                return 2
-            print(f"{pruned} envelope(s) settled over {args.days} days ago pruned to their signed manifests")
+            print(done_text.format(n=n, days=args.days))
             return 0
         done, already = telemetry.create_command(db, args.kiosk_id, args.kind, args.staff)
         if already:
