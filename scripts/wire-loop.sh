@@ -3,7 +3,8 @@
 # (the drivers' own tests, the device contracts, the cashier restart, and the e2e visits and faults over the wire),
 # N times in a row, optionally beside BUSY processes that keep the CPUs busy.  Each iteration's line goes to
 # var/wire-loop/runs.txt; a failing iteration keeps its whole pytest output and the emulators' trace
-# (KIOSK_PTY_TRACE: every frame each emulator saw and sent, with monotonic times) in var/wire-loop/fail-<i>/.
+# (KIOSK_PTY_TRACE: every frame each emulator saw and sent, with monotonic times) in var/wire-loop/fail-<i>/; every
+# line counts the emulators' loop turns that came more than 0.1 s late ("stalls").
 #
 #   scripts/wire-loop.sh [N=50] [BUSY=0]        e.g. scripts/wire-loop.sh 50 2
 #
@@ -19,7 +20,7 @@ WIRE_TESTS=(
   tests/hal/test_cash_wire_cashier.py tests/hal/test_cctalk_devices.py tests/hal/test_cctalk_frames.py
   tests/hal/test_escpos_link.py tests/hal/test_escpos_printer.py tests/hal/test_id003_driver.py
   tests/hal/test_id003_frames.py tests/hal/test_printer_sim.py tests/hal/test_pty_handover.py
-  tests/hal/test_serial_link.py
+  tests/hal/test_serial_link.py tests/hal/test_emulator_host.py
   tests/firmware/test_cashier_restart.py
   tests/e2e/test_money_wire_faults.py tests/e2e/test_paid_visit.py tests/e2e/test_print_delivery.py
   tests/e2e/test_real_output_devices.py
@@ -35,7 +36,8 @@ for i in $(seq "$N"); do
   start=$(date +%s)
   out=$(KIOSK_PTY_TRACE=$trace "$VENV/bin/python" -m pytest -q -p no:cacheprovider -rfE "${WIRE_TESTS[@]}" 2>&1)
   rc=$?
-  line="$i rc=$rc load=$load $(( $(date +%s) - start ))s $(tail -n 1 <<<"$out")"
+  stalls=$(cat "$trace"/*.log 2>/dev/null | grep -c " stalled ")  # emulator loop turns that came >0.1 s late
+  line="$i rc=$rc load=$load $(( $(date +%s) - start ))s stalls=$stalls $(tail -n 1 <<<"$out")"
   echo "$line" | tee -a "$OUT/runs.txt"
   if [ "$rc" -ne 0 ]; then
     failed=$((failed + 1))

@@ -16,7 +16,8 @@ from hal.printer.escpos_link import NetworkLink, SerialLink
 from hal.printer.escpos_printer import EscposPrinter
 from hal.printer.sim import SimPrinter
 from tests.support.escpos_decoder import decode
-from tests.support.printer_emulator import PrinterEmulator, PrinterScript
+from tests.support.emulators import PrinterEmulator
+from tests.support.printer_emulator import PrinterScript
 
 from .harness import Harness, RecordingSink
 

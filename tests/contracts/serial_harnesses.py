@@ -8,10 +8,9 @@ for a simulator.
 from __future__ import annotations
 
 from hal.coins.cctalk import CcTalkCoinAcceptor
-from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
 from hal.coins.cctalk_hopper import CcTalkHopper
 from hal.notes.id003 import Id003NoteValidator
-from hal.notes.id003_emulator import Id003Emulator
+from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator, Id003Emulator
 
 from .harness import RecordingSink
 

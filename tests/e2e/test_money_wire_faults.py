@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from hal.notes.id003_emulator import STACKING, Id003Emulator
+from hal.notes.id003_emulator import STACKING
+from tests.support.emulators import Id003Emulator
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_a_coin_acceptor_that_does_not_start_at_boot_leaves_the_kiosk_up_out_of_
         kiosk_config, tmp_path):
     import asyncio
 
-    from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator
+    from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator
     from tests.support.kiosk_session import KioskSession
 
     # the bus's port exists but nobody answers yet (the acceptor is still powering up when the kiosk boots).  (A

@@ -3,7 +3,8 @@ printer has no outlet sensor ends 'take your certificate' on its timeout and kee
 from __future__ import annotations
 
 from firmware.clock import FakeClock
-from tests.support.printer_emulator import PrinterEmulator, PrinterScript
+from tests.support.emulators import PrinterEmulator
+from tests.support.printer_emulator import PrinterScript
 
 
 def test_a_cut_failure_after_the_last_page_is_a_print_failure_and_refunded(run_kiosk):

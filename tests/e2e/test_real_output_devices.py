@@ -10,7 +10,7 @@ from hal.signals.gpio import LEAD_TONES
 from tests.contracts.gpio_harness import ToneRecordingPin, note_of
 from tests.contracts.voice_harness import write_tone
 from tests.support.escpos_decoder import decode
-from tests.support.printer_emulator import PrinterEmulator
+from tests.support.emulators import PrinterEmulator
 
 PINS = {"lights": {"card_reader": 5, "outlet": 6}, "buzzer": 12, "beacon": 16, "door": 20}
 # The door switch here is wired to read high (released, with the pull-up) while the door is shut.

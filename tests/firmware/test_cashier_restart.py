@@ -5,7 +5,7 @@ import asyncio
 from firmware.cashier import Cashier
 from firmware.journal import Journal
 from hal.coins.cctalk import CcTalkCoinAcceptor
-from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator
+from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator
 from hal.coins.sim import SimCoinAcceptor, SimHopper
 from hal.notes.sim import SimNoteValidator
 

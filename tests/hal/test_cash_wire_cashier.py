@@ -1,5 +1,6 @@
 """The kiosk's cashier on the real serial drivers: a note and coins in over ID-003 and ccTalk, change out of ccTalk
-hoppers on the same bus, every yen in the SQLite journal — the devices at the wire, nothing simulated in-process."""
+hoppers on the same bus, every yen in the SQLite journal — the devices at the wire, nothing simulated in-process (the
+emulators run in their own process)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,10 +8,9 @@ import asyncio
 from firmware.cashier import Cashier
 from firmware.journal import Journal
 from hal.coins.cctalk import CcTalkCoinAcceptor
-from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
 from hal.coins.cctalk_hopper import CcTalkHopper
 from hal.notes.id003 import Id003NoteValidator
-from hal.notes.id003_emulator import Id003Emulator
+from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator, Id003Emulator
 
 TXN = "c0ffee00c0ffee00c0ffee00c0ffee00"
 

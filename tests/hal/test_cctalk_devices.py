@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from hal.coins.cctalk import CcTalkCoinAcceptor
-from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
+from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
 from hal.coins.cctalk_hopper import CcTalkHopper
 from hal.coins.contract import (
     CoinAcceptorState as A, CoinCounterMoved, CoinCredited, CoinEventsLost, CoinRejected, DispenseResult,

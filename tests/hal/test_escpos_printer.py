@@ -19,7 +19,8 @@ from hal.printer.escpos_link import NetworkLink, SerialLink, UsbLink
 from hal.printer.escpos_printer import EscposPrinter
 from tests.contracts.harness import RecordingSink
 from tests.support.escpos_decoder import assert_sheet_is_page, decode
-from tests.support.printer_emulator import PrinterEmulator, PrinterScript
+from tests.support.emulators import PrinterEmulator
+from tests.support.printer_emulator import PrinterScript
 
 FONT = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
 TEXT = "住民票の写し　証明書自動交付機"

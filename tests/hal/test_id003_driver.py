@@ -13,8 +13,9 @@ from hal.notes.contract import (
 )
 from hal.notes.id003 import Id003NoteValidator
 from hal.notes.id003_emulator import (
-    ACK, POWER_UP_ACCEPTOR, POWER_UP_STACKER, VEND_VALID, Id003Emulator,
+    ACK, POWER_UP_ACCEPTOR, POWER_UP_STACKER, VEND_VALID,
 )
+from tests.support.emulators import Id003Emulator
 
 ALL = frozenset({1000, 2000, 5000, 10000})
 

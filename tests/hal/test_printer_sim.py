@@ -273,7 +273,7 @@ def test_the_byte_stream_is_the_escpos_drivers_own_dialect():
     """SimPrinter.raw is what the ESC/POS driver sends for the same job, less its real-time status queries."""
     from hal.printer.escpos_link import NetworkLink
     from hal.printer.escpos_printer import EscposPrinter
-    from tests.support.printer_emulator import PrinterEmulator
+    from tests.support.emulators import PrinterEmulator
     raster, _ = make_raster(width=1680, height=700, seed=4)
 
     async def job(printer):

@@ -11,8 +11,9 @@ import serial
 from hal.events import DeviceUnavailable
 from hal.notes.contract import NoteCredited, NoteNeedsReconciliation, NoteValidatorState as S
 from hal.notes.id003 import Id003NoteValidator
-from hal.notes.id003_emulator import VEND_VALID, Id003Emulator
+from hal.notes.id003_emulator import VEND_VALID
 from hal.serial_link import SerialLink
+from tests.support.emulators import Id003Emulator
 
 
 def _open_8e1(port: str) -> serial.Serial:

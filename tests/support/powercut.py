@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
-from hal.notes.id003_emulator import Id003Emulator
 from hal.simcontrol import send
 from tests.support.kiosk_session import kiosk_config_data
-from tests.support.printer_emulator import PrinterEmulator, PrinterScript
+from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator, Id003Emulator, PrinterEmulator
+from tests.support.printer_emulator import PrinterScript
 from tests.support.server_books import books
 from tests.support.server_process import start_server, write_config_variant
 
