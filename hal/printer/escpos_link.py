@@ -185,8 +185,24 @@ class NetworkLink(_EscposLink):
         self.where = f"network {host}:{port}"
 
     def _make(self):
+        from escpos.exceptions import DeviceNotFoundError
         from escpos.printer import Network
-        return Network(host=self.host, port=self.port, timeout=self.connect_timeout)
+
+        class ClosingNetwork(Network):
+            """python-escpos's Network drops the socket of a failed connect without closing it (a file descriptor
+            left to the garbage collector each time a missing printer is retried); this one closes it."""
+
+            def open(self, raise_not_found: bool = True) -> None:
+                if self._device:
+                    self.close()
+                try:
+                    self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+                except OSError as e:  # create_connection has closed the socket it tried
+                    self.device = None
+                    if raise_not_found:
+                        raise DeviceNotFoundError(f"Could not open socket for {self.host}:\n{e}") from None
+
+        return ClosingNetwork(host=self.host, port=self.port, timeout=self.connect_timeout)
 
     def _opened(self) -> None:
         self._device().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a status query must not wait

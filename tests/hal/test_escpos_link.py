@@ -2,12 +2,16 @@
 device is a stand-in here; the wire tests run the same link on a real pty)."""
 from __future__ import annotations
 
+import gc
+import socket
 import threading
 import time
+import warnings
 
 import pytest
 
-from hal.printer.escpos_link import LinkError, SerialLink
+from hal.events import DeviceUnavailable
+from hal.printer.escpos_link import LinkError, NetworkLink, SerialLink
 
 
 class FakeSerialDevice:
@@ -75,3 +79,17 @@ def test_the_technicians_printer_address_names_the_link(spec, where):
     assert link_from(spec).where == where
     with pytest.raises(ValueError, match="KIOSK_HW_PRINTER must be"):
         link_from(spec.replace(":", "|", 1))
+
+
+def test_a_missing_network_printer_is_unavailable_and_leaves_no_socket_open():
+    with socket.socket() as probe:  # a port nothing listens on: bound, then closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    link = NetworkLink("printer", "127.0.0.1", port, connect_timeout=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DeviceUnavailable, match=f"no printer at network 127.0.0.1:{port}"):
+            link.open()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert link.printer is None

@@ -309,8 +309,9 @@ class Remote:
 
     def __del__(self):
         client = object.__getattribute__(self, "_client")
-        with client.drops_lock:  # sent with the next request: a finaliser must not talk on a connection mid-request
-            client.drops.append(object.__getattribute__(self, "_oid"))
+        if client.process.poll() is None:  # a host that is gone has nothing left to release
+            with client.drops_lock:  # sent with the next request: a finaliser must not talk mid-request
+                client.drops.append(object.__getattribute__(self, "_oid"))
 
 
 def hosted(target: str):
