@@ -4,7 +4,7 @@
 # N times in a row, optionally beside BUSY processes that keep the CPUs busy.  Each iteration's line goes to
 # var/wire-loop/runs.txt; a failing iteration keeps its whole pytest output and the emulators' trace
 # (KIOSK_PTY_TRACE: every frame each emulator saw and sent, with monotonic times) in var/wire-loop/fail-<i>/; every
-# line counts the emulators' loop turns that came more than 0.1 s late ("stalls").
+# line counts the emulators' loop turns that came more than 0.1 s late ("stalls"), listed in var/wire-loop/stalls.txt.
 #
 #   scripts/wire-loop.sh [N=50] [BUSY=0]        e.g. scripts/wire-loop.sh 50 2
 #
@@ -37,6 +37,7 @@ for i in $(seq "$N"); do
   out=$(KIOSK_PTY_TRACE=$trace "$VENV/bin/python" -m pytest -q -p no:cacheprovider -rfE "${WIRE_TESTS[@]}" 2>&1)
   rc=$?
   stalls=$(cat "$trace"/*.log 2>/dev/null | grep -c " stalled ")  # emulator loop turns that came >0.1 s late
+  grep -h " stalled " "$trace"/*.log 2>/dev/null | sed "s/^/$i /" >> "$OUT/stalls.txt"
   line="$i rc=$rc load=$load $(( $(date +%s) - start ))s stalls=$stalls $(tail -n 1 <<<"$out")"
   echo "$line" | tee -a "$OUT/runs.txt"
   if [ "$rc" -ne 0 ]; then
