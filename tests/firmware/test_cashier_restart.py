@@ -5,9 +5,9 @@ import asyncio
 from firmware.cashier import Cashier
 from firmware.journal import Journal
 from hal.coins.cctalk import CcTalkCoinAcceptor
-from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator
 from hal.coins.sim import SimCoinAcceptor, SimHopper
 from hal.notes.sim import SimNoteValidator
+from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator
 
 TXN = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 

@@ -6,7 +6,6 @@ import asyncio
 import pytest
 
 from hal.coins.cctalk import CcTalkCoinAcceptor
-from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
 from hal.coins.cctalk_hopper import CcTalkHopper
 from hal.coins.contract import (
     CoinAcceptorState as A, CoinCounterMoved, CoinCredited, CoinEventsLost, CoinRejected, DispenseResult,
@@ -14,6 +13,7 @@ from hal.coins.contract import (
 )
 from hal.events import DeviceError, DeviceUnavailable
 from hal.factory import DeviceConfigError, build_device
+from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator
 
 
 class Events(list):

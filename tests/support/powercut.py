@@ -1,5 +1,6 @@
 """The power-cut rig: the headless kiosk as its own process, with the real note, coin, hopper and printer drivers
-talking to wire emulators that live here, in the test process, and the real server — cut (SIGKILL) at a chosen
+talking to wire emulators that outlive it (in the emulator host process, tests/support/device_host.py), and the
+real server — cut (SIGKILL) at a chosen
 journal commit or after a chosen time, restarted, settled, and then checked against the emulators' own ledgers.
 
     world = World(case)                                  # emulators: ID-003 on a pty, ccTalk bus on a pty, ESC/POS
@@ -35,7 +36,9 @@ from typing import Callable
 
 from hal.simcontrol import send
 from tests.support.kiosk_session import kiosk_config_data
-from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator, Id003Emulator, PrinterEmulator
+from tests.support.emulators import (
+    CcTalkBusEmulator, CoinAcceptorEmulator, HopperEmulator, Id003Emulator, PrinterEmulator,
+)
 from tests.support.printer_emulator import PrinterScript
 from tests.support.server_books import books
 from tests.support.server_process import start_server, write_config_variant
@@ -54,7 +57,7 @@ class Died(Exception):
     """The kiosk process is gone (the cut came)."""
 
 
-# ---- the world: emulators in this process --------------------------------------------------------------------
+# ---- the world: emulators in the host process --------------------------------------------------------------------
 
 class World:
     """The devices' far ends.  They outlive every kiosk process and keep their own ledgers."""
