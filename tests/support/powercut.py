@@ -1,7 +1,7 @@
 """The power-cut rig: the headless kiosk as its own process, with the real note, coin, hopper and printer drivers
 talking to wire emulators that outlive it (in the emulator host process, tests/support/device_host.py), and the
-real server — cut (SIGKILL) at a chosen
-journal commit or after a chosen time, restarted, settled, and then checked against the emulators' own ledgers.
+real server — cut (SIGKILL) at a chosen journal commit or after a chosen time, restarted, settled, and then checked
+against the emulators' own ledgers.
 
     world = World(case)                                  # emulators: ID-003 on a pty, ccTalk bus on a pty, ESC/POS
     outcome = run_case(case, server, dev_world, work)    # the counting run: no cut, every commit listed
