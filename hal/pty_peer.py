@@ -20,6 +20,7 @@ data.
 from __future__ import annotations
 
 import os
+import queue
 import select
 import threading
 import time
@@ -116,39 +117,60 @@ class PtyPeer:
 
 class WireTrace:
     """An emulator's log of its line when ``KIOSK_PTY_TRACE`` names a directory (else every call does nothing):
-    ``<monotonic time> <port> <what> <bytes in hex | text>``, one line each, flushed at once.  Long frames (a
-    printer's raster bands) show their first 48 bytes and their length."""
+    ``<monotonic time> <port> <what> <bytes in hex | text>``, one line each.  Long frames (a printer's raster bands)
+    show their first 48 bytes and their length.
+
+    The emulator's thread only stamps and queues a line; a writer thread of the trace's own puts it in the file.  A
+    write to a file can wait for the disk — on ext4, behind a journal commit that a test suite's fsyncs force, for
+    up to a second (issue #18's wire loop, where the trace itself then stalled the emulator it watched) — and the
+    emulator must answer its driver meanwhile, as a device would."""
 
     def __init__(self, name: str):
         folder = os.environ.get("KIOSK_PTY_TRACE")
-        self._file = None
+        self._lines: queue.SimpleQueue | None = None
+        self._writer: threading.Thread | None = None
         if folder:
             os.makedirs(folder, exist_ok=True)
-            self._file = open(os.path.join(folder, f"{name}-{os.getpid()}.log"), "a", encoding="utf-8")
-        self._lock = threading.Lock()
+            self._lines = queue.SimpleQueue()
+            path = os.path.join(folder, f"{name}-{os.getpid()}.log")
+            self._writer = threading.Thread(target=self._write, args=(path,), daemon=True, name=f"{name}-trace")
+            self._writer.start()
 
     def note(self, port: str, what: str, data: bytes) -> None:
-        if self._file is None:
+        if self._lines is None:
             return
         if what in ("in", "out"):
             shown = data[:48].hex(" ") + (f" … ({len(data)} bytes)" if len(data) > 48 else "")
         else:
             shown = data.decode(errors="replace")
-        with self._lock:
-            if not self._file.closed:
-                self._file.write(f"{time.monotonic():.4f} {port} {what} {shown}\n")
-                self._file.flush()
+        self._lines.put(f"{time.monotonic():.4f} {port} {what} {shown}\n")
+
+    def _write(self, path: str) -> None:
+        with open(path, "a", encoding="utf-8") as file:
+            while True:
+                line = self._lines.get()
+                while line is not None:  # what is queued now, then one flush
+                    file.write(line)
+                    try:
+                        line = self._lines.get_nowait()
+                    except queue.Empty:
+                        break
+                file.flush()
+                if line is None:
+                    return
 
     def gap(self, port: str, last: float, longest: float = 0.1) -> float:
         """Called at each turn of an emulator's loop (a turn waits at most a few tens of ms): a turn that came more
         than ``longest`` s after the last one is noted — the emulator's thread did not run (the process's GIL, the
         CPU), as opposed to bytes the kernel delivered late (issue #18).  Returns now."""
         now = time.monotonic()
-        if self._file is not None and now - last > longest:
+        if self._lines is not None and now - last > longest:
             self.note(port, "stalled", f"{now - last:.3f} s since the last turn".encode())
         return now
 
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued and close the file (waiting at most ``timeout`` s for the disk)."""
+        lines, self._lines = self._lines, None
+        if lines is not None and self._writer is not None:
+            lines.put(None)
+            self._writer.join(timeout)
