@@ -3,9 +3,9 @@
 # (the drivers' own tests, the device contracts, the cashier restart, and the e2e visits and faults over the wire),
 # N times in a row, optionally beside BUSY processes that keep the CPUs busy.  Each iteration's line goes to
 # var/wire-loop/runs.txt; a failing iteration keeps its whole pytest output and the emulators' trace
-# (KIOSK_PTY_TRACE: every frame each emulator saw and sent, with monotonic times) in var/wire-loop/fail-<i>/ (a
-# green one with warnings keeps its output in warn-<i>/); every
-# line counts the emulators' loop turns that came more than 0.1 s late ("stalls"), listed in var/wire-loop/stalls.txt.
+# (KIOSK_PTY_TRACE: every frame each emulator saw and sent, with monotonic times) in var/wire-loop/fail-<i>/, and a
+# green one that printed warnings keeps its output in warn-<i>/.  Every line counts the emulators' loop turns that
+# came more than 0.1 s late ("stalls"), each listed in var/wire-loop/stalls.txt.
 #
 #   scripts/wire-loop.sh [N=50] [BUSY=0]        e.g. scripts/wire-loop.sh 50 2
 #
