@@ -110,3 +110,27 @@ def test_the_host_is_stopped_by_its_pid_and_its_socket_removed():
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert not os.path.exists(address)
+
+
+def _thread_priority(pid: int, tid: str) -> tuple[int, int]:
+    """(scheduling policy, nice value) of one thread."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return os.sched_getscheduler(int(tid)), int(fields[16])  # field 19 of stat: nice
+
+
+def test_the_host_and_every_emulator_thread_in_it_run_ahead_of_ordinary_processes_where_the_kernel_allows():
+    client = device_host._Client()
+    try:
+        if client.priority == "ordinary":
+            pytest.skip("this user may neither set a real-time policy nor raise a priority: the host is ordinary")
+        oid = client.ask("new", "hal.coins.cctalk_emulator:CcTalkBusEmulator", (), {})[1]
+        client.ask("call", oid, "start", (), {})
+        pid = client.process.pid
+        threads = os.listdir(f"/proc/{pid}/task")
+        assert len(threads) >= 3  # the main thread, this connection's, the bus's
+        expected = (os.SCHED_RR, 0) if client.priority == "real-time" else (os.SCHED_OTHER, device_host.HIGH_PRIORITY)
+        assert {_thread_priority(pid, tid) for tid in threads} == {expected}
+        client.ask("call", oid, "close", (), {})
+    finally:
+        client.close()
