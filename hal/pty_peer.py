@@ -133,7 +133,8 @@ class WireTrace:
             os.makedirs(folder, exist_ok=True)
             self._lines = queue.SimpleQueue()
             path = os.path.join(folder, f"{name}-{os.getpid()}.log")
-            self._writer = threading.Thread(target=self._write, args=(path,), daemon=True, name=f"{name}-trace")
+            self._writer = threading.Thread(target=self._write, args=(path, self._lines), daemon=True,
+                                            name=f"{name}-trace")
             self._writer.start()
 
     def note(self, port: str, what: str, data: bytes) -> None:
@@ -145,14 +146,16 @@ class WireTrace:
             shown = data.decode(errors="replace")
         self._lines.put(f"{time.monotonic():.4f} {port} {what} {shown}\n")
 
-    def _write(self, path: str) -> None:
+    @staticmethod
+    def _write(path: str, lines: queue.SimpleQueue) -> None:
+        """The writer thread: its own reference to the queue, which :meth:`close` takes from the trace."""
         with open(path, "a", encoding="utf-8") as file:
             while True:
-                line = self._lines.get()
+                line = lines.get()
                 while line is not None:  # what is queued now, then one flush
                     file.write(line)
                     try:
-                        line = self._lines.get_nowait()
+                        line = lines.get_nowait()
                     except queue.Empty:
                         break
                 file.flush()

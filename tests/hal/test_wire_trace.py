@@ -7,6 +7,7 @@ import threading
 import time
 
 from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator
+from hal.pty_peer import WireTrace
 
 SIMPLE_POLL_TO_2 = bytes([2, 0, 1, 254, 255])
 ACK_FROM_2 = bytes([1, 0, 2, 0, 253])
@@ -47,3 +48,14 @@ def test_an_emulator_answers_while_its_trace_file_cannot_be_written_and_the_trac
     assert [line.split(" ", 2)[2] for line in lines if " in " in line or " out " in line] == [
         "in 02 00 01 fe ff", "out 02 00 01 fe ff", "out 01 00 02 00 fd"]
     assert lines[-1].endswith("close ")
+
+
+def test_closing_a_trace_writes_every_line_queued_before_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("KIOSK_PTY_TRACE", str(tmp_path))
+    trace = WireTrace("burst")
+    for n in range(2000):
+        trace.note("/dev/pts/9", "out", n.to_bytes(2, "big"))
+    trace.close()
+    lines = (tmp_path / f"burst-{os.getpid()}.log").read_text().splitlines()
+    assert [line.split()[3] + line.split()[4] for line in lines] == [n.to_bytes(2, "big").hex() for n in range(2000)]
+    trace.note("/dev/pts/9", "out", b"late")  # after close: dropped, not an error
