@@ -38,7 +38,9 @@ for i in $(seq "$N"); do
   out=$(KIOSK_PTY_TRACE=$trace "$VENV/bin/python" -m pytest -q -p no:cacheprovider -rfE "${WIRE_TESTS[@]}" 2>&1)
   rc=$?
   stalls=$(cat "$trace"/*.log 2>/dev/null | grep -c " stalled ")  # emulator loop turns that came >0.1 s late
-  grep -h " stalled " "$trace"/*.log 2>/dev/null | sed "s/^/$i /" >> "$OUT/stalls.txt"
+  for log in "$trace"/*.log; do  # "<iteration> <emulator>-<pid>.log <time> <port> stalled <seconds> …"
+    [ -e "$log" ] && grep " stalled " "$log" | sed "s|^|$i $(basename "$log") |" >> "$OUT/stalls.txt"
+  done
   line="$i rc=$rc load=$load $(( $(date +%s) - start ))s stalls=$stalls $(tail -n 1 <<<"$out")"
   echo "$line" | tee -a "$OUT/runs.txt"
   if [ "$rc" -ne 0 ]; then
