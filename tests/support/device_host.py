@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -162,7 +163,7 @@ class _Host:
 
 
 def _portable(e: BaseException) -> BaseException:
-    import pickle
+    """``e`` if it survives pickling (most do), else a RuntimeError that names it."""
     try:
         pickle.loads(pickle.dumps(e))
         return e
