@@ -36,6 +36,7 @@ from typing import Awaitable, Callable
 log = logging.getLogger("kiosk.network")
 
 HANDSHAKE_MAX_AGE_S = 180.0
+UAPI_DIR = Path("/var/run/wireguard")  # where wireguard-go listens for `wg` (its <interface>.sock)
 RESTART_AFTER = 2
 BACKOFF_S = (2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
 STALE_AFTER_S = 20.0
@@ -88,10 +89,13 @@ class Link:
             env = dict(os.environ, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD="1", LOG_LEVEL="error")
             self.userspace = subprocess.Popen([binary, "-f", name], env=env, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL)
+            # wireguard-go makes the interface first and its control socket after: a `wg setconf` in between finds
+            # no socket, falls back to the kernel and fails with "Protocol not supported" (seen under load)
             deadline = time.monotonic() + 5
-            while _run("ip", "link", "show", name).returncode != 0:
+            while _run("ip", "link", "show", name).returncode != 0 or not (UAPI_DIR / f"{name}.sock").exists():
                 if time.monotonic() > deadline or self.userspace.poll() is not None:
-                    raise RuntimeError("wireguard-go did not create the interface (is /dev/net/tun there?)")
+                    raise RuntimeError("wireguard-go did not create the interface and its control socket "
+                                       "(is /dev/net/tun there?)")
                 time.sleep(0.05)
             self.kind = "wireguard-go"
         log.info("vpn link %s up with %s", name, self.kind)

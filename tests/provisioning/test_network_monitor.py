@@ -108,3 +108,47 @@ def test_a_default_route_in_the_network_file_is_refused(tmp_path):
                     'endpoint = "10.99.0.1:51820"\nserver_public_key = "x"\nhealth_url = "https://10.77.0.1/v1/health"\n')
     with pytest.raises(ValueError, match="default route"):
         TunnelSpec.load(path)
+
+
+def test_wireguard_go_is_configured_only_once_its_control_socket_is_there(tmp_path, monkeypatch):
+    """wireguard-go makes the interface first and its control socket after; `wg setconf` in between falls back to
+    the kernel and fails ("Protocol not supported", seen in a loaded `make test`).  A unit test of Link: the
+    commands are recorded, the socket appears 0.3 s after the interface."""
+    import threading
+    import time
+
+    calls: list[tuple[float, tuple]] = []
+    socket_at: list[float] = []
+
+    class Done:
+        def __init__(self, code):
+            self.returncode, self.stderr = code, ""
+
+    def run(*command):
+        calls.append((time.monotonic(), command))
+        if command[:3] == ("ip", "link", "add"):
+            return Done(1)  # no kernel WireGuard
+        if command[:2] == ("wg", "setconf") and not (tmp_path / "wg0.sock").exists():
+            return Done(1)
+        return Done(0)
+
+    class FakeWireguardGo:
+        def __init__(self, *args, **kwargs):
+            def later():
+                time.sleep(0.3)
+                (tmp_path / "wg0.sock").touch()
+                socket_at.append(time.monotonic())
+            threading.Thread(target=later, daemon=True).start()
+
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(network, "_run", run)
+    monkeypatch.setattr(network, "UAPI_DIR", tmp_path, raising=False)
+    monkeypatch.setattr(network.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(network.subprocess, "Popen", FakeWireguardGo)
+    spec = TunnelSpec(interface="wg0", address="10.77.0.2/32", routes=("10.77.0.1/32",), endpoint="server:51820",
+                      server_public_key="k" * 43 + "=", health_url="https://10.77.0.1:8443/v1/health")
+    assert network.Link(spec, tmp_path / "wg0.conf").up() == "wireguard-go"
+    setconf_at = next(at for at, command in calls if command[:2] == ("wg", "setconf"))
+    assert socket_at and setconf_at >= socket_at[0]
