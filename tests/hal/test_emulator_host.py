@@ -10,11 +10,12 @@ import time
 import pytest
 
 from hal.coins.cctalk_emulator import CcTalkBusEmulator as InProcessBus, CoinAcceptorEmulator as InProcessAcceptor
+from hal.coins.cctalk_frames import HOST, REPLY, SIMPLE_POLL, build_frame
 from tests.support import device_host
 from tests.support.emulators import CcTalkBusEmulator, CoinAcceptorEmulator
 
-SIMPLE_POLL_TO_2 = bytes([2, 0, 1, 254, 255])  # destination 2, no data, from the host (1), header 254, checksum
-ACK_FROM_2 = bytes([1, 0, 2, 0, 253])
+SIMPLE_POLL_TO_2 = build_frame(2, SIMPLE_POLL)
+ACK_FROM_2 = build_frame(HOST, REPLY, source=2)
 
 
 def _frozen(seconds: float) -> None:

@@ -7,10 +7,11 @@ import threading
 import time
 
 from hal.coins.cctalk_emulator import CcTalkBusEmulator, CoinAcceptorEmulator
+from hal.coins.cctalk_frames import HOST, REPLY, SIMPLE_POLL, build_frame
 from hal.pty_peer import WireTrace
 
-SIMPLE_POLL_TO_2 = bytes([2, 0, 1, 254, 255])
-ACK_FROM_2 = bytes([1, 0, 2, 0, 253])
+SIMPLE_POLL_TO_2 = build_frame(2, SIMPLE_POLL)
+ACK_FROM_2 = build_frame(HOST, REPLY, source=2)
 
 
 def _exchange(port: str, request: bytes, size: int, within: float) -> bytes:
