@@ -17,6 +17,7 @@ import sys
 import anyio.to_thread
 import uvicorn
 
+from server.accept_balance import BalancedListener, ConnectionShares, Share
 from server.app import create_app
 from server.config import ServerConfig
 from server.db import REQUEST_THREADS
@@ -47,16 +48,42 @@ def tls_context_factory(config: uvicorn.Config, default) -> ssl.SSLContext:
 
 class _Server(uvicorn.Server):
     """uvicorn with the request thread pool sized to the database pool (server.db.REQUEST_THREADS, not anyio's 40:
-    forty CPU-bound requests in one process only take turns at the GIL, each holding a database connection)."""
+    forty CPU-bound requests in one process only take turns at the GIL, each holding a database connection).
+
+    With a ``share`` (one of several processes on one socket), connections are accepted by a
+    :class:`~server.accept_balance.BalancedListener`, so the processes hold even shares of the kiosks."""
+
+    def __init__(self, config: uvicorn.Config, share: Share | None = None):
+        super().__init__(config)
+        self.share = share
+        self.listener: BalancedListener | None = None
 
     async def startup(self, sockets=None) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-        await super().startup(sockets=sockets)
+        if self.share is None or not sockets:
+            await super().startup(sockets=sockets)
+            return
+        await super().startup(sockets=[])  # uvicorn's start without a listener of its own: ours accepts
+        config = self.config
+
+        def protocol():
+            return config.http_protocol_class(config=config, server_state=self.server_state,
+                                              app_state=self.lifespan.state)
+
+        (sock,) = sockets
+        self.listener = BalancedListener(sock, protocol, config.ssl, self.share,
+                                         serving=lambda: len(self.server_state.connections))
+        self.listener.start()
+
+    async def shutdown(self, sockets=None) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        await super().shutdown(sockets=sockets)
 
 
 class _AnnouncingServer(_Server):
-    def __init__(self, config: uvicorn.Config, url: str):
-        super().__init__(config)
+    def __init__(self, config: uvicorn.Config, url: str, share: Share | None = None):
+        super().__init__(config, share)
         self._url = url
 
     async def startup(self, sockets=None) -> None:
@@ -110,13 +137,15 @@ def serve(config: ServerConfig, workers: int = 1, only_enrolment: bool = False) 
     port = sock.getsockname()[1]
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     children: list[int] = []
-    if workers > 1:
+    shares = ConnectionShares(workers) if workers > 1 else None
+    if shares is not None:
         sock.listen(2048)
         (app.app if only_enrolment else app).state.services.sessions.kw["bind"].dispose()  # no connection may be shared with a child
         wrap = EnrolmentOnly if only_enrolment else (lambda a: a)
-        children = fork_workers(workers - 1, lambda: _Server(_uvicorn_config(wrap(create_app(config)),
-                                                                                    config)).run(sockets=[sock]))
-    server = _AnnouncingServer(_uvicorn_config(app, config), f"https://{host}:{port}")
+        children = fork_workers(workers - 1, lambda n: _Server(_uvicorn_config(wrap(create_app(config)), config),
+                                                               shares.slot(n)).run(sockets=[sock]))
+    server = _AnnouncingServer(_uvicorn_config(app, config), f"https://{host}:{port}",
+                               shares.slot(0) if shares is not None else None)
     try:
         server.run(sockets=[sock])
     finally:

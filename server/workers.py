@@ -30,18 +30,19 @@ def _die_with_parent() -> None:
         pass
 
 
-def fork_workers(count: int, run_child: Callable[[], None]) -> list[int]:
-    """Fork ``count`` children that each call ``run_child()`` and exit; returns their PIDs."""
+def fork_workers(count: int, run_child: Callable[[int], None]) -> list[int]:
+    """Fork ``count`` children that each call ``run_child(n)`` (n = 1 … count; the parent is 0) and exit; returns
+    their PIDs."""
     sys.stdout.flush()
     sys.stderr.flush()
     children = []
-    for _ in range(count):
+    for number in range(1, count + 1):
         pid = os.fork()
         if pid == 0:
             status = 0
             try:
                 _die_with_parent()
-                run_child()
+                run_child(number)
             except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
                 log.exception("server worker %d failed", os.getpid())
                 status = 1

@@ -54,3 +54,29 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (0 if it is gone)."""
     fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / TICKS if fields else 0.0
+
+
+def established_by_process(pids: list[int], port: int) -> dict[int, int]:
+    """How many established TCP connections on local ``port`` each of ``pids`` holds (from /proc/net/tcp{,6} and
+    each process's file descriptors)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+                inodes.add(fields[9])
+    held = {}
+    for pid in pids:
+        count = 0
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            count += target.startswith("socket:[") and target[8:-1] in inodes
+        held[pid] = count
+    return held
