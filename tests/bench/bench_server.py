@@ -65,7 +65,13 @@ class CpuMeter:
 
     def used(self) -> dict[str, float]:
         end = self._sample()  # a process that ended is in its parent's cutime now, its whole life: minus its start
+        self.end = end
         return {name: sum(end[name].values()) - sum(self.start[name].values()) for name in self.roots}
+
+    def split(self, name: str) -> list[float]:
+        """CPU seconds of each process of one tree that ran from start to end (a server's workers), largest first."""
+        return sorted((self.end[name][pid] - self.start[name][pid] for pid in self.end[name] if pid in self.start[name]),
+                      reverse=True)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -141,12 +147,13 @@ def _load(server, kiosks, issues: int, roots: dict[str, int], warmup: int = 1) -
     own_end = resource.getrusage(resource.RUSAGE_SELF)
     cpu = meter.used()
     cpu["load generator"] = (own_end.ru_utime - own_start.ru_utime) + (own_end.ru_stime - own_start.ru_stime)
+    workers = meter.split("server")
     for client in clients:
         client.close()
     all_latencies = [x for per in latencies for x in per]
     return {"issuances": len(all_latencies), "wall": wall, "rate": len(all_latencies) / wall,
             "p50": statistics.median(all_latencies) * 1000, "p99": _percentile(all_latencies, 99) * 1000,
-            "max": max(all_latencies) * 1000, "cpu": cpu, "failures": failures}
+            "max": max(all_latencies) * 1000, "cpu": cpu, "workers": workers, "failures": failures}
 
 
 def main() -> int:
@@ -195,6 +202,9 @@ def _report(db: str, result: dict, cores: int) -> int:
           f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms "
           f"({verdict} the target of {TARGET_RATE:.0f}/s and p99 {TARGET_P99_MS:.0f} ms)")
     print(f"{'':10s} CPU over the run ({cores} cores = 100%): {shares}")
+    if len(result["workers"]) > 1:  # connections stuck to one process leave the other core idle
+        print(f"{'':10s} split between the server's processes: "
+              + " / ".join(f"{seconds / cpu['server'] * 100:.0f}%" for seconds in result["workers"]))
     per = (cpu["server"] + cpu.get("postgres", 0.0)) / result["issuances"]
     print(f"{'':10s} server{' + PostgreSQL' if 'postgres' in cpu else ''} CPU per issuance {per * 1000:.1f} ms: "
           f"ceiling about {cores / per:.0f}/s on {cores} otherwise idle cores")
