@@ -1,5 +1,5 @@
 """The 2023 lessons: 50 kiosks sign in and ask for documents in the same second; every document set belongs to the
-resident who asked, none overwritten, none duplicated.  Then the same storm against two server processes sharing one
+resident who asked, none overwritten, none duplicated (one server of two processes on SQLite).  Then the same storm against two server processes sharing one
 PostgreSQL database (Takamatsu 2024), every kiosk hopping between them: the nonce comes from one process and the
 sign-in goes to the other, the issuance goes to one and its retry to the other.
 
@@ -133,9 +133,12 @@ def _check(record: list[dict], trusted, database_url: str) -> None:
         assert row.envelope == r["first"].content  # nothing overwritten after it was handed out
 
 
-def test_storm_of_50_kiosks_on_one_server(dev_dir, kiosks, trusted):
+def test_storm_of_50_kiosks_on_one_server_of_two_processes(dev_dir, kiosks, trusted):
+    """SQLite, ``--workers 2``: the processes share the kiosks' connections (server/accept_balance.py) and queue
+    their writes on one lock (server/sqlite_writer.py); the twins below are single processes."""
     url = f"sqlite:///{dev_dir / 'storm.db'}"
-    server = start_server(dev_dir, config=write_config_variant(dev_dir, "storm", database_url=url))
+    server = start_server(dev_dir, config=write_config_variant(dev_dir, "storm", database_url=url),
+                          args=("--workers", "2"))
     try:
         enrol_residents(url, kiosks, dev_dir / "jpki" / "ca.pem")
         record = _storm([server], kiosks)
