@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from tests.support.powercut import Server, random_offsets, run_case, visit_writes
+from tests.support.powercut import Case, Server, random_offsets, run_case, visit_writes
 from tests.support.powercut_matrix import CASES, WHENS, describe
 
 FULL = os.environ.get("KIOSK_FULL_MATRIX") == "1"
@@ -77,3 +77,19 @@ def test_a_cut_at_random_times_loses_no_yen(name, counted, powercut_server, dev_
     outcomes = [run_case(CASES[name], powercut_server, dev_world, tmp_path / f"t{i}", kill_after_s=offset)
                 for i, offset in enumerate(random_offsets(baseline.seconds, RANDOM_CUTS, seed=len(name)))]
     _judge(outcomes)
+
+
+def test_a_case_that_fails_leaves_no_kiosk_running(powercut_server, dev_world, tmp_path):
+    """The rig's own hygiene: a case's script that fails (here, at once) still ends its kiosk process, which
+    otherwise kept running, logging and holding its ports after the test (seen in a loaded `make test`)."""
+    seen = []
+
+    def fails(visit):
+        seen.append(visit.kiosk.process)
+        visit.kiosk.wait("idle", timeout=30)
+        raise AssertionError("the script's own failure")
+
+    with pytest.raises(AssertionError, match="the script's own failure"):
+        run_case(Case("fails", "a script that fails", fails), powercut_server, dev_world, tmp_path)
+    (process,) = seen
+    assert process.poll() is not None, "the failed case's kiosk is still running"

@@ -424,6 +424,7 @@ def run_case(case: Case, server: Server, dev_world: Path, work: Path, *, kill_at
     finally:
         if timer is not None:
             timer.cancel()
+        first.kill()  # a case that failed (an assertion, not a cut) must not leave its kiosk running
         world.close()
 
 
