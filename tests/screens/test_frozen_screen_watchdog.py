@@ -28,6 +28,12 @@ def test_a_frozen_frame_clock_stops_the_pings(gui_config, tmp_path, monkeypatch)
         while not listener.times("READY", "1"):
             await asyncio.sleep(0.05)
             assert time.monotonic() < started + 30, f"no READY=1 ({app.supervision.__dict__})"
+        ready_at = time.monotonic()
+        # The pings must be flowing before the screen freezes: in a loaded run the test froze it right after
+        # READY=1, before the first ping, and then found no ping at all to compare with.
+        while not listener.times("WATCHDOG", "1"):
+            await asyncio.sleep(0.05)
+            assert time.monotonic() < ready_at + 3 * INTERVAL, "no WATCHDOG=1 after READY=1"
         pinging = listener.times("WATCHDOG", "1")
         frozen_at = time.monotonic()
         with frozen_frames():
