@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hal.notes.id003_emulator import IDLING
 from hal.simcontrol import send
 from tests.support.kiosk_session import kiosk_config_data
 from tests.support.emulators import (
@@ -90,6 +91,13 @@ class World:
                         "width_dots": 1680, "poll_interval": 0.05},
             "signals": {"driver": "sim"}, "voice": {"driver": "sim"},
         }
+
+    def accepting(self) -> bool:
+        """The kiosk has enabled both acceptors: the validator idles (not inhibited), the coin acceptor's master
+        inhibit is off.  A note or coin put in before that is refused at the slot, as a real one would be."""
+        with self.bus.lock:
+            coins = self.acceptor.master_enabled
+        return coins and self.notes.status() == IDLING
 
     def insert_note(self, value: int = 1000) -> None:
         self.notes_inserted.append(value)
@@ -254,7 +262,7 @@ class Visit:
         k.wait("confirm")
         k.do("confirm")
         k.wait("paying")
-        time.sleep(0.2)  # the acceptors are enabled right after the state is shown
+        k.until(self.world.accepting, what="both acceptors enabled")  # they are enabled after the state is shown
 
     def collect(self, document: bool = True, change: bool = True) -> None:
         """Lift the card, take what lies there, until the visit ends."""
