@@ -70,8 +70,8 @@ class CpuMeter:
 
     def split(self, name: str) -> list[float]:
         """CPU seconds of each process of one tree that ran from start to end (a server's workers), largest first."""
-        return sorted((self.end[name][pid] - self.start[name][pid] for pid in self.end[name] if pid in self.start[name]),
-                      reverse=True)
+        start, end = self.start[name], self.end[name]
+        return sorted((end[pid] - start[pid] for pid in end if pid in start), reverse=True)
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -1,7 +1,8 @@
 """The 2023 lessons: 50 kiosks sign in and ask for documents in the same second; every document set belongs to the
-resident who asked, none overwritten, none duplicated (one server of two processes on SQLite).  Then the same storm against two server processes sharing one
-PostgreSQL database (Takamatsu 2024), every kiosk hopping between them: the nonce comes from one process and the
-sign-in goes to the other, the issuance goes to one and its retry to the other.
+resident who asked, none overwritten, none duplicated (one server of two processes on SQLite).  Then the same storm
+against two server processes sharing one PostgreSQL database (Takamatsu 2024), every kiosk hopping between them:
+the nonce comes from one process and the sign-in goes to the other, the issuance goes to one and its retry to the
+other.
 
 Each kiosk has its own device certificate (mTLS) and its own synthetic resident (tests/support/storm.py).  Each
 phase's requests are held at a barrier and released together.
