@@ -144,7 +144,7 @@ def test_wireguard_go_is_configured_only_once_its_control_socket_is_there(tmp_pa
             return None
 
     monkeypatch.setattr(network, "_run", run)
-    monkeypatch.setattr(network, "UAPI_DIR", tmp_path, raising=False)
+    monkeypatch.setattr(network, "UAPI_DIR", tmp_path)
     monkeypatch.setattr(network.shutil, "which", lambda name: "/usr/bin/" + name)
     monkeypatch.setattr(network.subprocess, "Popen", FakeWireguardGo)
     spec = TunnelSpec(interface="wg0", address="10.77.0.2/32", routes=("10.77.0.1/32",), endpoint="server:51820",
