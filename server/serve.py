@@ -26,6 +26,11 @@ from server.workers import fork_workers, stop_workers
 
 log = logging.getLogger("server.serve")
 
+# How long a thread may keep the GIL while another asks for it (CPython's default: 5 ms).  A thread back from a
+# database call, a TLS read or a lock waits that long for its turn; the one holding the database's writer lock
+# makes several such calls before it lets go, so every millisecond here is spent by every writer queued behind it.
+GIL_SWITCH_S = 0.001
+
 LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -123,6 +128,7 @@ class EnrolmentOnly:
 
 def serve(config: ServerConfig, workers: int = 1, only_enrolment: bool = False) -> None:
     """Serve until SIGTERM/SIGINT; ``workers`` > 1 forks more processes on the same socket (server/workers.py)."""
+    sys.setswitchinterval(GIL_SWITCH_S)  # inherited by the processes forked below
     if config.fault != "none":
         log.warning("DEVELOPMENT FAULT ENABLED: %s — never use this configuration with real kiosks", config.fault)
     app = create_app(config)
