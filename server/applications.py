@@ -191,7 +191,8 @@ def submit(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
         txn, today = request.transaction_id, svc.today()
         number = f"E{today:%y%m%d}-{txn[:10].upper()}"  # 40 bits of the random id: no clash in a day
         content = ReceiptContent(form, number, answers, address, fee, taken, stickers)
-        envelope = _receipt_envelope(svc, session, content, txn, kiosk_id)
+        with svc.render_turn:  # one document drawn at a time in this process (server.services.RENDERS_AT_ONCE)
+            envelope = _receipt_envelope(svc, session, content, txn, kiosk_id)
         day, district = _service_date(form, answers), _district(svc, address)
         uses_places = any(s.choices_from == "city.collection_dates" for s in form.fields)
         slot = None

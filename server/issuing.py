@@ -125,7 +125,8 @@ def issue(svc: Services, db: Session, session: SessionRecord, kiosk_id: str,
                                svc.now())
         if reason is not None:
             raise _refuse(reason)
-        return build_envelope(svc, db, session, resident, quote, request.transaction_id, kiosk_id), []
+        with svc.render_turn:  # one document drawn at a time in this process (server.services.RENDERS_AT_ONCE)
+            return build_envelope(svc, db, session, resident, quote, request.transaction_id, kiosk_id), []
 
     return issue_once(db, session, kiosk_id, request, certificates)
 

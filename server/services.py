@@ -4,7 +4,8 @@ Nothing here holds request state: nonces, sessions, quotes and issuances live in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,6 +19,13 @@ from server.registry import seed, subject_ref
 
 _JST = timezone(timedelta(hours=9), "JST")
 
+# Documents this process renders at once.  Rendering is pure Python: two threads only take turns at the GIL, and
+# every thread that wants the GIL back (the one holding the database's writer lock, the event loop) waits behind
+# all of them.  With eight renderers a write transaction that takes 1 ms alone took 8-130 ms in the lock; one
+# renderer at a time keeps that wait to one switch interval, and the others queue in arrival order, not in
+# processor sharing.  Measured in tests/bench/bench_server.py (README, "Figures").
+RENDERS_AT_ONCE = 1
+
 
 @dataclass
 class Services:
@@ -27,6 +35,7 @@ class Services:
     signing_key: Ed25519PrivateKey
     subject_secret: bytes
     next_nonce_purge: float = 0.0  # monotonic time of this process's next purge of old nonces (server.signin)
+    render_turn: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(RENDERS_AT_ONCE))
 
     @classmethod
     def from_config(cls, config: ServerConfig) -> "Services":
