@@ -21,9 +21,9 @@ _JST = timezone(timedelta(hours=9), "JST")
 
 # Documents this process renders at once.  Rendering is pure Python: two threads only take turns at the GIL, and
 # every thread that wants the GIL back (the one holding the database's writer lock, the event loop) waits behind
-# all of them.  With eight renderers a write transaction that takes 1 ms alone took 8-130 ms in the lock; one
-# renderer at a time keeps that wait to one switch interval, and the others queue in arrival order, not in
-# processor sharing.  Measured in tests/bench/bench_server.py (README, "Figures").
+# all of them.  A write that takes 0.6 ms alone held the writer lock 147 ms beside eight busy threads and 6.5 ms
+# beside one (tests/bench/bench_gil_convoy.py); one renderer at a time keeps that wait short, and the requests
+# queue for it in arrival order instead of sharing the processor.  README, "Figures", has the server's figures.
 RENDERS_AT_ONCE = 1
 
 
