@@ -8,7 +8,7 @@ the kiosk's.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from server.config_city import Hours
 
@@ -22,12 +22,9 @@ def opening(hours: Hours, now: datetime) -> dict:
     """``now`` is aware local (JST) time."""
     today = now.date()
     if not closed_day(hours, today) and hours.service.contains(now.time()):
-        if hours.service.end == hours.service.end.max:
-            end = datetime.combine(today + timedelta(days=1), hours.service.start.min, now.tzinfo)
-        else:
-            end = datetime.combine(today, hours.service.end, now.tzinfo)
-        return {"open": True, "closes_in_s": int((end - now).total_seconds()), "opens_at": None,
-                "opens_in_s": None, "service": str(hours.service)}
+        end = _closing(hours, now)
+        return {"open": True, "closes_in_s": None if end is None else int((end - now).total_seconds()),
+                "opens_at": None, "opens_in_s": None, "service": str(hours.service)}
     for offset in range(0, 400):
         day = today + timedelta(days=offset)
         start = datetime.combine(day, hours.service.start, now.tzinfo)
@@ -35,3 +32,19 @@ def opening(hours: Hours, now: datetime) -> dict:
             return {"open": False, "closes_in_s": None, "opens_at": start.isoformat(timespec="minutes"),
                     "opens_in_s": int((start - now).total_seconds()), "service": str(hours.service)}
     return {"open": False, "closes_in_s": None, "opens_at": None, "opens_in_s": None, "service": str(hours.service)}
+
+
+def _closing(hours: Hours, now: datetime) -> datetime | None:
+    """When the open span under way ends: today's end, or for a span to 24:00 midnight, or later still when the
+    span also starts at 00:00 (an all-day service runs on through every next day that is not closed).  None: no
+    closing in the next 400 days.  (Midnight is not a closing for an all-day service: a kiosk told "closes in
+    120 s" at 23:58 went out of service at 00:00 until it asked again.)"""
+    service = hours.service
+    if service.end != time.max:
+        return datetime.combine(now.date(), service.end, now.tzinfo)
+    day = now.date() + timedelta(days=1)
+    for _ in range(400):
+        if service.start != time.min or closed_day(hours, day):
+            return datetime.combine(day, time.min, now.tzinfo)
+        day += timedelta(days=1)
+    return None

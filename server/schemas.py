@@ -36,7 +36,8 @@ class ErrorDocument(BaseModel):
 
 class OpeningHours(BaseModel):
     open: bool = Field(description="the kiosks may serve residents now")
-    closes_in_s: int | None = Field(description="while open: seconds until today's service ends")
+    closes_in_s: int | None = Field(description="while open: seconds until the service closes (an all-day service: "
+                                                "at its next closed day; null if none within 400 days)")
     opens_at: str | None = Field(description="while closed: when service starts again (local time, ISO 8601)")
     opens_in_s: int | None = Field(description="while closed: seconds until then (the kiosk's clock may be off)")
     service: str = Field(description="the daily service hours, e.g. 06:30-23:00")
