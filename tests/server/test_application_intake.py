@@ -8,6 +8,7 @@ import json
 import secrets
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -18,6 +19,7 @@ from tests.server.test_server_issuance import page_texts
 from tests.support.applications_config import write_applications_variant
 from tests.support.server_process import REPO, _env, sign_in, start_server
 
+JST = timezone(timedelta(hours=9))
 PHONE = "090-4321-8765"
 
 
@@ -159,7 +161,8 @@ def test_applications_are_stored_on_both_databases(store, dev_dir):
 def test_the_department_lists_the_days_applications_as_csv(http, dev_dir, tmp_path):
     h = headers(http, dev_dir)
     _, txn, _, reply = apply(http, h, "bulky_waste", bulky_answers(forms(http, h)["bulky_waste"]))
-    number = f"E{reply.json()['manifest']['issued_at'][2:10].replace('-', '')}-{txn[:10].upper()}"
+    issued = datetime.fromisoformat(reply.json()["manifest"]["issued_at"])  # UTC; the number carries Japan's date
+    number = f"E{issued.astimezone(JST):%y%m%d}-{txn[:10].upper()}"
     out = tmp_path / "day.csv"
     run = subprocess.run([sys.executable, "-m", "server.cli", "applications", "--config", str(dev_dir / "server.toml"),
                           "--service", "bulky_waste", "--csv", str(out)], cwd=REPO, env=_env(), capture_output=True,
