@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from server import issuing
@@ -44,8 +45,14 @@ def _session_of_an_eligible_resident(svc: Services) -> tuple[str, list[dict]]:
     raise AssertionError("no registered resident may have a copy of the residence record")
 
 
-def test_issuances_arriving_together_take_turns_at_the_renderer(dev_dir, monkeypatch):
-    svc = Services.from_config(load_config(write_config_variant(dev_dir, "render-turns")))
+@pytest.fixture()
+def svc(dev_dir):
+    services = Services.from_config(load_config(write_config_variant(dev_dir, "render-turns")))
+    yield services
+    services.sessions.kw["bind"].dispose()  # even when the test failed
+
+
+def test_issuances_arriving_together_take_turns_at_the_renderer(svc, monkeypatch):
     session_id, quotes = _session_of_an_eligible_resident(svc)
     inside, most, count = 0, 0, threading.Lock()
     render = issuing.build_envelope
@@ -85,4 +92,3 @@ def test_issuances_arriving_together_take_turns_at_the_renderer(dev_dir, monkeyp
         stored = {i.transaction_id: i.envelope for i in db.scalars(select(Issuance).where(
             Issuance.transaction_id.in_(list(results))))}
     assert stored == {txn: envelope for txn, (_, envelope) in results.items()}
-    svc.sessions.kw["bind"].dispose()
