@@ -27,6 +27,7 @@ import asyncio
 import logging
 import secrets
 import time
+from functools import partial
 
 from hal.events import DeviceError, DeviceEvent, DeviceUnavailable, EventSink, accepted_subset, discard
 from hal.factory import Options, register_driver
@@ -171,7 +172,7 @@ class Id003NoteValidator:
         frame = f.build_frame(command, data)
         for _ in range(self.attempts):
             async with self.link.lock:
-                reply = await self.link.exchange(frame, f.find_frame, self.reply_timeout)
+                reply = await self.link.exchange(frame, partial(f.find_reply, command=command), self.reply_timeout)
             if isinstance(reply, f.Frame) and reply.code != f.COMMUNICATION_ERROR:
                 return reply
             log.debug("%s: no good reply to 0x%02X (%r); asking again", self.name, command, reply)
@@ -184,7 +185,7 @@ class Id003NoteValidator:
         frame = f.build_frame(command)
         for attempt in range(self.attempts):
             async with self.link.lock:
-                reply = await self.link.exchange(frame, f.find_frame, self.reply_timeout)
+                reply = await self.link.exchange(frame, partial(f.find_reply, command=command), self.reply_timeout)
             if isinstance(reply, f.Frame) and reply.code == f.ACK:
                 return
             if isinstance(reply, f.Frame) and reply.code == f.INVALID_COMMAND:

@@ -73,6 +73,8 @@ class Id003Emulator(PtyPeer):
         self._jam_on_next_stack = self._jam_on_next_note = False
         self._noise = b""
         self._corrupt = self._drop = self._lose_acks = 0
+        self._late_to: int | None = None  # the command whose next reply comes late (answer_late_to)
+        self._late = b""  # a reply held back, sent in front of the next one
         self._buffer = bytearray()
         super().__init__("id003-emulator")
 
@@ -169,6 +171,12 @@ class Id003Emulator(PtyPeer):
         with self._lock:
             self._drop += count
 
+    def answer_late_to(self, command: int) -> None:
+        """The reply to the next ``command`` comes late: after the host's reply timeout, in front of the reply to
+        the host's following request (a validator busy for a moment; the command itself is carried out at once)."""
+        with self._lock:
+            self._late_to = command
+
     def lose_next_acks(self, count: int = 1) -> None:
         """The host's next ACKs are lost: VEND VALID is shown again."""
         with self._lock:
@@ -230,6 +238,8 @@ class Id003Emulator(PtyPeer):
                 continue
             with self._lock:
                 reply = self._handle(raw[2], raw[3:-2])
+                if reply is not None and raw[2] == self._late_to:
+                    self._late_to, self._late, reply = None, reply, None
             if reply is not None:
                 self._reply(reply)
 
@@ -297,7 +307,8 @@ class Id003Emulator(PtyPeer):
             if self._corrupt:
                 self._corrupt -= 1
                 reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
-        self.write(noise + reply)
+            late, self._late = self._late, b""
+        self.write(late + noise + reply)
 
 
 def _mantissa_exponent(value: int) -> tuple[int, int]:

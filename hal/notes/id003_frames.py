@@ -128,10 +128,18 @@ def find_frame(buffer: bytes) -> Frame | Corrupt | None:
     A candidate whose CRC is wrong is dropped and the hunt goes on from the next byte.  Returns None while a
     candidate may still complete (read more), :class:`Corrupt` when every complete candidate was damaged.
     """
+    return find_reply(buffer, None)
+
+
+def find_reply(buffer: bytes, command: int | None) -> Frame | Corrupt | None:
+    """The first well-formed frame in ``buffer`` that can answer ``command`` (any frame if None), as
+    :func:`find_frame`.  A frame that cannot (:func:`answers`) is a late answer to an earlier command, which came
+    after the host had given up on it: it is passed over, and the hunt goes on for this command's own answer."""
     dropped = 0
     waiting = False
     start = buffer.find(SYNC)
     while start >= 0:
+        following = start + 1
         if start + 1 < len(buffer):
             length = buffer[start + 1]
             if length >= MIN_LENGTH:
@@ -139,13 +147,37 @@ def find_frame(buffer: bytes) -> Frame | Corrupt | None:
                 if end > len(buffer):
                     waiting = True
                 elif crc16_kermit(buffer[start:end - 2]) == int.from_bytes(buffer[end - 2:end], "little"):
-                    return Frame(buffer[start + 2], bytes(buffer[start + 3:end - 2]))
+                    found = Frame(buffer[start + 2], bytes(buffer[start + 3:end - 2]))
+                    if command is None or answers(command, found.code):
+                        return found
+                    following = end  # a whole frame, only not this command's: hunt on after it
                 else:
                     dropped += 1
         else:
             waiting = True
-        start = buffer.find(SYNC, start + 1)
+        start = buffer.find(SYNC, following)
     return Corrupt(dropped) if dropped and not waiting else None
+
+
+STATES = frozenset(range(ENABLE_IDLING, INITIALIZE + 1)) | frozenset(range(POWER_UP, INVALID_COMMAND + 1))
+"""The codes that answer STATUS REQUEST: a state (0x11–0x1B, 0x40–0x49), COMMUNICATION ERROR or INVALID COMMAND."""
+
+
+def answers(command: int, code: int) -> bool:
+    """Whether a frame with ``code`` can be the validator's answer to ``command`` (device-protocols.md §2.2–2.3):
+    a state to STATUS REQUEST; ACK to an operation command (0x40–0x4F); its own code echoed to a setting (0xC0–)
+    or a setting request (0x80–), or ACK to a setting; COMMUNICATION ERROR or INVALID COMMAND to any command."""
+    if code in (COMMUNICATION_ERROR, INVALID_COMMAND):
+        return True
+    if command == STATUS_REQUEST:
+        return code in STATES
+    if 0x40 <= command < 0x50:
+        return code == ACK
+    if command >= 0xC0:
+        return code in (command, ACK)
+    if command >= 0x80:
+        return code == command
+    return True
 
 
 # -- denominations -------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from hal.notes.id003_emulator import STACKING
+from hal.notes.id003_frames import STACK_1
 from tests.support.emulators import Id003Emulator
 
 
@@ -30,12 +31,18 @@ async def _until(predicate, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
-def test_a_note_still_stacking_at_a_cancel_is_credited_to_the_visit_and_refunded(run_kiosk, validator):
+@pytest.mark.parametrize("ack", ["on time", "late"])
+def test_a_note_still_stacking_at_a_cancel_is_credited_to_the_visit_and_refunded(run_kiosk, validator, ack):
+    """``late``: the validator's ACK to STACK-1 comes after the driver's reply timeout, in front of the answer to
+    the next poll (the wire loop of issue #18 caught this: the driver took that ACK for the validator's state, the
+    cancel found the validator "at rest" and settled, and the note became a stray credit)."""
     config, emulator = validator
 
     async def visit(k):
         await k.to_payment("residence_record_copy", copies=2)  # 600 yen: a 1000 yen note is acceptable
         txn = k.kiosk.visit.txn
+        if ack == "late":
+            emulator.answer_late_to(STACK_1)
         emulator.insert_note(1000)
         await _until(lambda: emulator.status() == STACKING)
         await k.do("cancel")

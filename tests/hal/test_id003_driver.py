@@ -10,11 +10,13 @@ from hal.events import DeviceError, DeviceUnavailable
 from hal.factory import DeviceConfigError, build_device
 from hal.notes.contract import (
     NoteCredited, NoteEscrowed, NoteNeedsReconciliation, NoteRejected, NoteValidatorState as S,
+    NoteValidatorStateChanged,
 )
 from hal.notes.id003 import Id003NoteValidator
 from hal.notes.id003_emulator import (
-    ACK, POWER_UP_ACCEPTOR, POWER_UP_STACKER, VEND_VALID,
+    ACK, POWER_UP_ACCEPTOR, POWER_UP_STACKER, STACKING, VEND_VALID,
 )
+from hal.notes.id003_frames import STACK_1
 from tests.support.emulators import Id003Emulator
 
 ALL = frozenset({1000, 2000, 5000, 10000})
@@ -101,6 +103,31 @@ def test_a_lost_ack_shows_vend_valid_again_and_the_note_is_credited_once():
         assert emulator.received.count(ACK) == 3  # the ACK was sent again for each repeated VEND VALID
         assert [c.value for c in events.of(NoteCredited)] == [1000]
         assert emulator.stacked == 1 and validator.state() is S.IDLE
+    run(body)
+
+
+def test_a_late_ack_read_by_the_next_poll_is_not_taken_for_the_validators_state():
+    """The ACK to STACK comes after the reply timeout, in front of the answer to the next poll (the wire loop of
+    issue #18 caught an emulator 0.12 s late).  An ACK answers no poll: taken for a state, it made the note
+    stacking look like a validator at rest, a cancel settled the visit before the credit, and the note became a
+    stray credit."""
+    async def body(validator, emulator, events):
+        await validator.enable(ALL)
+        emulator.insert_note(1000)
+        await settle(validator, emulator)
+        assert validator.state() is S.ESCROW
+        emulator.answer_late_to(STACK_1)
+        await validator.stack()
+        at_rest_while_stacking = []
+        while emulator.status() in (STACKING, VEND_VALID) or not events.of(NoteCredited):
+            if validator.state() not in (S.ESCROW, S.STACKING) and not events.of(NoteCredited):
+                at_rest_while_stacking.append(validator.state())
+            await validator.sync(1)
+        await settle(validator, emulator)
+        states = [e.state for e in events.of(NoteValidatorStateChanged)]
+        assert states[states.index(S.ESCROW):] == [S.ESCROW, S.STACKING, S.IDLE]
+        assert at_rest_while_stacking == []
+        assert [c.value for c in events.of(NoteCredited)] == [1000] and emulator.stacked == 1
     run(body)
 
 

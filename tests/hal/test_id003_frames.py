@@ -6,7 +6,8 @@ from hypothesis import given, settings, strategies as st
 
 from hal.notes import id003_emulator as peer
 from hal.notes.id003_frames import (
-    VEND_VALID, Corrupt, Frame, build_frame, crc16_kermit, enable_mask, find_frame, parse_currency_assign,
+    ACK, INVALID_COMMAND, SET_ENABLE, SET_INHIBIT, STACK_1, STACKING, STATUS_REQUEST, VEND_VALID, Corrupt, Frame,
+    build_frame, crc16_kermit, enable_mask, find_frame, find_reply, parse_currency_assign,
 )
 
 
@@ -33,6 +34,21 @@ def test_noise_before_a_frame_is_skipped_and_a_bad_crc_is_dropped():
     assert find_frame(damaged) == Corrupt(1)
     assert find_frame(damaged + escrow) == Frame(0x13, b"\x63")
     assert find_frame(escrow[:4]) is None  # not complete yet: read on
+
+
+@pytest.mark.parametrize("command, line, reply", [
+    (STATUS_REQUEST, [(ACK, b""), (STACKING, b"")], Frame(STACKING)),  # a late ACK to STACK-1, then the state
+    (STACK_1, [(STACKING, b""), (ACK, b"")], Frame(ACK)),  # a late state, then the ACK
+    (SET_INHIBIT, [(ACK, b""), (SET_INHIBIT, b"\x01")], Frame(ACK)),  # a setting may be ACKed (taken as its answer)
+    (SET_INHIBIT, [(SET_ENABLE, b"\x00\x00"), (SET_INHIBIT, b"\x01")], Frame(SET_INHIBIT, b"\x01")),
+    (0x8A, [(STACKING, b""), (0x8A, b"\x61\x00\x01\x03")], Frame(0x8A, b"\x61\x00\x01\x03")),
+    (STACK_1, [(INVALID_COMMAND, b"")], Frame(INVALID_COMMAND)),  # an answer about the request itself
+    (STATUS_REQUEST, [(ACK, b"")], None),  # only a late answer so far: read on
+])
+def test_a_late_answer_to_an_earlier_command_is_passed_over(command, line, reply):
+    """ID-003 frames carry no sequence number: after a timeout, the answer to the command given up on can arrive in
+    front of the next command's answer.  Only a frame of the kind the command is answered with counts."""
+    assert find_reply(b"".join(build_frame(code, data) for code, data in line), command) == reply
 
 
 def test_the_currency_table_and_the_enable_mask():
