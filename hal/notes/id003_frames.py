@@ -159,18 +159,15 @@ def find_reply(buffer: bytes, command: int | None) -> Frame | Corrupt | None:
     return Corrupt(dropped) if dropped and not waiting else None
 
 
-STATES = frozenset(range(ENABLE_IDLING, INITIALIZE + 1)) | frozenset(range(POWER_UP, INVALID_COMMAND + 1))
-"""The codes that answer STATUS REQUEST: a state (0x11–0x1B, 0x40–0x49), COMMUNICATION ERROR or INVALID COMMAND."""
-
-
 def answers(command: int, code: int) -> bool:
     """Whether a frame with ``code`` can be the validator's answer to ``command`` (device-protocols.md §2.2–2.3):
-    a state to STATUS REQUEST; ACK to an operation command (0x40–0x4F); its own code echoed to a setting (0xC0–)
-    or a setting request (0x80–), or ACK to a setting; COMMUNICATION ERROR or INVALID COMMAND to any command."""
+    a state to STATUS REQUEST (any code below 0x80 but ACK: a firmware's own states are states too); ACK to an
+    operation command (0x40–0x4F); its own code echoed to a setting (0xC0–) or a setting request (0x80–), or ACK
+    to a setting; COMMUNICATION ERROR or INVALID COMMAND to any command."""
     if code in (COMMUNICATION_ERROR, INVALID_COMMAND):
         return True
     if command == STATUS_REQUEST:
-        return code in STATES
+        return code < 0x80 and code != ACK
     if 0x40 <= command < 0x50:
         return code == ACK
     if command >= 0xC0:

@@ -44,6 +44,7 @@ def test_noise_before_a_frame_is_skipped_and_a_bad_crc_is_dropped():
     (0x8A, [(STACKING, b""), (0x8A, b"\x61\x00\x01\x03")], Frame(0x8A, b"\x61\x00\x01\x03")),
     (STACK_1, [(INVALID_COMMAND, b"")], Frame(INVALID_COMMAND)),  # an answer about the request itself
     (STATUS_REQUEST, [(ACK, b"")], None),  # only a late answer so far: read on
+    (STATUS_REQUEST, [(0x1C, b"")], Frame(0x1C)),  # a state this driver does not know is still a state
 ])
 def test_a_late_answer_to_an_earlier_command_is_passed_over(command, line, reply):
     """ID-003 frames carry no sequence number: after a timeout, the answer to the command given up on can arrive in
