@@ -119,7 +119,9 @@ def test_a_late_ack_read_by_the_next_poll_is_not_taken_for_the_validators_state(
         emulator.answer_late_to(STACK_1)
         await validator.stack()
         at_rest_while_stacking = []
-        while emulator.status() in (STACKING, VEND_VALID) or not events.of(NoteCredited):
+        for _ in range(300):  # a bounded wait: a driver that never credits fails below instead of hanging here
+            if emulator.status() not in (STACKING, VEND_VALID) and events.of(NoteCredited):
+                break
             if validator.state() not in (S.ESCROW, S.STACKING) and not events.of(NoteCredited):
                 at_rest_while_stacking.append(validator.state())
             await validator.sync(1)
