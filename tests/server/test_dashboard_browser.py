@@ -243,8 +243,8 @@ def test_ward_staff_cannot_see_another_wards_kiosk_on_the_page_or_by_its_url(wor
     assert "staff_call" not in browser.page_source
     browser.get(f"{world['url']}/calls")
     assert OTHER not in browser.page_source
-    browser.get(f"{world['url']}/kiosks/{SIM}")
-    assert "paper_out" in text_of(world, "timeline")
+    browser.get(f"{world['url']}/kiosks/{SIM}")  # a kiosk of their own ward: its timeline, from its first event
+    assert "kiosk_started" in text_of(world, "timeline")
 
 
 def test_a_post_without_the_csrf_token_is_refused(world):
