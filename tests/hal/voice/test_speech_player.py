@@ -18,21 +18,26 @@ pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espea
 
 @pytest.fixture
 def fake_aplay(tmp_path):
-    """A stand-in for aplay that keeps what it was given on its standard input, one file per call."""
-    heard = tmp_path / "heard"
+    """A stand-in for aplay that keeps what it was given on its standard input, one file per call, and marks the
+    call done once its standard input has closed (the player has sent every sentence)."""
+    heard, done = tmp_path / "heard", tmp_path / "done"
     heard.mkdir()
+    done.mkdir()
     fake = tmp_path / "fake-aplay"
     fake.write_text(f"#!/bin/sh\nn=$(ls {heard} | wc -l)\necho 'Playing WAVE stdin' >&2\n"
-                    f"cat > {heard}/$n.wav\n")
+                    f"cat > {heard}/$n.wav\ntouch {done}/$n\n")
     fake.chmod(0o755)
     return fake, heard
 
 
 def played(heard, count: int) -> list[wave.Wave_read]:
-    deadline = time.monotonic() + 5
-    while len(list(heard.iterdir())) < count and time.monotonic() < deadline:
+    """What the first ``count`` calls were given, once each has had all of it. The player streams a long text's
+    later sentences after ``speak`` returns (they are synthesised while the first plays), so the test waits for
+    the stream's end, not for a time."""
+    done = heard.parent / "done"
+    deadline = time.monotonic() + 10
+    while len(list(done.iterdir())) < count and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(0.2)  # let cat finish writing
     return [wave.open(io.BytesIO(engines.fix_stream_header(p.read_bytes()))) for p in sorted(heard.iterdir())]
 
 
