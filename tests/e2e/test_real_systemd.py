@@ -104,6 +104,12 @@ class UserManager:
             self.process.wait(5)
 
 
+def _diagnosis(manager: UserManager, kiosk_log: Path) -> str:
+    unit = "kiosk-test.service"
+    states = {p: manager.show(unit, p) for p in ("ActiveState", "NRestarts", "StatusText", "MainPID")}
+    return f"systemd: {states}\nkiosk log (last 4000 characters):\n{kiosk_log.read_text()[-4000:]}"
+
+
 @pytest.fixture
 def work():
     """Outside /tmp: the unit has PrivateTmp=yes, so the kiosk's files and sockets must live elsewhere."""
@@ -138,7 +144,10 @@ def test_real_systemd_starts_the_kiosk_restarts_it_on_a_hang_and_recovery_settle
         first_pid = manager.show("kiosk-test.service", "MainPID")
 
         assert _wait_state(sock, "idle")
-        _pay_150_in_coins(sock)
+        try:
+            _pay_150_in_coins(sock)
+        except AssertionError as e:  # say what the kiosk and systemd saw (the work directory goes with the test)
+            raise AssertionError(f"{e}\n{_diagnosis(manager, kiosk_log)}") from None
         assert manager.show("kiosk-test.service", "StatusText").endswith(" in paying")
         journal = Journal(tmp_path / "kiosk" / "journal.sqlite")
         [txn] = journal.open_transactions()
